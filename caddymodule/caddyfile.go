@@ -1,0 +1,205 @@
+package caddymodule
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("gemini_balance", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("gemini_balance", httpcaddyfile.Before, "reverse_proxy")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	gemini_balance [<pool name>] {
+//	    api_keys        <key> ...
+//	    api_keys_file   <path>
+//	    allowed_tokens  <token> ...
+//	    auth_token      <token>
+//	    database        <path>
+//	    base_url        <url>
+//	    max_failures    <n>
+//	    max_retries     <n>
+//	    timeout         <duration>
+//	    referer         <url>
+//	    proxies         <url> ...
+//	    header          <name> <value>
+//	    test_model      <model>
+//	    check_interval  <duration>
+//	    console         <path> | off
+//	    max_body_size   <bytes>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		h.Pool = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "api_keys":
+			args, err := atLeastOne(d)
+			if err != nil {
+				return err
+			}
+			h.APIKeys = append(h.APIKeys, args...)
+		case "allowed_tokens":
+			args, err := atLeastOne(d)
+			if err != nil {
+				return err
+			}
+			h.AllowedTokens = append(h.AllowedTokens, args...)
+		case "proxies":
+			args, err := atLeastOne(d)
+			if err != nil {
+				return err
+			}
+			h.Proxies = append(h.Proxies, args...)
+		case "api_keys_file":
+			if err := oneString(d, &h.APIKeysFile); err != nil {
+				return err
+			}
+		case "auth_token":
+			if err := oneString(d, &h.AuthToken); err != nil {
+				return err
+			}
+		case "database":
+			if err := oneString(d, &h.Database); err != nil {
+				return err
+			}
+		case "base_url":
+			if err := oneString(d, &h.BaseURL); err != nil {
+				return err
+			}
+		case "referer":
+			if err := oneString(d, &h.Referer); err != nil {
+				return err
+			}
+		case "test_model":
+			if err := oneString(d, &h.TestModel); err != nil {
+				return err
+			}
+		case "console":
+			if err := oneString(d, &h.Console); err != nil {
+				return err
+			}
+		case "max_failures":
+			n, err := oneInt(d, 1)
+			if err != nil {
+				return err
+			}
+			h.MaxFailures = &n
+		case "max_retries":
+			n, err := oneInt(d, 0)
+			if err != nil {
+				return err
+			}
+			h.MaxRetries = &n
+		case "max_body_size":
+			n, err := oneInt(d, 1)
+			if err != nil {
+				return err
+			}
+			h.MaxBodyBytes = int64(n)
+		case "timeout":
+			dur, err := oneDuration(d)
+			if err != nil {
+				return err
+			}
+			h.Timeout = &dur
+		case "check_interval":
+			dur, err := oneDuration(d)
+			if err != nil {
+				return err
+			}
+			h.CheckInterval = &dur
+		case "header":
+			var name, value string
+			if !d.Args(&name, &value) {
+				return d.ArgErr()
+			}
+			if d.NextArg() {
+				return d.Errf("header takes a name and one value; quote a value with spaces")
+			}
+			if h.Headers == nil {
+				h.Headers = http.Header{}
+			}
+			h.Headers.Add(name, value)
+		default:
+			return d.Errf("unknown gemini_balance option %q", opt)
+		}
+	}
+	return nil
+}
+
+func atLeastOne(d *caddyfile.Dispenser) ([]string, error) {
+	opt := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.Errf("%s needs at least one value", opt)
+	}
+	return args, nil
+}
+
+func oneString(d *caddyfile.Dispenser, dst *string) error {
+	opt := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s needs a value", opt)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("%s takes one value, got more", opt)
+	}
+	return nil
+}
+
+func oneInt(d *caddyfile.Dispenser, min int) (int, error) {
+	opt := d.Val()
+	var s string
+	if err := oneString(d, &s); err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, d.Errf("%s: %q is not a whole number", opt, s)
+	}
+	if n < min {
+		return 0, d.Errf("%s must be at least %d, got %d", opt, min, n)
+	}
+	return n, nil
+}
+
+func oneDuration(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	opt := d.Val()
+	var s string
+	if err := oneString(d, &s); err != nil {
+		return 0, err
+	}
+	if s == "0" || strings.EqualFold(s, "off") {
+		return 0, nil
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, d.Errf("%s: %q is not a duration such as 30s, 5m or 1h", opt, s)
+	}
+	if dur < 0 {
+		return 0, d.Errf("%s must not be negative", opt)
+	}
+	return caddy.Duration(dur), nil
+}

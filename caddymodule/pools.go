@@ -1,0 +1,53 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+)
+
+// pools holds every running pool by name, so key state, connections and the
+// database outlive config reloads; the admin API finds pools here too.
+var pools = caddy.NewUsagePool()
+
+// livePool adapts a Balancer to caddy.Destructor.
+type livePool struct{ *balancer.Balancer }
+
+func (p livePool) Destruct() error { return p.Close() }
+
+// acquirePool returns the running pool of that name with cfg applied, or
+// opens it. Every call must be matched by pools.Delete(cfg.Name).
+func acquirePool(cfg balancer.Config, logger *zap.Logger) (*balancer.Balancer, error) {
+	v, loaded, err := pools.LoadOrNew(cfg.Name, func() (caddy.Destructor, error) {
+		b, err := balancer.Open(cfg, logger.With(zap.String("pool", cfg.Name)))
+		if err != nil {
+			return nil, err
+		}
+		return livePool{b}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b := v.(livePool).Balancer
+	if loaded {
+		if err := b.Apply(cfg); err != nil {
+			_, _ = pools.Delete(cfg.Name)
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// lookupPool finds a running pool by name.
+func lookupPool(name string) *balancer.Balancer {
+	var found *balancer.Balancer
+	pools.Range(func(k, v any) bool {
+		if k == name {
+			found = v.(livePool).Balancer
+			return false
+		}
+		return true
+	})
+	return found
+}

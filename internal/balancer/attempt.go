@@ -1,0 +1,360 @@
+package balancer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gemini-balance/gemini_balance/internal/failure"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
+	"github.com/gemini-balance/gemini_balance/internal/store"
+	"github.com/gemini-balance/gemini_balance/internal/upstream"
+)
+
+// maxErrorBody bounds how much of an upstream error answer is read.
+const maxErrorBody = 64 << 10
+
+// Call is one client request to send upstream over the pool.
+type Call struct {
+	Route       string // for logs, e.g. "gemini.generateContent"
+	Model       string // cooldowns are per model; "" for model-less calls
+	Stream      bool
+	ClientToken string // masked, for logs
+	Request     upstream.Request
+}
+
+// Outcome is a successful attempt whose answer the caller now relays. The
+// caller must call Finish exactly once.
+type Outcome struct {
+	Resp    *http.Response
+	Body    *bufio.Reader // the answer's body (the first byte already arrived for streams)
+	Key     *keypool.Key
+	Attempt int
+
+	b       *Balancer
+	call    *Call
+	attempt *attemptTimer
+	start   time.Time
+}
+
+// Touch restarts the attempt's idle timer; stream relays call it after each read.
+func (o *Outcome) Touch() { o.attempt.touch() }
+
+// TimedOut reports whether the attempt's timer cut the answer.
+func (o *Outcome) TimedOut() bool { return o.attempt.timedOut.Load() }
+
+// Finish records the attempt: relayErr is nil when the whole answer reached
+// the client; usage is the token count when known.
+func (o *Outcome) Finish(relayErr error, clientCtxErr error, usage gemini.Usage) {
+	o.attempt.release()
+	o.Resp.Body.Close()
+	status := o.Resp.StatusCode
+	if relayErr != nil {
+		v := failure.ClassifyError(relayErr, clientCtxErr)
+		if o.TimedOut() {
+			v = timeoutVerdict(o.b.Client().Timeout())
+		}
+		status = v.Status
+		if v.Action != failure.ClientGone {
+			o.b.logError(o.call, o.Key, v, nil, "answer interrupted: "+secret.RedactError(relayErr, o.Key.Secret()))
+		}
+	}
+	o.b.logRequest(o.call, o.Key, status, o.start, o.Attempt, usage)
+}
+
+// Failure is the answer for a client when no attempt succeeded.
+type Failure struct {
+	Status     int
+	Header     http.Header // e.g. Retry-After, Content-Type
+	Body       []byte      // Google-shaped JSON, keys redacted
+	Kind       string      // failure.Verdict.Kind or "no_key"
+	ClientGone bool        // the client left: write nothing
+}
+
+// Message is the error message inside Body.
+func (f *Failure) Message() string {
+	if g, ok := failure.ParseGoogleError(f.Body); ok {
+		return g.Message
+	}
+	return string(f.Body)
+}
+
+// attemptTimer cancels an attempt after the timeout; streams restart it on
+// every read so it bounds the silence, not the length, of an answer.
+type attemptTimer struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	timer    *time.Timer
+	timeout  time.Duration
+	timedOut atomic.Bool
+}
+
+func newAttemptTimer(parent context.Context, timeout time.Duration) *attemptTimer {
+	ctx, cancel := context.WithCancel(parent)
+	a := &attemptTimer{ctx: ctx, cancel: cancel, timeout: timeout}
+	if timeout > 0 {
+		a.timer = time.AfterFunc(timeout, func() { a.timedOut.Store(true); cancel() })
+	}
+	return a
+}
+
+func (a *attemptTimer) touch() {
+	if a.timer != nil && !a.timedOut.Load() {
+		a.timer.Reset(a.timeout)
+	}
+}
+
+func (a *attemptTimer) release() {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.cancel()
+}
+
+func timeoutVerdict(d time.Duration) failure.Verdict {
+	return failure.Verdict{Action: failure.Transient, Status: http.StatusGatewayTimeout, Kind: "timeout",
+		Reason: fmt.Sprintf("upstream did not answer within %s", d)}
+}
+
+// lastAttempt is what the most recent failed attempt left behind.
+type lastAttempt struct {
+	key     *keypool.Key
+	verdict failure.Verdict
+	header  http.Header
+	body    []byte // redacted
+	errText string // redacted transport error
+}
+
+// Do sends call over the pool under the failure policy: up to 1+max_retries
+// attempts, never the same key twice, and a retry only where the policy
+// allows. It returns either a successful attempt to relay or the answer to
+// give the client.
+func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
+	set := b.settings.Load()
+	client := b.client.Load()
+	maxAttempts := 1 + set.MaxRetries
+	var triedBuf [8]*keypool.Key
+	tried := triedBuf[:0]
+	var last *lastAttempt
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		now := b.now()
+		k, err := b.pool.Pick(call.Model, now, tried)
+		if err != nil {
+			return nil, b.noKeyFailure(err, last, call.Model)
+		}
+		tried = append(tried, k)
+		start := time.Now()
+		at := newAttemptTimer(ctx, client.Timeout())
+		resp, err := client.Do(at.ctx, &call.Request, k.Secret())
+		var v failure.Verdict
+		la := &lastAttempt{key: k}
+		switch {
+		case err != nil:
+			at.release()
+			v = b.errorVerdict(err, ctx, at, client)
+			la.errText = secret.RedactError(err, k.Secret())
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			body := bufio.NewReaderSize(resp.Body, 32<<10)
+			if call.Stream {
+				// Wait for the first byte so a stream that fails before
+				// anything reaches the client is retried on another key.
+				if _, perr := body.Peek(1); perr != nil && perr != io.EOF {
+					resp.Body.Close()
+					at.release()
+					v = b.errorVerdict(perr, ctx, at, client)
+					la.errText = secret.RedactError(perr, k.Secret())
+					break
+				}
+			}
+			k.MarkSuccess(now)
+			return &Outcome{Resp: resp, Body: body, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start}, nil
+		default:
+			raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+			resp.Body.Close()
+			at.release()
+			v = failure.Classify(resp.StatusCode, resp.Header, raw, now)
+			la.header = resp.Header
+			la.body = []byte(secret.Redact(string(raw), k.Secret()))
+		}
+		la.verdict = v
+		last = la
+		b.applyVerdict(call, k, v, la, now)
+		if v.Action != failure.ClientGone {
+			b.logRequest(call, k, v.Status, start, attempt, gemini.Usage{})
+		}
+		if !v.Action.Retry() {
+			break
+		}
+	}
+	return nil, b.lastFailure(last, call.Model)
+}
+
+func (b *Balancer) errorVerdict(err error, ctx context.Context, at *attemptTimer, client *upstream.Client) failure.Verdict {
+	if at.timedOut.Load() && ctx.Err() == nil {
+		return timeoutVerdict(client.Timeout())
+	}
+	return failure.ClassifyError(err, ctx.Err())
+}
+
+// applyVerdict updates the key's health and logs what happened.
+func (b *Balancer) applyVerdict(call *Call, k *keypool.Key, v failure.Verdict, la *lastAttempt, now time.Time) {
+	detail := la.errText
+	if detail == "" {
+		detail = shortBody(la.body)
+	}
+	switch v.Action {
+	case failure.Invalid:
+		k.MarkInvalid(v.Reason, detail, now)
+		b.logger.Warn("key invalid", zap.String("pool", b.name), zap.String("key", k.Masked()), zap.String("reason", v.Reason))
+	case failure.Failure:
+		if k.MarkFailure(v.Reason, detail, b.settings.Load().MaxFailures, now) {
+			b.logger.Warn("key invalid after repeated failures", zap.String("pool", b.name), zap.String("key", k.Masked()), zap.String("reason", v.Reason))
+		}
+	case failure.Cooldown:
+		k.CoolDown(call.Model, v.Until, v.Reason, detail, now)
+		b.logger.Info("key cooling", zap.String("pool", b.name), zap.String("key", k.Masked()),
+			zap.String("model", call.Model), zap.Time("until", v.Until))
+	case failure.ClientGone:
+		return
+	default:
+		k.MarkUsed(now)
+	}
+	if v.Action != failure.Success {
+		b.logError(call, k, v, la.body, detail)
+	}
+}
+
+func shortBody(b []byte) string {
+	if g, ok := failure.ParseGoogleError(b); ok && g.Message != "" {
+		return g.Message
+	}
+	if len(b) > 300 {
+		return string(b[:300])
+	}
+	return string(b)
+}
+
+// noKeyFailure answers when the pool has no key left to try.
+func (b *Balancer) noKeyFailure(err error, last *lastAttempt, model string) *Failure {
+	var nk *keypool.NoKeyError
+	if !errors.As(err, &nk) {
+		return b.ownFailure(http.StatusServiceUnavailable, "no_key", err.Error(), nil)
+	}
+	switch {
+	case nk.Reason == keypool.AllCooling:
+		h := http.Header{}
+		h.Set("Retry-After", retryAfter(nk.RetryAt, b.now()))
+		return b.ownFailure(http.StatusTooManyRequests, "all_cooling", nk.Error(), h)
+	case last != nil:
+		return b.lastFailure(last, model)
+	default:
+		return b.ownFailure(http.StatusServiceUnavailable, "no_key", nk.Error(), nil)
+	}
+}
+
+// lastFailure turns the last failed attempt into the client's answer.
+func (b *Balancer) lastFailure(last *lastAttempt, model string) *Failure {
+	v := last.verdict
+	if v.Action == failure.ClientGone {
+		return &Failure{Status: v.Status, Kind: v.Kind, ClientGone: true}
+	}
+	f := &Failure{Status: v.Status, Kind: v.Kind, Header: http.Header{}}
+	if last.body != nil {
+		f.Body = last.body
+		if ct := last.header.Get("Content-Type"); ct != "" {
+			f.Header.Set("Content-Type", ct)
+		}
+		if v.Hint != "" {
+			f.Body = appendHint(f.Body, v.Hint)
+		}
+	} else {
+		msg := v.Reason
+		if last.errText != "" {
+			msg = "upstream request failed: " + last.errText
+			if v.Kind == "timeout" {
+				msg = v.Reason
+			}
+		}
+		f.Body = gemini.ErrorBody(v.Status, msg)
+		f.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	}
+	if v.Action == failure.Cooldown {
+		f.Header.Set("Retry-After", retryAfter(last.key.CoolingUntil(model, b.now()), b.now()))
+	}
+	return f
+}
+
+func (b *Balancer) ownFailure(status int, kind, msg string, h http.Header) *Failure {
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	return &Failure{Status: status, Kind: kind, Header: h, Body: gemini.ErrorBody(status, msg)}
+}
+
+// appendHint adds a hint to a Google error's message, keeping everything else.
+func appendHint(body []byte, hint string) []byte {
+	var doc map[string]any
+	if json.Unmarshal(body, &doc) != nil {
+		return body
+	}
+	e, ok := doc["error"].(map[string]any)
+	if !ok {
+		return body
+	}
+	msg, _ := e["message"].(string)
+	e["message"] = msg + " (" + hint + ")"
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// retryAfter is the Retry-After value, in whole seconds (at least 1), until t.
+func retryAfter(t, now time.Time) string {
+	s := math.Ceil(t.Sub(now).Seconds())
+	if s < 1 {
+		s = 1
+	}
+	return strconv.Itoa(int(s))
+}
+
+func (b *Balancer) logRequest(call *Call, k *keypool.Key, status int, start time.Time, attempt int, u gemini.Usage) {
+	if b.store == nil {
+		return
+	}
+	b.store.LogRequest(store.RequestLog{
+		Time: start, Pool: b.name, Model: call.Model, KeyID: k.ID(), KeyMasked: k.Masked(), Status: status,
+		LatencyMs: time.Since(start).Milliseconds(), Attempt: attempt, Stream: call.Stream, Route: call.Route,
+		ClientToken: call.ClientToken, PromptTokens: u.PromptTokenCount, CompletionTokens: u.CandidatesTokenCount,
+		TotalTokens: u.TotalTokenCount,
+	})
+}
+
+func (b *Balancer) logError(call *Call, k *keypool.Key, v failure.Verdict, body []byte, msg string) {
+	b.logger.Debug("upstream attempt failed", zap.String("pool", b.name), zap.String("key", k.Masked()),
+		zap.String("model", call.Model), zap.Int("status", v.Status), zap.String("kind", v.Kind), zap.String("detail", msg))
+	if b.store == nil {
+		return
+	}
+	if len(body) == 0 {
+		body = []byte(msg)
+	}
+	b.store.LogError(store.ErrorLog{
+		Time: b.now(), Pool: b.name, Model: call.Model, KeyID: k.ID(), KeyMasked: k.Masked(), Status: v.Status,
+		Kind: v.Kind, Message: v.Reason, Body: string(body),
+	})
+}

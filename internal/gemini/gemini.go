@@ -1,0 +1,89 @@
+// Package gemini holds the small pieces of the Gemini API's wire format the
+// proxy needs itself: error bodies, paths and usage metadata.
+package gemini
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// StatusName is the google.rpc.Code name Google uses for an HTTP status.
+func StatusName(code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return "INVALID_ARGUMENT"
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusConflict:
+		return "ABORTED"
+	case http.StatusRequestEntityTooLarge:
+		return "INVALID_ARGUMENT"
+	case http.StatusTooManyRequests:
+		return "RESOURCE_EXHAUSTED"
+	case 499:
+		return "CANCELLED"
+	case http.StatusNotImplemented:
+		return "UNIMPLEMENTED"
+	case http.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	case http.StatusGatewayTimeout:
+		return "DEADLINE_EXCEEDED"
+	}
+	if code >= 500 {
+		return "INTERNAL"
+	}
+	return "UNKNOWN"
+}
+
+// ErrorBody is a Google-shaped error: {"error":{"code","message","status"}}.
+func ErrorBody(code int, message string) []byte {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{
+		"code": code, "message": message, "status": StatusName(code),
+	}})
+	return b
+}
+
+// SplitModelAction splits "gemini-2.5-flash:generateContent" into the model
+// and the action. A "models/" prefix is dropped.
+func SplitModelAction(s string) (model, action string) {
+	s = strings.TrimPrefix(s, "models/")
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+// Usage is the token count of one answer.
+type Usage struct {
+	PromptTokenCount     int `json:"promptTokenCount"`
+	CandidatesTokenCount int `json:"candidatesTokenCount"`
+	TotalTokenCount      int `json:"totalTokenCount"`
+	ThoughtsTokenCount   int `json:"thoughtsTokenCount"`
+}
+
+var usageField = []byte(`"usageMetadata"`)
+
+// FindUsage reads usageMetadata from an answer or stream event without
+// decoding the rest of it.
+func FindUsage(b []byte) (Usage, bool) {
+	i := bytes.LastIndex(b, usageField)
+	if i < 0 {
+		return Usage{}, false
+	}
+	rest := b[i+len(usageField):]
+	j := bytes.IndexByte(rest, '{')
+	if j < 0 {
+		return Usage{}, false
+	}
+	var u Usage
+	if err := json.NewDecoder(bytes.NewReader(rest[j:])).Decode(&u); err != nil {
+		return Usage{}, false
+	}
+	return u, true
+}

@@ -1,0 +1,161 @@
+// Package httpapi serves the client-facing routes of one pool: the Gemini
+// native API, /health, and (later) the OpenAI families. It checks client
+// tokens, forwards over the balancer and relays answers, streams included.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
+)
+
+// DefaultMaxBodyBytes bounds a client request body: Gemini accepts 20 MB of
+// inline data, which is about 27 MB once base64-encoded, plus the JSON.
+const DefaultMaxBodyBytes = 64 << 20
+
+// Handler serves one pool's routes.
+type Handler struct {
+	Balancer     *balancer.Balancer
+	Tokens       *secret.TokenSet
+	MaxBodyBytes int64
+	Logger       *zap.Logger
+}
+
+// Serve answers r if its path belongs to the module and reports whether it
+// did; other paths are left for the next handler.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
+	p := r.URL.Path
+	switch {
+	case p == "/health":
+		h.serveHealth(w, r)
+		return true
+	case strings.HasPrefix(p, "/v1beta/"):
+		return h.serveNative(w, r, p[len("/v1beta"):])
+	case strings.HasPrefix(p, "/gemini/v1beta/"):
+		return h.serveNative(w, r, p[len("/gemini/v1beta"):])
+	}
+	return false
+}
+
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSON(w, http.StatusMethodNotAllowed, gemini.ErrorBody(http.StatusMethodNotAllowed, "use GET /health"))
+		return
+	}
+	body, _ := json.Marshal(h.Balancer.Health(r.Context()))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, body)
+}
+
+// clientToken finds the token a client sent: ?key=, x-goog-api-key or a Bearer token.
+func clientToken(r *http.Request) string {
+	if v := r.URL.Query().Get("key"); v != "" {
+		return v
+	}
+	if v := r.Header.Get("X-Goog-Api-Key"); v != "" {
+		return v
+	}
+	if v := r.Header.Get("Authorization"); len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return ""
+}
+
+// authenticate checks the client token; on failure it writes a 401 in
+// Google's error shape and returns "".
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	tok := clientToken(r)
+	var msg string
+	switch {
+	case h.Tokens == nil || h.Tokens.Len() == 0:
+		msg = "this server has no client tokens configured (allowed_tokens), so it accepts no API requests"
+	case tok == "":
+		msg = "missing client token: send it as ?key=, the x-goog-api-key header or Authorization: Bearer"
+	case !h.Tokens.Contains(tok):
+		msg = "invalid client token"
+	default:
+		return tok, true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gemini_balance"`)
+	writeJSON(w, http.StatusUnauthorized, gemini.ErrorBody(http.StatusUnauthorized, msg))
+	return "", false
+}
+
+// readBody reads a client body within the size limit; on failure it writes
+// the answer and returns false.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, gemini.ErrorBody(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body is larger than the limit of %d bytes", limit)))
+		} else {
+			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, "cannot read the request body: "+err.Error()))
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeFailure gives the client the answer for a request no key could serve.
+func writeFailure(w http.ResponseWriter, f *balancer.Failure) {
+	if f.ClientGone {
+		return
+	}
+	for name, vals := range f.Header {
+		w.Header()[name] = vals
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	}
+	w.WriteHeader(f.Status)
+	_, _ = w.Write(f.Body)
+}
+
+// hopHeaders are not copied from the upstream answer.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Alt-Svc": true, "Set-Cookie": true,
+}
+
+func copyHeaders(dst, src http.Header) {
+	for name, vals := range src {
+		if !hopHeaders[name] {
+			dst[name] = vals
+		}
+	}
+}
+
+// forwardHeaders are the client headers passed upstream; credentials never are.
+var forwardHeaders = []string{"Content-Type", "Accept", "Accept-Language", "User-Agent", "X-Goog-Api-Client"}
+
+func forwardedHeader(r *http.Request) http.Header {
+	h := make(http.Header, len(forwardHeaders))
+	for _, name := range forwardHeaders {
+		if v := r.Header.Values(name); len(v) > 0 {
+			h[name] = v
+		}
+	}
+	return h
+}

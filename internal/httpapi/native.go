@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
+	"github.com/gemini-balance/gemini_balance/internal/upstream"
+)
+
+// maxModelPages bounds how many upstream pages one model listing follows.
+const maxModelPages = 50
+
+// serveNative handles a path below /v1beta (rest starts with "/").
+func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest string) bool {
+	if rest != "/models" && !strings.HasPrefix(rest, "/models/") {
+		return false
+	}
+	name := strings.TrimPrefix(strings.TrimPrefix(rest, "/models"), "/")
+	model, action := gemini.SplitModelAction(name)
+	wantMethod := http.MethodPost
+	if action == "" {
+		wantMethod = http.MethodGet
+	}
+	if name != "" && model == "" {
+		return false
+	}
+	if r.Method != wantMethod && !(wantMethod == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", wantMethod)
+		writeJSON(w, http.StatusMethodNotAllowed, gemini.ErrorBody(http.StatusMethodNotAllowed,
+			fmt.Sprintf("%s %s is not supported; use %s", r.Method, r.URL.Path, wantMethod)))
+		return true
+	}
+	token, ok := h.authenticate(w, r)
+	if !ok {
+		return true
+	}
+	query := upstreamQuery(r.URL.Query())
+	call := &balancer.Call{
+		Model:       model,
+		ClientToken: secret.Mask(token),
+		Request: upstream.Request{
+			Method: http.MethodGet, Path: "/models", Query: query, Header: forwardedHeader(r),
+		},
+	}
+	switch {
+	case name == "":
+		call.Route = "gemini.models"
+		if query.Get("pageToken") == "" && query.Get("pageSize") == "" {
+			h.listAllModels(w, r, call)
+			return true
+		}
+	case action == "":
+		call.Route = "gemini.getModel"
+		call.Request.Path = "/models/" + url.PathEscape(model)
+	default:
+		body, ok := h.readBody(w, r)
+		if !ok {
+			return true
+		}
+		if !json.Valid(body) {
+			msg := "request body is not valid JSON"
+			if len(body) == 0 {
+				msg = "request body is empty: send a JSON object"
+			}
+			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, msg))
+			return true
+		}
+		call.Route = "gemini." + action
+		call.Stream = action == "streamGenerateContent"
+		call.Request.Method = http.MethodPost
+		call.Request.Path = "/models/" + url.PathEscape(model) + ":" + action
+		call.Request.Body = body
+	}
+	h.forward(w, r, call)
+	return true
+}
+
+// upstreamQuery is the client's query without its credential.
+func upstreamQuery(q url.Values) url.Values {
+	q.Del("key")
+	return q
+}
+
+// forward runs call over the pool and relays the answer.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
+	out, fail := h.Balancer.Do(r.Context(), call)
+	if fail != nil {
+		writeFailure(w, fail)
+		return
+	}
+	relay(w, r, out)
+}
+
+// listAllModels follows the upstream's pagination so the client sees every
+// model in one answer.
+func (h *Handler) listAllModels(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
+	var models []json.RawMessage
+	token := ""
+	for page := 0; page < maxModelPages; page++ {
+		q := url.Values{}
+		q.Set("pageSize", "1000")
+		if token != "" {
+			q.Set("pageToken", token)
+		}
+		call.Request.Query = q
+		out, fail := h.Balancer.Do(r.Context(), call)
+		if fail != nil {
+			writeFailure(w, fail)
+			return
+		}
+		raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
+		out.Finish(err, r.Context().Err(), gemini.Usage{})
+		var list struct {
+			Models        []json.RawMessage `json:"models"`
+			NextPageToken string            `json:"nextPageToken"`
+		}
+		if err == nil {
+			err = json.Unmarshal(raw, &list)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadGateway, gemini.ErrorBody(http.StatusBadGateway, "upstream model list unreadable: "+err.Error()))
+			return
+		}
+		models = append(models, list.Models...)
+		if list.NextPageToken == "" || list.NextPageToken == token {
+			break
+		}
+		token = list.NextPageToken
+	}
+	if models == nil {
+		models = []json.RawMessage{}
+	}
+	body, _ := json.Marshal(map[string]any{"models": models})
+	writeJSON(w, http.StatusOK, body)
+}

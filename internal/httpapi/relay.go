@@ -1,0 +1,221 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"sync"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+)
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// relay writes a successful upstream answer to the client: a plain answer is
+// copied through, a stream is relayed event by event and flushed after each.
+func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
+	copyHeaders(w.Header(), out.Resp.Header)
+	ct := out.Resp.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	if out.Resp.ContentLength < 0 || mt == "text/event-stream" {
+		w.Header().Del("Content-Length")
+	}
+	w.WriteHeader(out.Resp.StatusCode)
+	rc := http.NewResponseController(w)
+	var err error
+	var usage gemini.Usage
+	switch {
+	case mt == "text/event-stream":
+		usage, err = relaySSE(w, rc, out)
+	case out.Resp.Request != nil && isArrayStream(out):
+		usage, err = relayJSONArray(w, rc, out)
+	default:
+		usage, err = copyPlain(w, out)
+	}
+	out.Finish(err, r.Context().Err(), usage)
+	if err != nil && !out.TimedOut() && r.Context().Err() == nil && !isStream(mt, out) {
+		// A plain answer cut short must not look complete to the client.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func isStream(mt string, out *balancer.Outcome) bool {
+	return mt == "text/event-stream" || isArrayStream(out)
+}
+
+// isArrayStream: streamGenerateContent without alt=sse answers a JSON array
+// that arrives element by element.
+func isArrayStream(out *balancer.Outcome) bool {
+	return bytes.HasSuffix([]byte(out.Resp.Request.URL.Path), []byte(":streamGenerateContent"))
+}
+
+// tailWriter keeps the last bytes written, where usageMetadata lives.
+type tailWriter struct{ buf []byte }
+
+const tailSize = 4 << 10
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	if len(p) >= tailSize {
+		t.buf = append(t.buf[:0], p[len(p)-tailSize:]...)
+		return len(p), nil
+	}
+	if over := len(t.buf) + len(p) - tailSize; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return len(p), nil
+}
+
+func copyPlain(w http.ResponseWriter, out *balancer.Outcome) (gemini.Usage, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var tail tailWriter
+	_, err := io.CopyBuffer(io.MultiWriter(w, &tail), out.Body, *bp)
+	u, _ := gemini.FindUsage(tail.buf)
+	return u, err
+}
+
+// errorEvent is the SSE event that ends a stream which failed midway; both
+// the Google and OpenAI SDKs raise it as an error.
+func streamError(out *balancer.Outcome, err error) []byte {
+	status, msg := http.StatusBadGateway, "upstream stream interrupted: "+redactRelayErr(out, err)
+	if out.TimedOut() {
+		status, msg = http.StatusGatewayTimeout, "upstream stream stalled past the timeout"
+	}
+	return gemini.ErrorBody(status, msg)
+}
+
+func redactRelayErr(out *balancer.Outcome, err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "connection closed before the answer was complete"
+	}
+	s := err.Error()
+	if k := out.Key.Secret(); k != "" {
+		s = string(bytes.ReplaceAll([]byte(s), []byte(k), []byte(out.Key.Masked())))
+	}
+	return s
+}
+
+// relaySSE forwards "data: ..." events one at a time.
+func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.Outcome) (gemini.Usage, error) {
+	var event, lastUsage []byte
+	for {
+		line, err := out.Body.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			event = append(event, line...)
+			continue
+		}
+		out.Touch()
+		event = append(event, line...)
+		if isBlankLine(line) || (err == io.EOF && len(bytes.TrimSpace(event)) > 0) {
+			if bytes.Contains(event, []byte(`"usageMetadata"`)) {
+				lastUsage = append(lastUsage[:0], event...)
+			}
+			if _, werr := w.Write(event); werr != nil {
+				return usageOf(lastUsage), werr
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return usageOf(lastUsage), ferr
+			}
+			event = event[:0]
+		}
+		if err == io.EOF {
+			return usageOf(lastUsage), nil
+		}
+		if err != nil {
+			// The partial event is dropped; an error event ends the stream.
+			_, _ = w.Write(append(append([]byte("data: "), streamError(out, err)...), "\n\n"...))
+			_ = rc.Flush()
+			return usageOf(lastUsage), err
+		}
+	}
+}
+
+func usageOf(b []byte) gemini.Usage {
+	u, _ := gemini.FindUsage(b)
+	return u
+}
+
+func isBlankLine(l []byte) bool {
+	return len(l) == 1 && l[0] == '\n' || len(l) == 2 && l[0] == '\r' && l[1] == '\n'
+}
+
+// relayJSONArray forwards a streamed JSON array one element at a time.
+func relayJSONArray(w http.ResponseWriter, rc *http.ResponseController, out *balancer.Outcome) (gemini.Usage, error) {
+	var (
+		pending, lastUsage []byte
+		depth              int
+		inString, escaped  bool
+		elements           int
+		elemStart          int
+	)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := out.Body.Read(buf)
+		if n > 0 {
+			out.Touch()
+		}
+		for _, c := range buf[:n] {
+			pending = append(pending, c)
+			switch {
+			case inString:
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				if depth == 1 {
+					elemStart = len(pending) - 1
+				}
+				depth++
+			case c == '}' || c == ']':
+				depth--
+				if depth == 1 {
+					elements++
+					if bytes.Contains(pending[elemStart:], []byte(`"usageMetadata"`)) {
+						lastUsage = append(lastUsage[:0], pending[elemStart:]...)
+					}
+					if _, werr := w.Write(pending); werr != nil {
+						return usageOf(lastUsage), werr
+					}
+					if ferr := rc.Flush(); ferr != nil {
+						return usageOf(lastUsage), ferr
+					}
+					pending = pending[:0]
+				}
+			}
+		}
+		if err == io.EOF {
+			if len(pending) > 0 {
+				_, _ = w.Write(pending)
+				_ = rc.Flush()
+			}
+			return usageOf(lastUsage), nil
+		}
+		if err != nil {
+			var tail []byte
+			if elements == 0 {
+				tail = append(tail, '[')
+			} else {
+				tail = append(tail, ",\r\n"...)
+			}
+			tail = append(tail, streamError(out, err)...)
+			tail = append(tail, "\r\n]"...)
+			_, _ = w.Write(tail)
+			_ = rc.Flush()
+			return usageOf(lastUsage), err
+		}
+	}
+}

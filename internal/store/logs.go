@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+)
+
+// Size caps applied to error log text fields before they are queued.
+const (
+	maxMessageBytes     = 2 << 10
+	maxBodyBytes        = 32 << 10
+	maxRequestBodyBytes = 64 << 10
+	truncatedMark       = "…[truncated]"
+)
+
+// RequestLog is one upstream attempt.
+type RequestLog struct {
+	Time                                        time.Time // zero = now
+	Pool                                        string
+	Model                                       string
+	KeyID                                       string
+	KeyMasked                                   string
+	Status                                      int // upstream status, or 499 client gone, 502/504 transport error/timeout
+	LatencyMs                                   int64
+	Attempt                                     int    // 1-based attempt number within the client request
+	Stream                                      bool   // streaming request
+	Route                                       string // e.g. "gemini.generateContent", "openai.chat"
+	ClientToken                                 string // masked client token
+	PromptTokens, CompletionTokens, TotalTokens int
+}
+
+// ErrorLog is one failed upstream attempt.
+type ErrorLog struct {
+	Time        time.Time // zero = now
+	Pool        string
+	Model       string
+	KeyID       string
+	KeyMasked   string
+	Status      int
+	Kind        string // short classification, e.g. "invalid", "rate_limited", "upstream_5xx", "timeout"
+	Message     string // short human message (capped at 2 KiB)
+	Body        string // upstream error body, ALREADY redacted by the caller (capped at 32 KiB)
+	RequestBody string // optional (capped at 64 KiB)
+}
+
+// logItem is one queued row: exactly one of req / errl is set.
+type logItem struct {
+	req  *requestLogRow
+	errl *errorLogRow
+	size int64 // approximate payload bytes, for the queue memory bound
+}
+
+type flushRequest struct {
+	done chan error
+}
+
+// LogRequest queues r for the background writer. It never blocks: it returns
+// false, and counts the row as dropped, when the queue is full or the store is
+// closed.
+func (s *Store) LogRequest(r RequestLog) bool {
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	row := &requestLogRow{
+		Time:             t.UTC(),
+		Pool:             r.Pool,
+		Model:            r.Model,
+		KeyID:            r.KeyID,
+		KeyMasked:        r.KeyMasked,
+		Status:           r.Status,
+		LatencyMs:        r.LatencyMs,
+		Attempt:          r.Attempt,
+		Stream:           r.Stream,
+		Route:            r.Route,
+		ClientToken:      r.ClientToken,
+		PromptTokens:     r.PromptTokens,
+		CompletionTokens: r.CompletionTokens,
+		TotalTokens:      r.TotalTokens,
+	}
+	size := int64(200 + len(row.Pool) + len(row.Model) + len(row.KeyID) + len(row.KeyMasked) + len(row.Route) + len(row.ClientToken))
+	return s.enqueue(logItem{req: row, size: size})
+}
+
+// LogError queues e for the background writer; see LogRequest. Long text
+// fields are truncated.
+func (s *Store) LogError(e ErrorLog) bool {
+	t := e.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	row := &errorLogRow{
+		Time:        t.UTC(),
+		Pool:        e.Pool,
+		Model:       e.Model,
+		KeyID:       e.KeyID,
+		KeyMasked:   e.KeyMasked,
+		Status:      e.Status,
+		Kind:        e.Kind,
+		Message:     truncate(e.Message, maxMessageBytes),
+		Body:        truncate(e.Body, maxBodyBytes),
+		RequestBody: truncate(e.RequestBody, maxRequestBodyBytes),
+	}
+	size := int64(200 + len(row.Pool) + len(row.Model) + len(row.KeyID) + len(row.KeyMasked) + len(row.Kind) +
+		len(row.Message) + len(row.Body) + len(row.RequestBody))
+	return s.enqueue(logItem{errl: row, size: size})
+}
+
+func (s *Store) enqueue(it logItem) bool {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		s.dropped.Add(1)
+		return false
+	}
+	if s.queueBytes.Add(it.size) > maxQueueBytes {
+		s.queueBytes.Add(-it.size)
+		s.mu.RUnlock()
+		s.drop("memory")
+		return false
+	}
+	select {
+	case s.queue <- it:
+		s.mu.RUnlock()
+		s.queued.Add(1)
+		return true
+	default:
+		s.queueBytes.Add(-it.size)
+		s.mu.RUnlock()
+		s.drop("full")
+		return false
+	}
+}
+
+func (s *Store) drop(why string) {
+	n := s.dropped.Add(1)
+	s.reportDrop(why, n)
+}
+
+// reportDrop logs a dropped row at most once per errorLogInterval.
+func (s *Store) reportDrop(why string, total int64) {
+	kind := "log_queue/" + why
+	now := time.Now()
+	s.errMu.Lock()
+	last, seen := s.errLastLog[kind]
+	if seen && now.Sub(last) < errorLogInterval {
+		s.errMu.Unlock()
+		return
+	}
+	s.errLastLog[kind] = now
+	s.errMu.Unlock()
+	s.logger.Warn("log queue "+why+": dropping log rows",
+		zap.Int64("dropped_total", total), zap.Int("queue_capacity", cap(s.queue)))
+}
+
+// Flush waits until every row enqueued before the call has been written (or
+// its write has failed). It returns the first write error met while flushing,
+// ctx's error, or ErrClosed if the store is closed.
+func (s *Store) Flush(ctx context.Context) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	req := &flushRequest{done: make(chan error, 1)}
+	select {
+	case s.flushCh <- req:
+	case <-s.writerDone:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer is the single background goroutine that writes queued log rows.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]logItem, 0, s.batchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+
+	write := func() error {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.writeBatch(s.runCtx, batch)
+		clear(batch) // release rows for GC
+		batch = batch[:0]
+		return err
+	}
+
+	for {
+		select {
+		case it := <-s.queue:
+			batch = append(batch, it)
+			if len(batch) >= s.batchSize {
+				_ = write()
+			} else if !armed {
+				timer.Reset(s.flushInterval)
+				armed = true
+			}
+
+		case <-timer.C:
+			armed = false
+			_ = write()
+
+		case req := <-s.flushCh:
+			// Everything enqueued before Flush was called is already in the
+			// channel (FIFO), within its first len() items, or in batch.
+			var first error
+			for n := len(s.queue); n > 0; n-- {
+				batch = append(batch, <-s.queue)
+				if len(batch) >= s.batchSize {
+					if err := write(); err != nil && first == nil {
+						first = err
+					}
+				}
+			}
+			if err := write(); err != nil && first == nil {
+				first = err
+			}
+			req.done <- first
+
+		case <-s.stopCh:
+			// No enqueue can happen any more (closed is set under s.mu), and
+			// this goroutine is the only receiver, so len() is exact.
+			deadline := time.Now().Add(closeTimeout)
+			for {
+				for len(batch) < s.batchSize && len(s.queue) > 0 {
+					batch = append(batch, <-s.queue)
+				}
+				if len(batch) == 0 {
+					return
+				}
+				if s.runCtx.Err() != nil || time.Now().After(deadline) {
+					lost := int64(len(batch) + len(s.queue))
+					s.failedRows.Add(lost)
+					s.logger.Warn("gave up writing queued log rows at close", zap.Int64("rows", lost))
+					return
+				}
+				_ = write()
+			}
+		}
+	}
+}
+
+// writeBatch writes the rows in one transaction. Failures are counted and
+// logged (rate limited); the rows of a failed batch are lost. It never panics.
+func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
+	var reqs []requestLogRow
+	var errs []errorLogRow
+	var bytes int64
+	for _, it := range batch {
+		bytes += it.size
+		if it.req != nil {
+			reqs = append(reqs, *it.req)
+		} else if it.errl != nil {
+			errs = append(errs, *it.errl)
+		}
+	}
+	defer s.queueBytes.Add(-bytes)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while writing logs: %v", p)
+		}
+		if err != nil {
+			s.writeErrors.Add(1)
+			s.failedRows.Add(int64(len(batch)))
+			s.noteWriteError(err)
+			s.reportError("write_logs", err, zap.Int("rows", len(batch)))
+		} else {
+			s.written.Add(int64(len(batch)))
+		}
+	}()
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if len(reqs) > 0 {
+			if err := tx.CreateInBatches(&reqs, s.insertChunk(15)).Error; err != nil {
+				return err
+			}
+		}
+		if len(errs) > 0 {
+			if err := tx.CreateInBatches(&errs, s.insertChunk(11)).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// insertChunk is the number of rows per INSERT statement so that a statement
+// stays well below SQLite's bound-parameter limit (32766).
+func (s *Store) insertChunk(cols int) int {
+	return min(s.batchSize, 30000/cols, 1000)
+}
+
+// PurgeRequestLogs deletes request logs older than before and returns how
+// many rows were deleted. It deletes in short chunks so that it never holds
+// the write lock for long.
+func (s *Store) PurgeRequestLogs(ctx context.Context, before time.Time) (int64, error) {
+	return s.purge(ctx, "gb_request_logs", before)
+}
+
+// PurgeErrorLogs deletes error logs older than before; see PurgeRequestLogs.
+func (s *Store) PurgeErrorLogs(ctx context.Context, before time.Time) (int64, error) {
+	return s.purge(ctx, "gb_error_logs", before)
+}
+
+const purgeChunk = 5000
+
+func (s *Store) purge(ctx context.Context, table string, before time.Time) (int64, error) {
+	if s.isClosed() {
+		return 0, ErrClosed
+	}
+	before = before.UTC()
+	var total int64
+	var lastID int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		// Find the next chunk by rowid with a plain read (no write lock held);
+		// old rows have small ids, so this walks the table once overall.
+		var ids []int64
+		err := s.db.WithContext(ctx).Table(table).
+			Where("id > ? AND time < ?", lastID, before).
+			Order("id").Limit(purgeChunk).Pluck("id", &ids).Error
+		if err != nil {
+			return total, fmt.Errorf("store: purge %s: %w", table, err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		lo, hi := ids[0], ids[len(ids)-1]
+		res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE id >= ? AND id <= ? AND time < ?", lo, hi, before)
+		if res.Error != nil {
+			return total, fmt.Errorf("store: purge %s: %w", table, res.Error)
+		}
+		total += res.RowsAffected
+		lastID = hi
+		if len(ids) < purgeChunk {
+			return total, nil
+		}
+	}
+}
+
+// CountRequestLogs counts the request logs of the pool at or after since
+// ("" = all pools); success counts those with a 2xx status.
+func (s *Store) CountRequestLogs(ctx context.Context, pool string, since time.Time) (total, success int64, err error) {
+	if s.isClosed() {
+		return 0, 0, ErrClosed
+	}
+	since = since.UTC()
+	// Two index-only queries: (pool, time) and (pool, status, time).
+	q := s.db.WithContext(ctx).Model(&requestLogRow{})
+	if pool != "" {
+		q = q.Where("pool = ?", pool)
+	}
+	if err = q.Where("time >= ?", since).Count(&total).Error; err != nil {
+		return 0, 0, fmt.Errorf("store: count request logs: %w", err)
+	}
+	q = s.db.WithContext(ctx).Model(&requestLogRow{})
+	if pool != "" {
+		q = q.Where("pool = ?", pool)
+	}
+	if err = q.Where("status >= 200 AND status <= 299 AND time >= ?", since).Count(&success).Error; err != nil {
+		return 0, 0, fmt.Errorf("store: count request logs: %w", err)
+	}
+	return total, success, nil
+}
+
+// ErrorLogs returns the newest error logs of the pool ("" = all pools),
+// newest first. limit <= 0 means 100.
+func (s *Store) ErrorLogs(ctx context.Context, pool string, limit int) ([]ErrorLog, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var rows []errorLogRow
+	q := s.db.WithContext(ctx)
+	if pool != "" {
+		q = q.Where("pool = ?", pool)
+	}
+	if err := q.Order("time DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: error logs: %w", err)
+	}
+	out := make([]ErrorLog, len(rows))
+	for i, r := range rows {
+		out[i] = ErrorLog{
+			Time: r.Time.UTC(), Pool: r.Pool, Model: r.Model, KeyID: r.KeyID, KeyMasked: r.KeyMasked,
+			Status: r.Status, Kind: r.Kind, Message: r.Message, Body: r.Body, RequestBody: r.RequestBody,
+		}
+	}
+	return out, nil
+}
+
+// RequestLogs returns the newest request logs of the pool ("" = all pools),
+// newest first. limit <= 0 means 100.
+func (s *Store) RequestLogs(ctx context.Context, pool string, limit int) ([]RequestLog, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var rows []requestLogRow
+	q := s.db.WithContext(ctx)
+	if pool != "" {
+		q = q.Where("pool = ?", pool)
+	}
+	if err := q.Order("time DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: request logs: %w", err)
+	}
+	out := make([]RequestLog, len(rows))
+	for i, r := range rows {
+		out[i] = RequestLog{
+			Time: r.Time.UTC(), Pool: r.Pool, Model: r.Model, KeyID: r.KeyID, KeyMasked: r.KeyMasked,
+			Status: r.Status, LatencyMs: r.LatencyMs, Attempt: r.Attempt, Stream: r.Stream, Route: r.Route,
+			ClientToken: r.ClientToken, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
+			TotalTokens: r.TotalTokens,
+		}
+	}
+	return out, nil
+}
+
+// truncate cuts s to at most max bytes (on a UTF-8 boundary), marking the cut.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len(truncatedMark)
+	if cut < 0 {
+		cut = 0
+	}
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncatedMark
+}

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// keyRow is a row of gb_keys: one API key of one pool.
+type keyRow struct {
+	ID                  int64      `gorm:"column:id;primaryKey;autoIncrement"`
+	Pool                string     `gorm:"column:pool;type:text;not null;uniqueIndex:ux_gb_keys_pool_key_id,priority:1"`
+	KeyID               string     `gorm:"column:key_id;type:text;not null;uniqueIndex:ux_gb_keys_pool_key_id,priority:2"`
+	APIKey              string     `gorm:"column:api_key;type:text;not null"`
+	Masked              string     `gorm:"column:masked;type:text;not null;default:''"`
+	Status              string     `gorm:"column:status;type:text;not null;default:'active'"`
+	Reason              string     `gorm:"column:reason;type:text;not null;default:''"`
+	ConsecutiveFailures int        `gorm:"column:consecutive_failures;type:integer;not null;default:0"`
+	TotalFailures       int64      `gorm:"column:total_failures;type:integer;not null;default:0"`
+	Cooldowns           string     `gorm:"column:cooldowns;type:text;not null;default:'{}'"`
+	Calls               int64      `gorm:"column:calls;type:integer;not null;default:0"`
+	LastUsedAt          *time.Time `gorm:"column:last_used_at;type:datetime"`
+	LastError           string     `gorm:"column:last_error;type:text;not null;default:''"`
+	Source              string     `gorm:"column:source;type:text;not null;default:''"`
+	CreatedAt           time.Time  `gorm:"column:created_at;type:datetime;not null"`
+	UpdatedAt           time.Time  `gorm:"column:updated_at;type:datetime;not null"`
+}
+
+func (keyRow) TableName() string { return "gb_keys" }
+
+// settingRow is a row of gb_settings: one named JSON value of one pool.
+type settingRow struct {
+	Pool      string    `gorm:"column:pool;type:text;primaryKey;not null"`
+	Name      string    `gorm:"column:name;type:text;primaryKey;not null"`
+	Value     string    `gorm:"column:value;type:text;not null"`
+	UpdatedAt time.Time `gorm:"column:updated_at;type:datetime;not null"`
+}
+
+func (settingRow) TableName() string { return "gb_settings" }
+
+// requestLogRow is a row of gb_request_logs: one upstream attempt.
+type requestLogRow struct {
+	ID               int64     `gorm:"column:id;primaryKey;autoIncrement"`
+	Time             time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_request_logs_pool_time,priority:2;index:idx_gb_request_logs_pool_key_time,priority:3;index:idx_gb_request_logs_pool_status_time,priority:3"`
+	Pool             string    `gorm:"column:pool;type:text;not null;index:idx_gb_request_logs_pool_time,priority:1;index:idx_gb_request_logs_pool_key_time,priority:1;index:idx_gb_request_logs_pool_status_time,priority:1"`
+	Model            string    `gorm:"column:model;type:text;not null;default:''"`
+	KeyID            string    `gorm:"column:key_id;type:text;not null;default:'';index:idx_gb_request_logs_pool_key_time,priority:2"`
+	KeyMasked        string    `gorm:"column:key_masked;type:text;not null;default:''"`
+	Status           int       `gorm:"column:status;type:integer;not null;default:0;index:idx_gb_request_logs_pool_status_time,priority:2"`
+	LatencyMs        int64     `gorm:"column:latency_ms;type:integer;not null;default:0"`
+	Attempt          int       `gorm:"column:attempt;type:integer;not null;default:0"`
+	Stream           bool      `gorm:"column:stream;type:boolean;not null;default:false"`
+	Route            string    `gorm:"column:route;type:text;not null;default:''"`
+	ClientToken      string    `gorm:"column:client_token;type:text;not null;default:''"`
+	PromptTokens     int       `gorm:"column:prompt_tokens;type:integer;not null;default:0"`
+	CompletionTokens int       `gorm:"column:completion_tokens;type:integer;not null;default:0"`
+	TotalTokens      int       `gorm:"column:total_tokens;type:integer;not null;default:0"`
+}
+
+func (requestLogRow) TableName() string { return "gb_request_logs" }
+
+// errorLogRow is a row of gb_error_logs: one failed upstream attempt.
+type errorLogRow struct {
+	ID          int64     `gorm:"column:id;primaryKey;autoIncrement"`
+	Time        time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_error_logs_pool_time,priority:2"`
+	Pool        string    `gorm:"column:pool;type:text;not null;index:idx_gb_error_logs_pool_time,priority:1"`
+	Model       string    `gorm:"column:model;type:text;not null;default:''"`
+	KeyID       string    `gorm:"column:key_id;type:text;not null;default:''"`
+	KeyMasked   string    `gorm:"column:key_masked;type:text;not null;default:''"`
+	Status      int       `gorm:"column:status;type:integer;not null;default:0"`
+	Kind        string    `gorm:"column:kind;type:text;not null;default:''"`
+	Message     string    `gorm:"column:message;type:text;not null;default:''"`
+	Body        string    `gorm:"column:body;type:text;not null;default:''"`
+	RequestBody string    `gorm:"column:request_body;type:text;not null;default:''"`
+}
+
+func (errorLogRow) TableName() string { return "gb_error_logs" }
+
+func migrate(db *gorm.DB) error {
+	return db.AutoMigrate(&keyRow{}, &settingRow{}, &requestLogRow{}, &errorLogRow{})
+}

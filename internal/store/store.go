@@ -1,0 +1,388 @@
+// Package store is the SQLite persistence layer of gemini_balance.
+//
+// It keeps the API key pool (one row per key), per-pool settings and the
+// request / error logs in a single SQLite database opened through gorm and the
+// pure-Go github.com/glebarez/sqlite driver (no cgo).
+//
+// Design rules:
+//   - The database runs in WAL mode with a busy timeout, so readers never block
+//     the writer and concurrent writers wait instead of failing at once.
+//   - Request handling never waits on the database: request and error logs are
+//     put on a bounded in-memory queue (LogRequest / LogError never block; a
+//     full queue drops the row and counts it) and written in batches, one
+//     transaction per batch, by a single background goroutine.
+//   - A locked, full or vanished database never crashes the process or blocks
+//     callers of the log functions: errors are counted, logged at most once per
+//     10 s per kind of error, and the writer keeps going.
+//
+// All times are stored in UTC.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+	gormlogger "gorm.io/gorm/logger"
+)
+
+// Defaults used by Open.
+const (
+	DefaultQueueSize     = 10000
+	DefaultBusyTimeout   = 5 * time.Second
+	DefaultFlushInterval = 500 * time.Millisecond
+	DefaultBatchSize     = 500
+
+	// closeTimeout bounds how long Close waits for the queued logs to be written.
+	closeTimeout = 5 * time.Second
+	// errorLogInterval is the minimum time between two log lines for the same
+	// kind of error.
+	errorLogInterval = 10 * time.Second
+	// maxQueueBytes bounds the memory held by queued log rows (string payload).
+	maxQueueBytes = 64 << 20
+	// keyBatchSize is the number of rows per multi-row INSERT for keys.
+	keyBatchSize = 500
+	// maxOpenConns is the size of the connection pool (WAL: many readers, one
+	// writer at a time).
+	maxOpenConns = 8
+)
+
+// ErrClosed is returned by operations on a closed Store.
+var ErrClosed = errors.New("store: closed")
+
+// Options tunes OpenWithOptions. Zero values mean the defaults.
+type Options struct {
+	// QueueSize is the capacity of the log queue in rows (default 10000).
+	QueueSize int
+	// BusyTimeout is SQLite's busy timeout (default 5 s).
+	BusyTimeout time.Duration
+	// FlushInterval is the longest time a queued log row waits before its batch
+	// is written (default 500 ms).
+	FlushInterval time.Duration
+	// BatchSize is the number of log rows that triggers an immediate write
+	// (default 500).
+	BatchSize int
+	// Logger receives the store's own diagnostics (nil = no logging).
+	Logger *zap.Logger
+}
+
+// Store is an open database plus its background log writer. All methods are
+// safe for concurrent use.
+type Store struct {
+	path   string
+	db     *gorm.DB
+	sqlDB  *sql.DB
+	logger *zap.Logger
+
+	flushInterval time.Duration
+	batchSize     int
+
+	// log queue
+	mu         sync.RWMutex // guards closed against concurrent enqueues
+	closed     bool
+	queue      chan logItem
+	queueBytes atomic.Int64
+	flushCh    chan *flushRequest
+	stopCh     chan struct{}
+	writerDone chan struct{}
+	runCtx     context.Context // cancelled when Close gives up waiting
+	cancelRun  context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// counters
+	queued      atomic.Int64
+	written     atomic.Int64
+	dropped     atomic.Int64
+	failedRows  atomic.Int64
+	writeErrors atomic.Int64
+
+	errMu       sync.Mutex
+	lastErr     string
+	lastErrAt   time.Time
+	errLastLog  map[string]time.Time
+	errSuppress map[string]int
+}
+
+// Open opens (creating parent directories with 0700 and the file with 0600)
+// the SQLite database at path, sets WAL + busy timeout, migrates the schema,
+// and starts the background log writer. queueSize <= 0 means 10000.
+func Open(path string, queueSize int, logger *zap.Logger) (*Store, error) {
+	return OpenWithOptions(path, Options{QueueSize: queueSize, Logger: logger})
+}
+
+// OpenWithOptions is Open with tunables.
+func OpenWithOptions(path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if strings.TrimSpace(path) == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, fmt.Errorf("store: unsupported database path %q (must be a plain file path without '?' or '#')", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: resolve path: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("store: create directory: %w", err)
+	}
+	// Create the file ourselves so that it (and the -wal/-shm files, which
+	// SQLite creates with the database file's mode) is private: it holds keys.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: create database file: %w", err)
+	}
+	fi, statErr := f.Stat()
+	_ = f.Close()
+	if statErr == nil && fi.Mode().Perm()&0o077 != 0 {
+		opts.Logger.Warn("database file is readable by group/others; it contains API keys",
+			zap.String("path", abs), zap.String("mode", fi.Mode().Perm().String()))
+	}
+
+	dsn := abs + "?" + dsnParams(opts.BusyTimeout)
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		Logger:                 gormlogger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		CreateBatchSize:        keyBatchSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	sqlDB.SetMaxOpenConns(maxOpenConns)
+	sqlDB.SetMaxIdleConns(maxOpenConns)
+
+	var mode string
+	if err := db.Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
+	}
+	if err := migrate(db); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", abs, err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		path:          abs,
+		db:            db,
+		sqlDB:         sqlDB,
+		logger:        opts.Logger,
+		flushInterval: opts.FlushInterval,
+		batchSize:     opts.BatchSize,
+		queue:         make(chan logItem, opts.QueueSize),
+		flushCh:       make(chan *flushRequest),
+		stopCh:        make(chan struct{}),
+		writerDone:    make(chan struct{}),
+		runCtx:        runCtx,
+		cancelRun:     cancel,
+		errLastLog:    make(map[string]time.Time),
+		errSuppress:   make(map[string]int),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// dsnParams are the connection parameters applied to every pooled connection.
+// _txlock=immediate makes write transactions take the write lock at BEGIN,
+// where the busy timeout applies (a deferred transaction that upgrades from
+// read to write can fail with SQLITE_BUSY without waiting).
+func dsnParams(busy time.Duration) string {
+	return fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
+		busy.Milliseconds())
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// DB returns the underlying gorm handle, for queries this package does not
+// provide yet. Do not close it.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Ping runs a cheap query that touches the database file (for /health).
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	var n int
+	row := s.sqlDB.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM gb_settings LIMIT 1)")
+	if err := row.Scan(&n); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops the log writer after writing what is queued (giving up after
+// 5 s; rows not written by then are counted in Stats.FailedRows) and closes the
+// database. It is safe to call more than once; later calls return the result
+// of the first.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.stopCh)
+
+		t := time.NewTimer(closeTimeout)
+		select {
+		case <-s.writerDone:
+			t.Stop()
+		case <-t.C:
+			// Interrupt the statement in flight and stop draining.
+			s.cancelRun()
+			t2 := time.NewTimer(time.Second)
+			select {
+			case <-s.writerDone:
+			case <-t2.C:
+				s.logger.Warn("log writer did not stop in time; closing the database anyway",
+					zap.String("path", s.path))
+			}
+			t2.Stop()
+		}
+		s.cancelRun()
+		s.closeErr = s.sqlDB.Close()
+	})
+	return s.closeErr
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// Stats are the counters of the log pipeline.
+type Stats struct {
+	Queued      int64     // rows accepted into the queue since Open
+	Written     int64     // rows written to the database
+	Dropped     int64     // rows refused because the queue was full (or the store closed)
+	WriteErrors int64     // failed batch writes (each failure loses its batch)
+	LastError   string    // last write error
+	LastErrorAt time.Time // when it happened (zero = never)
+	Pending     int64     // rows currently waiting in the queue
+	FailedRows  int64     // rows lost because their batch failed to write
+}
+
+// Stats returns a snapshot of the log pipeline counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Queued:      s.queued.Load(),
+		Written:     s.written.Load(),
+		Dropped:     s.dropped.Load(),
+		WriteErrors: s.writeErrors.Load(),
+		Pending:     int64(len(s.queue)),
+		FailedRows:  s.failedRows.Load(),
+	}
+	s.errMu.Lock()
+	st.LastError = s.lastErr
+	st.LastErrorAt = s.lastErrAt
+	s.errMu.Unlock()
+	return st
+}
+
+// reportError logs err at most once per errorLogInterval for each (op, class)
+// pair, with the number of occurrences suppressed in between.
+func (s *Store) reportError(op string, err error, fields ...zap.Field) {
+	kind := op + "/" + classifyError(err)
+	now := time.Now()
+	s.errMu.Lock()
+	last, seen := s.errLastLog[kind]
+	if seen && now.Sub(last) < errorLogInterval {
+		s.errSuppress[kind]++
+		s.errMu.Unlock()
+		return
+	}
+	suppressed := s.errSuppress[kind]
+	s.errLastLog[kind] = now
+	s.errSuppress[kind] = 0
+	s.errMu.Unlock()
+
+	fields = append(fields,
+		zap.String("op", op),
+		zap.String("kind", classifyError(err)),
+		zap.String("path", s.path),
+		zap.Error(err))
+	if suppressed > 0 {
+		fields = append(fields, zap.Int("suppressed", suppressed))
+	}
+	s.logger.Error("database error", fields...)
+}
+
+// noteWriteError records err as the last write error.
+func (s *Store) noteWriteError(err error) {
+	s.errMu.Lock()
+	s.lastErr = err.Error()
+	s.lastErrAt = time.Now().UTC()
+	s.errMu.Unlock()
+}
+
+// classifyError maps an error to a short kind used for rate limiting and logs.
+func classifyError(err error) string {
+	if err == nil {
+		return "none"
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "canceled"
+	}
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, ErrClosed) || strings.Contains(err.Error(), "database is closed") {
+		return "closed"
+	}
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		switch coded.Code() & 0xff {
+		case 5: // SQLITE_BUSY
+			return "locked"
+		case 6: // SQLITE_LOCKED
+			return "locked"
+		case 7: // SQLITE_NOMEM
+			return "nomem"
+		case 8: // SQLITE_READONLY
+			return "readonly"
+		case 9: // SQLITE_INTERRUPT
+			return "canceled"
+		case 10: // SQLITE_IOERR
+			return "ioerr"
+		case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+			return "corrupt"
+		case 13: // SQLITE_FULL
+			return "full"
+		case 14: // SQLITE_CANTOPEN
+			return "cantopen"
+		}
+	}
+	return "other"
+}
