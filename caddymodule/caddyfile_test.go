@@ -56,17 +56,17 @@ func TestUnmarshalCaddyfileAllOptions(t *testing.T) {
 
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	cases := []struct{ name, input, want string }{
-		{"unknown option", "gemini_balance {\n  api_keys k\n  bogus 1\n}", `Testfile:3 - Error during parsing: unknown gemini_balance option "bogus"`},
-		{"missing argument", "gemini_balance {\n  base_url\n}", "Testfile:2 - Error during parsing: base_url needs a value"},
-		{"missing keys", "gemini_balance {\n  api_keys\n}", "Testfile:2 - Error during parsing: api_keys needs at least one value"},
+		{"unknown option", "gemini_balance {\n  api_keys k\n  bogus 1\n}", `unknown gemini_balance option "bogus", at Testfile:3`},
+		{"missing argument", "gemini_balance {\n  base_url\n}", "base_url needs a value, at Testfile:2"},
+		{"missing keys", "gemini_balance {\n  api_keys\n}", "api_keys needs at least one value, at Testfile:2"},
 		{"bad duration", "gemini_balance {\n  timeout 5 minutes\n}", "timeout takes one value"},
-		{"bad duration word", "gemini_balance {\n\n  timeout soon\n}", `Testfile:3 - Error during parsing: timeout: "soon" is not a duration`},
-		{"negative duration", "gemini_balance {\n  check_interval -5s\n}", "Testfile:2 - Error during parsing: check_interval must not be negative"},
-		{"negative number", "gemini_balance {\n  max_retries -1\n}", "Testfile:2 - Error during parsing: max_retries must be at least 0, got -1"},
+		{"bad duration word", "gemini_balance {\n\n  timeout soon\n}", `timeout: "soon" is not a duration such as 30s, 5m or 1h, at Testfile:3`},
+		{"negative duration", "gemini_balance {\n  check_interval -5s\n}", "check_interval must not be negative, at Testfile:2"},
+		{"negative number", "gemini_balance {\n  max_retries -1\n}", "max_retries must be at least 0, got -1, at Testfile:2"},
 		{"zero failures", "gemini_balance {\n  max_failures 0\n}", "max_failures must be at least 1"},
-		{"not a number", "gemini_balance {\n  max_failures three\n}", `Testfile:2 - Error during parsing: max_failures: "three" is not a whole number`},
-		{"two pool names", "gemini_balance a b", "Wrong argument count"},
-		{"header without value", "gemini_balance {\n  header X-A\n}", "Wrong argument count"},
+		{"not a number", "gemini_balance {\n  max_failures three\n}", `max_failures: "three" is not a whole number, at Testfile:2`},
+		{"two pool names", "gemini_balance a b", "wrong argument count"},
+		{"header without value", "gemini_balance {\n  header X-A\n}", "wrong argument count"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -39,8 +39,8 @@ func acquirePool(cfg balancer.Config, logger *zap.Logger) (*balancer.Balancer, e
 	return b, nil
 }
 
-// lookupPool finds a running pool by name.
-func lookupPool(name string) *balancer.Balancer {
+// LookupPool finds a running pool by name.
+func LookupPool(name string) *balancer.Balancer {
 	var found *balancer.Balancer
 	pools.Range(func(k, v any) bool {
 		if k == name {

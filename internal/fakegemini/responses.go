@@ -280,7 +280,7 @@ func (x *exchange) listModels() {
 			return
 		}
 		if n > 0 {
-			size = int(min(n, 1000))
+			size = int(min(n, int64(x.cfg.maxPageSize)))
 		}
 	}
 	start := 0

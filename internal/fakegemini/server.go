@@ -132,6 +132,8 @@ type Server struct {
 	// ModelsPageSize is the page size of GET /v1beta/models when the client
 	// sends none; 3 when not positive.
 	ModelsPageSize int
+	// MaxPageSize caps the page size a client may ask for (Google: 1000).
+	MaxPageSize int
 	// StreamEvents is the number of events of a streamed answer; 3 when not
 	// positive.
 	StreamEvents int
@@ -237,6 +239,7 @@ type settings struct {
 	allowedReferer string
 	retryDelay     string
 	pageSize       int
+	maxPageSize    int
 	streamEvents   int
 	streamDelay    time.Duration
 }
@@ -244,7 +247,10 @@ type settings struct {
 func (s *Server) snapshot() settings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := settings{s.AllowedReferer, s.RetryDelay, s.ModelsPageSize, s.StreamEvents, s.StreamDelay}
+	c := settings{s.AllowedReferer, s.RetryDelay, s.ModelsPageSize, s.MaxPageSize, s.StreamEvents, s.StreamDelay}
+	if c.maxPageSize <= 0 {
+		c.maxPageSize = 1000
+	}
 	if c.retryDelay == "" {
 		c.retryDelay = "17s"
 	}

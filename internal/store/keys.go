@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Key statuses.
@@ -37,42 +37,52 @@ type KeyRecord struct {
 	CreatedAt           time.Time
 }
 
+const loadKeysSQL = `SELECT pool, key_id, api_key, masked, status, reason, consecutive_failures, total_failures,
+ cooldowns, calls, last_used_at, last_error, source, created_at FROM gb_keys WHERE pool = ? ORDER BY id`
+
 // LoadKeys returns all rows of the pool, ordered by id (insertion order).
 func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	var rows []keyRow
-	if err := s.db.WithContext(ctx).Where("pool = ?", pool).Order("id").Find(&rows).Error; err != nil {
+	var n int64
+	if err := s.sqlDB.QueryRowContext(ctx, "SELECT count(*) FROM gb_keys WHERE pool = ?", pool).Scan(&n); err != nil {
 		return nil, fmt.Errorf("store: load keys: %w", err)
 	}
-	out := make([]KeyRecord, len(rows))
-	for i := range rows {
-		r := &rows[i]
-		rec := KeyRecord{
-			Pool:                r.Pool,
-			KeyID:               r.KeyID,
-			Key:                 r.APIKey,
-			Masked:              r.Masked,
-			Status:              r.Status,
-			Reason:              r.Reason,
-			ConsecutiveFailures: r.ConsecutiveFailures,
-			TotalFailures:       r.TotalFailures,
-			Calls:               r.Calls,
-			LastError:           r.LastError,
-			Source:              r.Source,
-			CreatedAt:           r.CreatedAt.UTC(),
+	rows, err := s.sqlDB.QueryContext(ctx, loadKeysSQL, pool)
+	if err != nil {
+		return nil, fmt.Errorf("store: load keys: %w", err)
+	}
+	defer rows.Close()
+	out := make([]KeyRecord, 0, n)
+	var (
+		cooldowns string
+		lastUsed  sql.NullTime
+		created   sql.NullTime
+	)
+	for rows.Next() {
+		var rec KeyRecord
+		if err := rows.Scan(&rec.Pool, &rec.KeyID, &rec.Key, &rec.Masked, &rec.Status, &rec.Reason,
+			&rec.ConsecutiveFailures, &rec.TotalFailures, &cooldowns, &rec.Calls, &lastUsed, &rec.LastError,
+			&rec.Source, &created); err != nil {
+			return nil, fmt.Errorf("store: load keys: %w", err)
 		}
-		if r.LastUsedAt != nil {
-			rec.LastUsedAt = r.LastUsedAt.UTC()
+		if lastUsed.Valid {
+			rec.LastUsedAt = lastUsed.Time.UTC()
 		}
-		cd, err := decodeCooldowns(r.Cooldowns)
+		if created.Valid {
+			rec.CreatedAt = created.Time.UTC()
+		}
+		cd, err := decodeCooldowns(cooldowns)
 		if err != nil {
 			// A damaged cooldown column must not make the pool unloadable.
-			s.reportError("load_keys", err, zap.String("pool", pool), zap.String("key_id", r.KeyID))
+			s.reportError("load_keys", err, zap.String("pool", pool), zap.String("key_id", rec.KeyID))
 		}
 		rec.Cooldowns = cd
-		out[i] = rec
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load keys: %w", err)
 	}
 	return out, nil
 }
@@ -134,26 +144,32 @@ func (s *Store) InsertKeys(ctx context.Context, recs []KeyRecord) (inserted int,
 		}
 	}
 	var total int64
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for start := 0; start < len(rows); start += keyBatchSize {
-			end := min(start+keyBatchSize, len(rows))
-			batch := rows[start:end]
-			res := tx.Clauses(clause.OnConflict{
-				Columns:   []clause.Column{{Name: "pool"}, {Name: "key_id"}},
-				DoNothing: true,
-			}).Create(&batch)
-			if res.Error != nil {
-				return res.Error
-			}
-			total += res.RowsAffected
-		}
-		return nil
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		total, err = execBulk(ctx, tx, insertKeysHead, 15, insertRowsPerStmt, len(rows), insertKeysTail,
+			func(i int, args []any) []any {
+				r := &rows[i]
+				var lastUsed any
+				if r.LastUsedAt != nil {
+					lastUsed = *r.LastUsedAt
+				}
+				return append(args, r.Pool, r.KeyID, r.APIKey, r.Masked, r.Status, r.Reason,
+					r.ConsecutiveFailures, r.TotalFailures, r.Cooldowns, r.Calls, lastUsed, r.LastError,
+					r.Source, r.CreatedAt, r.UpdatedAt)
+			})
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: insert keys: %w", err)
 	}
 	return int(total), nil
 }
+
+const (
+	insertKeysHead = `INSERT INTO gb_keys (pool, key_id, api_key, masked, status, reason, consecutive_failures,
+ total_failures, cooldowns, calls, last_used_at, last_error, source, created_at, updated_at) VALUES `
+	insertKeysTail = ` ON CONFLICT (pool, key_id) DO NOTHING`
+)
 
 // DeleteKeys deletes the given keys of the pool in one transaction and returns
 // how many rows were deleted. Unknown ids are ignored.
@@ -182,15 +198,21 @@ func (s *Store) DeleteKeys(ctx context.Context, pool string, keyIDs []string) (i
 	return int(total), nil
 }
 
-const updateKeyStateSQL = `UPDATE gb_keys SET status = ?, reason = ?, consecutive_failures = ?, total_failures = ?,
- cooldowns = ?, calls = ?, last_used_at = ?, last_error = ?, source = ?, updated_at = ?
- WHERE pool = ? AND key_id = ?`
+// updateKeysHead/Tail update up to updateRowsPerStmt keys per statement
+// (UPDATE … FROM a VALUES list, joined through the (pool, key_id) index).
+const (
+	updateKeysHead = `UPDATE gb_keys SET status = v.column3, reason = v.column4, consecutive_failures = v.column5,
+ total_failures = v.column6, cooldowns = v.column7, calls = v.column8, last_used_at = v.column9,
+ last_error = v.column10, source = v.column11, updated_at = v.column12 FROM (VALUES `
+	updateKeysTail = `) AS v WHERE gb_keys.pool = v.column1 AND gb_keys.key_id = v.column2`
+)
 
 // SaveKeyStates updates the state columns (status, reason, failures,
 // cooldowns, calls, last_used_at, last_error, source) of existing rows,
 // matched by (pool, key_id), in one transaction. Records without a row are
-// ignored; the key and masked columns are not touched. It is synchronous: call
-// it from a background persister, never on the request path.
+// ignored (if a key appears twice, the last record wins); the key and masked
+// columns are not touched. It is synchronous: call it from a background
+// persister, never on the request path.
 func (s *Store) SaveKeyStates(ctx context.Context, recs []KeyRecord) error {
 	if s.isClosed() {
 		return ErrClosed
@@ -199,40 +221,41 @@ func (s *Store) SaveKeyStates(ctx context.Context, recs []KeyRecord) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	tx, err := s.sqlDB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: save key states: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	stmt, err := tx.PrepareContext(ctx, updateKeyStateSQL)
-	if err != nil {
-		return fmt.Errorf("store: save key states: %w", err)
-	}
-	defer stmt.Close()
+	// Keep the last record of each (pool, key_id): in UPDATE … FROM the
+	// matching source row would be arbitrary.
+	type pk struct{ pool, id string }
+	last := make(map[pk]int, len(recs))
 	for i := range recs {
-		r := &recs[i]
-		cd, cerr := encodeCooldowns(r.Cooldowns, now)
-		if cerr != nil {
-			err = fmt.Errorf("store: save key states: %s/%s: %w", r.Pool, r.KeyID, cerr)
-			return err
-		}
-		var lastUsed any
-		if !r.LastUsedAt.IsZero() {
-			lastUsed = r.LastUsedAt.UTC()
-		}
-		if _, err = stmt.ExecContext(ctx, normStatus(r.Status), r.Reason, r.ConsecutiveFailures, r.TotalFailures,
-			cd, r.Calls, lastUsed, r.LastError, r.Source, now, r.Pool, r.KeyID); err != nil {
-			err = fmt.Errorf("store: save key states: %w", err)
-			return err
-		}
+		last[pk{recs[i].Pool, recs[i].KeyID}] = i
 	}
-	if err = tx.Commit(); err != nil {
-		err = fmt.Errorf("store: save key states: %w", err)
+	idx := make([]int, 0, len(last))
+	cds := make([]string, 0, len(last))
+	for i := range recs {
+		if last[pk{recs[i].Pool, recs[i].KeyID}] != i {
+			continue
+		}
+		cd, err := encodeCooldowns(recs[i].Cooldowns, now)
+		if err != nil {
+			return fmt.Errorf("store: save key states: %s/%s: %w", recs[i].Pool, recs[i].KeyID, err)
+		}
+		idx = append(idx, i)
+		cds = append(cds, cd)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := execBulk(ctx, tx, updateKeysHead, 12, updateRowsPerStmt, len(idx), updateKeysTail,
+			func(j int, args []any) []any {
+				r := &recs[idx[j]]
+				var lastUsed any
+				if !r.LastUsedAt.IsZero() {
+					lastUsed = r.LastUsedAt.UTC()
+				}
+				return append(args, r.Pool, r.KeyID, normStatus(r.Status), r.Reason, r.ConsecutiveFailures,
+					r.TotalFailures, cds[j], r.Calls, lastUsed, r.LastError, r.Source, now)
+			})
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: save key states: %w", err)
 	}
 	return nil
 }

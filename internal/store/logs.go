@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
-	"gorm.io/gorm"
 )
 
 // Size caps applied to error log text fields before they are queued.
@@ -286,26 +286,31 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 			s.written.Add(int64(len(batch)))
 		}
 	}()
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if len(reqs) > 0 {
-			if err := tx.CreateInBatches(&reqs, s.insertChunk(15)).Error; err != nil {
-				return err
-			}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := execBulk(ctx, tx, insertRequestLogsHead, 14, insertRowsPerStmt, len(reqs), "",
+			func(i int, args []any) []any {
+				r := &reqs[i]
+				return append(args, r.Time, r.Pool, r.Model, r.KeyID, r.KeyMasked, r.Status, r.LatencyMs,
+					r.Attempt, r.Stream, r.Route, r.ClientToken, r.PromptTokens, r.CompletionTokens, r.TotalTokens)
+			}); err != nil {
+			return err
 		}
-		if len(errs) > 0 {
-			if err := tx.CreateInBatches(&errs, s.insertChunk(11)).Error; err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := execBulk(ctx, tx, insertErrorLogsHead, 10, insertRowsPerStmt, len(errs), "",
+			func(i int, args []any) []any {
+				e := &errs[i]
+				return append(args, e.Time, e.Pool, e.Model, e.KeyID, e.KeyMasked, e.Status, e.Kind,
+					e.Message, e.Body, e.RequestBody)
+			})
+		return err
 	})
 }
 
-// insertChunk is the number of rows per INSERT statement so that a statement
-// stays well below SQLite's bound-parameter limit (32766).
-func (s *Store) insertChunk(cols int) int {
-	return min(s.batchSize, 30000/cols, 1000)
-}
+const (
+	insertRequestLogsHead = `INSERT INTO gb_request_logs (time, pool, model, key_id, key_masked, status, latency_ms,
+ attempt, stream, route, client_token, prompt_tokens, completion_tokens, total_tokens) VALUES `
+	insertErrorLogsHead = `INSERT INTO gb_error_logs (time, pool, model, key_id, key_masked, status, kind,
+ message, body, request_body) VALUES `
+)
 
 // PurgeRequestLogs deletes request logs older than before and returns how
 // many rows were deleted. It deletes in short chunks so that it never holds
