@@ -89,7 +89,7 @@ func (e *env) config(o poolOpts) string {
 http://localhost:%d {
 	route {
 	gemini_balance %s {
-		api_keys %s
+		%s
 		allowed_tokens %s
 		auth_token admin-token-e2e
 		database %s
@@ -101,7 +101,7 @@ http://localhost:%d {
 	respond "next handler" 200
 	}
 }
-`, adminPort, httpPort, httpsPort, e.logs, httpPort, e.pool, strings.Join(o.keys, " "), clientToken,
+`, adminPort, httpPort, httpsPort, e.logs, httpPort, e.pool, keysLine(o.keys), clientToken,
 		filepath.Join(e.dir, "pool.db"), base, o.extra, o.site)
 }
 
@@ -228,3 +228,10 @@ func k(label string) string {
 }
 
 func now() time.Time { return time.Now() }
+
+func keysLine(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return "api_keys " + strings.Join(keys, " ")
+}

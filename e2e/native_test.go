@@ -277,4 +277,3 @@ func count(list []string, v string) int {
 	}
 	return n
 }
-
