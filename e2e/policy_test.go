@@ -258,6 +258,7 @@ func TestEmptyAndAllInvalidPoolsGive503(t *testing.T) {
 		t.Fatalf("all invalid: %d %s", status, body)
 	}
 	e2 := newEnv(t)
+	e2.pool += "-empty"
 	e2.start(poolOpts{keys: nil})
 	status, _, body = e2.do("POST", genPath, helloBody, authed...)
 	if status != 503 || !strings.Contains(body, "pool is empty") {

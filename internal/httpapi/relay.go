@@ -103,6 +103,9 @@ func redactRelayErr(out *balancer.Outcome, err error) string {
 // relaySSE forwards "data: ..." events one at a time.
 func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.Outcome) (gemini.Usage, error) {
 	var event, lastUsage []byte
+	// The error event keeps the upstream's line ending: SDKs that split on
+	// "\n\n" before "\r\n\r\n" would otherwise merge it with earlier events.
+	eol := "\n"
 	for {
 		line, err := out.Body.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -111,6 +114,9 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 		}
 		out.Touch()
 		event = append(event, line...)
+		if len(line) == 2 && line[0] == '\r' {
+			eol = "\r\n"
+		}
 		if isBlankLine(line) || (err == io.EOF && len(bytes.TrimSpace(event)) > 0) {
 			if bytes.Contains(event, []byte(`"usageMetadata"`)) {
 				lastUsage = append(lastUsage[:0], event...)
@@ -128,7 +134,7 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 		}
 		if err != nil {
 			// The partial event is dropped; an error event ends the stream.
-			_, _ = w.Write(append(append([]byte("data: "), streamError(out, err)...), "\n\n"...))
+			_, _ = w.Write(append(append([]byte("data: "), streamError(out, err)...), eol+eol...))
 			_ = rc.Flush()
 			return usageOf(lastUsage), err
 		}

@@ -238,7 +238,7 @@ func (s *Store) writer() {
 		case <-s.stopCh:
 			// No enqueue can happen any more (closed is set under s.mu), and
 			// this goroutine is the only receiver, so len() is exact.
-			deadline := time.Now().Add(closeTimeout)
+			deadline := time.Now().Add(s.closeTimeout)
 			for {
 				for len(batch) < s.batchSize && len(s.queue) > 0 {
 					batch = append(batch, <-s.queue)

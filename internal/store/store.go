@@ -43,8 +43,10 @@ const (
 	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultBatchSize     = 500
 
-	// closeTimeout bounds how long Close waits for the queued logs to be written.
+	// closeTimeout bounds how long Close waits for the queued logs to be
+	// written; closeGrace is the extra time given to the writer to notice.
 	closeTimeout = 5 * time.Second
+	closeGrace   = 250 * time.Millisecond
 	// errorLogInterval is the minimum time between two log lines for the same
 	// kind of error.
 	errorLogInterval = 10 * time.Second
@@ -86,6 +88,7 @@ type Store struct {
 
 	flushInterval time.Duration
 	batchSize     int
+	closeTimeout  time.Duration
 
 	// log queue
 	mu         sync.RWMutex // guards closed against concurrent enqueues
@@ -204,6 +207,7 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 		logger:        opts.Logger,
 		flushInterval: opts.FlushInterval,
 		batchSize:     opts.BatchSize,
+		closeTimeout:  closeTimeout,
 		queue:         make(chan logItem, opts.QueueSize),
 		flushCh:       make(chan *flushRequest),
 		stopCh:        make(chan struct{}),
@@ -257,21 +261,24 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.stopCh)
 
-		t := time.NewTimer(closeTimeout)
+		t := time.NewTimer(s.closeTimeout)
 		select {
 		case <-s.writerDone:
 			t.Stop()
 		case <-t.C:
-			// Interrupt the statement in flight and stop draining.
+			// Interrupt the statement in flight (if the driver can) and stop
+			// draining. A writer stuck in a busy wait that cannot be
+			// interrupted ends on its own within the busy timeout; the
+			// database is closed under it.
 			s.cancelRun()
-			t2 := time.NewTimer(time.Second)
+			t.Reset(closeGrace)
 			select {
 			case <-s.writerDone:
-			case <-t2.C:
+			case <-t.C:
 				s.logger.Warn("log writer did not stop in time; closing the database anyway",
-					zap.String("path", s.path))
+					zap.String("path", s.path), zap.Int("pending", len(s.queue)))
 			}
-			t2.Stop()
+			t.Stop()
 		}
 		s.cancelRun()
 		s.closeErr = s.sqlDB.Close()

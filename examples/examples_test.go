@@ -1,0 +1,464 @@
+// Package examples holds runnable configurations, one scenario each. Its
+// tests keep them runnable: every Caddyfile here and ../Caddyfile.example must
+// adapt without an error or a warning and provision, docker-compose.yml must
+// describe a working set-up, and the CORS example is booted in a real Caddy.
+package examples
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"go.yaml.in/yaml/v3"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/gemini-balance/gemini_balance/caddymodule"
+)
+
+// Ports reserved for this package's caddytest server.
+const (
+	adminPort = 2993
+	httpPort  = 9193
+	httpsPort = 9493
+)
+
+// caddyfiles lists the Caddyfiles under test: every *.Caddyfile here and the
+// reference at the repository root.
+func caddyfiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join("..", "Caddyfile.example"))
+	if len(files) < 6 {
+		t.Fatalf("found only %v", files)
+	}
+	return files
+}
+
+var envRef = regexp.MustCompile(`\{\$([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}`)
+
+// envVars returns the environment variables a Caddyfile refers to.
+func envVars(src []byte) []string {
+	var names []string
+	for _, m := range envRef.FindAllSubmatch(src, -1) {
+		if n := string(m[1]); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// fakeValue gives each variable a plausible value: a port, a key list, or a
+// token distinct from every other (auth_token must differ from client tokens).
+func fakeValue(name string) string {
+	switch {
+	case name == "PORT":
+		return "8123"
+	case strings.Contains(name, "API_KEYS"):
+		return "AIzaSyFAKE0000000000000000000000000001, AIzaSyFAKE0000000000000000000000000002"
+	default:
+		return "test-" + strings.ToLower(name)
+	}
+}
+
+// unsetenv removes name from the environment for the rest of the test.
+func unsetenv(t *testing.T, name string) {
+	t.Setenv(name, "") // registers the restore
+	if err := os.Unsetenv(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// adapt runs the caddyfile adapter and fails the test on an error or warning.
+func adapt(t *testing.T, file string, src []byte) []byte {
+	t.Helper()
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, map[string]any{"filename": file})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	for _, w := range warnings {
+		t.Errorf("%s: warning: %s", file, w.String())
+	}
+	return out
+}
+
+// TestCaddyfilesAdaptAndProvision adapts every Caddyfile twice, with its
+// environment variables set and with none of them set (a newcomer's first
+// run), and provisions the result without starting it. Provisioning runs the
+// module's own checks and opens the databases, in a temporary data directory.
+func TestCaddyfilesAdaptAndProvision(t *testing.T) {
+	for _, file := range caddyfiles(t) {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []string{"env set", "env unset"} {
+			t.Run(filepath.Base(file)+"/"+mode, func(t *testing.T) {
+				for _, name := range envVars(src) {
+					if mode == "env set" {
+						t.Setenv(name, fakeValue(name))
+					} else {
+						unsetenv(t, name)
+					}
+				}
+				data := t.TempDir()
+				t.Setenv("XDG_DATA_HOME", data)
+				t.Setenv("XDG_CONFIG_HOME", data)
+
+				out := adapt(t, file, src)
+				var cfg caddy.Config
+				if err := json.Unmarshal(out, &cfg); err != nil {
+					t.Fatalf("%s: adapted JSON: %v", file, err)
+				}
+				if !strings.Contains(string(out), `"handler":"gemini_balance"`) {
+					t.Errorf("%s: no gemini_balance handler in %s", file, out)
+				}
+				if err := caddy.Validate(&cfg); err != nil {
+					t.Fatalf("%s: provision: %v", file, err)
+				}
+			})
+		}
+	}
+}
+
+// TestReferenceCoversEveryOption checks that Caddyfile.example documents every
+// option the module parses, so the reference cannot fall behind.
+func TestReferenceCoversEveryOption(t *testing.T) {
+	ref, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser, err := os.ReadFile(filepath.Join("..", "caddymodule", "caddyfile.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The options are the cases of the switch over the option name.
+	if i := strings.Index(string(parser), "switch opt {"); i >= 0 {
+		parser = parser[i:]
+	}
+	if i := strings.Index(string(parser), "default:"); i >= 0 {
+		parser = parser[:i]
+	}
+	options := regexp.MustCompile(`(?m)^\s*case "([a-z_]+)"`).FindAllSubmatch(parser, -1)
+	if len(options) < 16 {
+		t.Fatalf("found only %d options in caddymodule/caddyfile.go", len(options))
+	}
+	for _, m := range options {
+		opt := string(m[1])
+		documented := regexp.MustCompile(`(?m)^\s*#?\s*` + opt + `\s`).Match(ref)
+		if !documented {
+			t.Errorf("Caddyfile.example does not show the option %q", opt)
+		}
+	}
+}
+
+// TestDockerCompose checks that docker-compose.yml is valid YAML and that the
+// files and variables it refers to exist.
+func TestDockerCompose(t *testing.T) {
+	src, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Build struct {
+				Context    string `yaml:"context"`
+				Dockerfile string `yaml:"dockerfile"`
+			} `yaml:"build"`
+			Environment map[string]string `yaml:"environment"`
+			Ports       []string          `yaml:"ports"`
+			Volumes     []string          `yaml:"volumes"`
+		} `yaml:"services"`
+		Volumes map[string]any `yaml:"volumes"`
+	}
+	if err := yaml.Unmarshal(src, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	if len(compose.Services) != 1 {
+		t.Fatalf("want one service, got %d", len(compose.Services))
+	}
+	for name, svc := range compose.Services {
+		dockerfile := filepath.Join(svc.Build.Context, svc.Build.Dockerfile)
+		if svc.Build.Dockerfile == "" {
+			dockerfile = filepath.Join(svc.Build.Context, "Dockerfile")
+		}
+		if _, err := os.Stat(dockerfile); err != nil {
+			t.Errorf("%s: build: %v", name, err)
+		}
+		for _, v := range []string{"GEMINI_API_KEYS", "GEMINI_BALANCE_TOKEN"} {
+			if !strings.Contains(svc.Environment[v], "${"+v) {
+				t.Errorf("%s: environment %s = %q, want it passed from the shell", name, v, svc.Environment[v])
+			}
+		}
+		if !slices.ContainsFunc(svc.Ports, func(p string) bool {
+			return strings.HasSuffix(p, ":8000") || strings.HasSuffix(p, ":443")
+		}) {
+			t.Errorf("%s: ports %v publish neither 8000 nor 443", name, svc.Ports)
+		}
+		var caddyfile, data bool
+		for _, v := range svc.Volumes {
+			parts := strings.Split(v, ":")
+			if len(parts) < 2 {
+				t.Errorf("%s: volume %q has no target", name, v)
+				continue
+			}
+			source, target := parts[0], parts[1]
+			switch target {
+			case "/etc/caddy/Caddyfile":
+				caddyfile = true
+				if _, err := os.Stat(source); err != nil {
+					t.Errorf("%s: mounted Caddyfile: %v", name, err)
+				}
+			case "/data":
+				data = true
+				if _, ok := compose.Volumes[source]; !ok {
+					t.Errorf("%s: /data comes from %q, not a named volume declared under volumes:", name, source)
+				}
+			}
+		}
+		if !caddyfile || !data {
+			t.Errorf("%s: volumes %v: want a Caddyfile at /etc/caddy/Caddyfile and a named volume at /data", name, svc.Volumes)
+		}
+	}
+}
+
+// TestDockerfile checks what can be checked without a Docker engine: the files
+// the Dockerfile copies exist and are not excluded by .dockerignore, the
+// package it builds exists, and its HEALTHCHECK probes the port the default
+// config (Caddyfile.example) listens on.
+func TestDockerfile(t *testing.T) {
+	df, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignore, err := os.ReadFile(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored := strings.Fields(string(ignore))
+	for _, line := range strings.Split(string(df), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "COPY" || strings.HasPrefix(f[1], "--from") {
+			continue
+		}
+		for _, s := range f[1 : len(f)-1] {
+			if _, err := os.Stat(filepath.Join("..", s)); err != nil {
+				t.Errorf("Dockerfile copies %s: %v", s, err)
+			}
+			if slices.Contains(ignored, s) || slices.Contains(ignored, "/"+s) {
+				t.Errorf(".dockerignore excludes %s, which the Dockerfile copies", s)
+			}
+		}
+	}
+	build := regexp.MustCompile(`go build .* (\./\S+)`).FindSubmatch(df)
+	if build == nil {
+		t.Fatal("Dockerfile has no go build of a ./ package")
+	}
+	if _, err := os.Stat(filepath.Join("..", string(build[1]), "main.go")); err != nil {
+		t.Errorf("Dockerfile builds %s: %v", build[1], err)
+	}
+	if !strings.Contains(string(df), "COPY Caddyfile.example /etc/caddy/Caddyfile") {
+		t.Error("the image's default config is not Caddyfile.example")
+	}
+	if !strings.Contains(string(df), "http://127.0.0.1:8000/health") {
+		t.Error("HEALTHCHECK does not probe http://127.0.0.1:8000/health")
+	}
+
+	// With PORT unset, as in the image, the reference listens on :8000.
+	ref, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range envVars(ref) {
+		unsetenv(t, name)
+	}
+	if out := adapt(t, "Caddyfile.example", ref); !strings.Contains(string(out), `"listen":[":8000"]`) {
+		t.Errorf("Caddyfile.example does not listen on :8000: %s", out)
+	}
+}
+
+// corsTestConfig turns cors.Caddyfile into the test's config: the test's
+// global options replace the example's, the site address becomes
+// http://localhost:9193, and the gemini_balance block gets a fake key, the
+// token "tok", a database in dir and an upstream where nothing listens.
+// Everything else, the CORS lines above all, stays as the example has it.
+func corsTestConfig(src, dir string) (string, error) {
+	lines := strings.Split(src, "\n")
+
+	// The example's global options block.
+	start := slices.Index(lines, "{")
+	if start < 0 {
+		return "", fmt.Errorf("no global options block")
+	}
+	end := slices.Index(lines[start:], "}")
+	if end < 0 {
+		return "", fmt.Errorf("global options block does not end")
+	}
+	lines = slices.Delete(lines, start, start+end+1)
+
+	// The site address: the first block opened at the left margin.
+	site := slices.IndexFunc(lines, func(l string) bool {
+		return l != "" && l[0] != '#' && l[0] != '\t' && l[0] != ' ' && strings.HasSuffix(l, "{")
+	})
+	if site < 0 {
+		return "", fmt.Errorf("no site block")
+	}
+	lines[site] = fmt.Sprintf("http://localhost:%d {", httpPort)
+
+	// The gemini_balance block's body.
+	open := slices.IndexFunc(lines, func(l string) bool {
+		l = strings.TrimSpace(l)
+		return strings.HasPrefix(l, "gemini_balance") && strings.HasSuffix(l, "{")
+	})
+	if open < 0 {
+		return "", fmt.Errorf("no gemini_balance block")
+	}
+	indent := lines[open][:len(lines[open])-len(strings.TrimLeft(lines[open], " \t"))]
+	closing := slices.Index(lines[open:], indent+"}")
+	if closing < 0 {
+		return "", fmt.Errorf("gemini_balance block does not end")
+	}
+	body := []string{
+		"api_keys AIzaSyFAKE00000000000000000000000000000",
+		"allowed_tokens tok",
+		"database " + filepath.Join(dir, "cors.db"),
+		"base_url http://127.0.0.1:1/v1beta",
+		"check_interval 0",
+	}
+	for i := range body {
+		body[i] = indent + "\t" + body[i]
+	}
+	lines = slices.Replace(lines, open+1, open+closing, body...)
+
+	global := fmt.Sprintf("{\n\tskip_install_trust\n\tadmin localhost:%d\n\thttp_port %d\n\thttps_port %d\n\tgrace_period 1ns\n}\n",
+		adminPort, httpPort, httpsPort)
+	return global + strings.Join(lines, "\n"), nil
+}
+
+// TestCORSExample boots Caddy with the CORS example's own lines and checks
+// what a browser needs: the preflight answered with 204 and the Allow
+// headers, and Access-Control-Allow-Origin on every other answer, errors
+// included, so the page can read them.
+func TestCORSExample(t *testing.T) {
+	src, err := os.ReadFile("cors.Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	config, err := corsTestConfig(string(src), dir)
+	if err != nil {
+		t.Fatalf("cors.Caddyfile: %v", err)
+	}
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	// Runs before the temporary directory goes: unload the config, which
+	// closes the pool and its database.
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", adminPort),
+			strings.NewReader(fmt.Sprintf(`{"admin":{"listen":"localhost:%d"}}`, adminPort)))
+		req.Header.Set("Content-Type", "application/json")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			_ = res.Body.Close()
+		}
+	})
+	tester.InitServer(config, "caddyfile")
+	if t.Failed() {
+		t.Fatalf("config did not load:\n%s", config)
+	}
+
+	base := fmt.Sprintf("http://localhost:%d", httpPort)
+	const origin = "https://chat.example.com"
+	do := func(method, path string, header map[string]string, want ...int) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if method == http.MethodGet || method == http.MethodOptions {
+			req.Body, req.ContentLength = nil, 0
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := tester.Client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if !slices.Contains(want, res.StatusCode) {
+			t.Errorf("%s %s: status %d, want %v; body %s", method, path, res.StatusCode, want, body)
+		}
+		return res, string(body)
+	}
+	allowsOrigin := func(what string, res *http.Response) {
+		t.Helper()
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != origin {
+			t.Errorf("%s: Access-Control-Allow-Origin = %q, want * or %s", what, got, origin)
+		}
+	}
+
+	t.Run("preflight", func(t *testing.T) {
+		res, _ := do(http.MethodOptions, "/v1/chat/completions", map[string]string{
+			"Origin":                         origin,
+			"Access-Control-Request-Method":  "POST",
+			"Access-Control-Request-Headers": "authorization,content-type",
+		}, http.StatusNoContent)
+		allowsOrigin("preflight", res)
+		if m := res.Header.Get("Access-Control-Allow-Methods"); !strings.Contains(m, "POST") {
+			t.Errorf("Access-Control-Allow-Methods = %q, want POST in it", m)
+		}
+		allowed := strings.ToLower(res.Header.Get("Access-Control-Allow-Headers"))
+		for _, h := range []string{"authorization", "content-type", "x-goog-api-key", "x-goog-api-client", "x-stainless-retry-count"} {
+			if !strings.Contains(allowed, h) {
+				t.Errorf("Access-Control-Allow-Headers = %q, want %s in it", allowed, h)
+			}
+		}
+		if res.Header.Get("Access-Control-Max-Age") == "" {
+			t.Error("no Access-Control-Max-Age")
+		}
+	})
+
+	t.Run("health", func(t *testing.T) {
+		res, body := do(http.MethodGet, "/health", map[string]string{"Origin": origin}, http.StatusOK)
+		allowsOrigin("GET /health", res)
+		if !strings.Contains(body, `"pool"`) {
+			t.Errorf("health body = %s", body)
+		}
+	})
+
+	t.Run("401 readable by the page", func(t *testing.T) {
+		res, body := do(http.MethodPost, "/v1beta/models/gemini-2.5-flash:generateContent", map[string]string{
+			"Origin":       origin,
+			"Content-Type": "application/json",
+		}, http.StatusUnauthorized)
+		allowsOrigin("401", res)
+		if !strings.Contains(body, `"error"`) || strings.Contains(body, "AIzaSyFAKE") {
+			t.Errorf("401 body = %s", body)
+		}
+	})
+
+	t.Run("upstream error readable by the page", func(t *testing.T) {
+		res, body := do(http.MethodPost, "/v1beta/models/gemini-2.5-flash:generateContent", map[string]string{
+			"Origin":         origin,
+			"Content-Type":   "application/json",
+			"x-goog-api-key": "tok",
+		}, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout)
+		allowsOrigin("upstream error", res)
+		if strings.Contains(body, "AIzaSyFAKE00000000000000000000000000000") {
+			t.Errorf("the pool key leaked to the client: %s", body)
+		}
+	})
+}
