@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
@@ -50,7 +51,7 @@ func isStream(mt string, out *balancer.Outcome) bool {
 // isArrayStream: streamGenerateContent without alt=sse answers a JSON array
 // that arrives element by element.
 func isArrayStream(out *balancer.Outcome) bool {
-	return bytes.HasSuffix([]byte(out.Resp.Request.URL.Path), []byte(":streamGenerateContent"))
+	return strings.HasSuffix(out.Resp.Request.URL.Path, ":streamGenerateContent")
 }
 
 // tailWriter keeps the last bytes written, where usageMetadata lives.
@@ -150,15 +151,79 @@ func isBlankLine(l []byte) bool {
 	return len(l) == 1 && l[0] == '\n' || len(l) == 2 && l[0] == '\r' && l[1] == '\n'
 }
 
+// arraySplitter cuts a streamed JSON array into its top-level elements
+// without decoding them: it tracks nesting and strings byte by byte.
+type arraySplitter struct {
+	pending   []byte
+	depth     int
+	inString  bool
+	escaped   bool
+	elemStart int
+	elements  int
+}
+
+// feed consumes b; emit gets every run of bytes that ends with a complete
+// element (separators and the opening bracket included) and the element itself.
+func (s *arraySplitter) feed(b []byte, emit func(chunk, element []byte) error) error {
+	for _, c := range b {
+		s.pending = append(s.pending, c)
+		switch {
+		case s.inString:
+			switch {
+			case s.escaped:
+				s.escaped = false
+			case c == '\\':
+				s.escaped = true
+			case c == '"':
+				s.inString = false
+			}
+		case c == '"':
+			s.inString = true
+		case c == '{' || c == '[':
+			if s.depth == 1 {
+				s.elemStart = len(s.pending) - 1
+			}
+			s.depth++
+		case c == '}' || c == ']':
+			s.depth--
+			if s.depth == 1 {
+				s.elements++
+				if err := emit(s.pending, s.pending[s.elemStart:]); err != nil {
+					return err
+				}
+				s.pending = s.pending[:0]
+			}
+		}
+	}
+	return nil
+}
+
+// errorTail closes the array after a failure with an error element; the
+// partial element, if any, is dropped.
+func (s *arraySplitter) errorTail(errBody []byte) []byte {
+	var tail []byte
+	if s.elements == 0 {
+		tail = append(tail, '[')
+	} else {
+		tail = append(tail, ",\r\n"...)
+	}
+	tail = append(tail, errBody...)
+	return append(tail, "\r\n]"...)
+}
+
 // relayJSONArray forwards a streamed JSON array one element at a time.
 func relayJSONArray(w http.ResponseWriter, rc *http.ResponseController, out *balancer.Outcome) (gemini.Usage, error) {
-	var (
-		pending, lastUsage []byte
-		depth              int
-		inString, escaped  bool
-		elements           int
-		elemStart          int
-	)
+	var split arraySplitter
+	var lastUsage []byte
+	emit := func(chunk, element []byte) error {
+		if bytes.Contains(element, []byte(`"usageMetadata"`)) {
+			lastUsage = append(lastUsage[:0], element...)
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -166,60 +231,19 @@ func relayJSONArray(w http.ResponseWriter, rc *http.ResponseController, out *bal
 		n, err := out.Body.Read(buf)
 		if n > 0 {
 			out.Touch()
-		}
-		for _, c := range buf[:n] {
-			pending = append(pending, c)
-			switch {
-			case inString:
-				switch {
-				case escaped:
-					escaped = false
-				case c == '\\':
-					escaped = true
-				case c == '"':
-					inString = false
-				}
-			case c == '"':
-				inString = true
-			case c == '{' || c == '[':
-				if depth == 1 {
-					elemStart = len(pending) - 1
-				}
-				depth++
-			case c == '}' || c == ']':
-				depth--
-				if depth == 1 {
-					elements++
-					if bytes.Contains(pending[elemStart:], []byte(`"usageMetadata"`)) {
-						lastUsage = append(lastUsage[:0], pending[elemStart:]...)
-					}
-					if _, werr := w.Write(pending); werr != nil {
-						return usageOf(lastUsage), werr
-					}
-					if ferr := rc.Flush(); ferr != nil {
-						return usageOf(lastUsage), ferr
-					}
-					pending = pending[:0]
-				}
+			if werr := split.feed(buf[:n], emit); werr != nil {
+				return usageOf(lastUsage), werr
 			}
 		}
 		if err == io.EOF {
-			if len(pending) > 0 {
-				_, _ = w.Write(pending)
+			if len(split.pending) > 0 {
+				_, _ = w.Write(split.pending)
 				_ = rc.Flush()
 			}
 			return usageOf(lastUsage), nil
 		}
 		if err != nil {
-			var tail []byte
-			if elements == 0 {
-				tail = append(tail, '[')
-			} else {
-				tail = append(tail, ",\r\n"...)
-			}
-			tail = append(tail, streamError(out, err)...)
-			tail = append(tail, "\r\n]"...)
-			_, _ = w.Write(tail)
+			_, _ = w.Write(split.errorTail(streamError(out, err)))
 			_ = rc.Flush()
 			return usageOf(lastUsage), err
 		}
