@@ -10,6 +10,10 @@
 
 # ---- build ----
 FROM golang:1.26 AS build
+# setcap, used below.
+RUN apt-get update \
+	&& apt-get install -y --no-install-recommends libcap2-bin \
+	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 
 # Dependencies first, so they stay cached while the sources change.
@@ -23,10 +27,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/caddy ./cmd/caddy
 # BuildKit keeps this file capability through COPY --from; with a builder that
 # drops it, run setcap in the final stage instead. A container started with
 # --cap-drop=ALL must add NET_BIND_SERVICE back (--cap-add=NET_BIND_SERVICE).
-RUN apt-get update \
-	&& apt-get install -y --no-install-recommends libcap2-bin \
-	&& rm -rf /var/lib/apt/lists/* \
-	&& setcap cap_net_bind_service=+ep /out/caddy
+RUN setcap cap_net_bind_service=+ep /out/caddy
 
 # ---- run ----
 FROM alpine:3

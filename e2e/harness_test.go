@@ -235,3 +235,7 @@ func keysLine(keys []string) string {
 	}
 	return "api_keys " + strings.Join(keys, " ")
 }
+
+func newBenchTester(b *testing.B) *caddytest.Tester {
+	return caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, TestRequestTimeout: 30 * time.Second})
+}

@@ -37,8 +37,11 @@ type KeyRecord struct {
 	CreatedAt           time.Time
 }
 
-const loadKeysSQL = `SELECT pool, key_id, api_key, masked, status, reason, consecutive_failures, total_failures,
- cooldowns, calls, last_used_at, last_error, source, created_at FROM gb_keys WHERE pool = ? ORDER BY id`
+// loadKeysSQL reads the times as plain text (no DATETIME decltype, so the
+// driver does not parse them) and parseDBTime parses them with a fast path.
+const loadKeysSQL = `SELECT key_id, api_key, masked, status, reason, consecutive_failures, total_failures,
+ cooldowns, calls, CAST(last_used_at AS TEXT), last_error, source, CAST(created_at AS TEXT)
+ FROM gb_keys WHERE pool = ? ORDER BY id`
 
 // LoadKeys returns all rows of the pool, ordered by id (insertion order).
 func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) {
@@ -57,21 +60,21 @@ func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) 
 	out := make([]KeyRecord, 0, n)
 	var (
 		cooldowns string
-		lastUsed  sql.NullTime
-		created   sql.NullTime
+		lastUsed  sql.NullString
+		created   sql.NullString
 	)
 	for rows.Next() {
-		var rec KeyRecord
-		if err := rows.Scan(&rec.Pool, &rec.KeyID, &rec.Key, &rec.Masked, &rec.Status, &rec.Reason,
+		rec := KeyRecord{Pool: pool}
+		if err := rows.Scan(&rec.KeyID, &rec.Key, &rec.Masked, &rec.Status, &rec.Reason,
 			&rec.ConsecutiveFailures, &rec.TotalFailures, &cooldowns, &rec.Calls, &lastUsed, &rec.LastError,
 			&rec.Source, &created); err != nil {
 			return nil, fmt.Errorf("store: load keys: %w", err)
 		}
 		if lastUsed.Valid {
-			rec.LastUsedAt = lastUsed.Time.UTC()
+			rec.LastUsedAt, _ = parseDBTime(lastUsed.String)
 		}
 		if created.Valid {
-			rec.CreatedAt = created.Time.UTC()
+			rec.CreatedAt, _ = parseDBTime(created.String)
 		}
 		cd, err := decodeCooldowns(cooldowns)
 		if err != nil {
@@ -99,7 +102,8 @@ func (s *Store) CountKeys(ctx context.Context, pool string) (int64, error) {
 	return n, nil
 }
 
-// InsertKeys inserts recs in one transaction (multi-row INSERTs of 500 rows).
+// InsertKeys inserts recs in one transaction (multi-row INSERTs of
+// insertRowsPerStmt rows; see bulk.go for why not 500).
 // Rows whose (pool, key_id) already exists — in the table or earlier in recs —
 // are skipped, not errors. It returns the number of rows actually inserted.
 // Pool, KeyID and Key must be non-empty.

@@ -124,12 +124,13 @@ func (s *Store) enqueue(it logItem) bool {
 		s.drop("memory")
 		return false
 	}
+	s.queued.Add(1) // before the send, so that Written never exceeds Queued
 	select {
 	case s.queue <- it:
 		s.mu.RUnlock()
-		s.queued.Add(1)
 		return true
 	default:
+		s.queued.Add(-1)
 		s.queueBytes.Add(-it.size)
 		s.mu.RUnlock()
 		s.drop("full")

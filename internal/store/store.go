@@ -52,7 +52,8 @@ const (
 	errorLogInterval = 10 * time.Second
 	// maxQueueBytes bounds the memory held by queued log rows (string payload).
 	maxQueueBytes = 64 << 20
-	// keyBatchSize is the number of rows per multi-row INSERT for keys.
+	// keyBatchSize is the number of ids per DELETE … IN (…) statement and the
+	// default batch size of gorm inserts (bulk inserts use bulk.go).
 	keyBatchSize = 500
 	// maxOpenConns is the size of the connection pool (WAL: many readers, one
 	// writer at a time).
