@@ -50,55 +50,28 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 	}
+	lists := map[string]*[]string{"api_keys": &h.APIKeys, "allowed_tokens": &h.AllowedTokens, "proxies": &h.Proxies}
+	values := map[string]*string{
+		"api_keys_file": &h.APIKeysFile, "auth_token": &h.AuthToken, "database": &h.Database, "base_url": &h.BaseURL,
+		"referer": &h.Referer, "test_model": &h.TestModel, "console": &h.Console,
+	}
 	for d.NextBlock(0) {
 		opt := d.Val()
+		if dst, ok := lists[opt]; ok {
+			args, err := atLeastOne(d)
+			if err != nil {
+				return err
+			}
+			*dst = append(*dst, args...)
+			continue
+		}
+		if dst, ok := values[opt]; ok {
+			if err := oneString(d, dst); err != nil {
+				return err
+			}
+			continue
+		}
 		switch opt {
-		case "api_keys":
-			args, err := atLeastOne(d)
-			if err != nil {
-				return err
-			}
-			h.APIKeys = append(h.APIKeys, args...)
-		case "allowed_tokens":
-			args, err := atLeastOne(d)
-			if err != nil {
-				return err
-			}
-			h.AllowedTokens = append(h.AllowedTokens, args...)
-		case "proxies":
-			args, err := atLeastOne(d)
-			if err != nil {
-				return err
-			}
-			h.Proxies = append(h.Proxies, args...)
-		case "api_keys_file":
-			if err := oneString(d, &h.APIKeysFile); err != nil {
-				return err
-			}
-		case "auth_token":
-			if err := oneString(d, &h.AuthToken); err != nil {
-				return err
-			}
-		case "database":
-			if err := oneString(d, &h.Database); err != nil {
-				return err
-			}
-		case "base_url":
-			if err := oneString(d, &h.BaseURL); err != nil {
-				return err
-			}
-		case "referer":
-			if err := oneString(d, &h.Referer); err != nil {
-				return err
-			}
-		case "test_model":
-			if err := oneString(d, &h.TestModel); err != nil {
-				return err
-			}
-		case "console":
-			if err := oneString(d, &h.Console); err != nil {
-				return err
-			}
 		case "max_failures":
 			n, err := oneInt(d, 1)
 			if err != nil {

@@ -391,20 +391,7 @@ func (s *Store) CountRequestLogs(ctx context.Context, pool string, since time.Ti
 // ErrorLogs returns the newest error logs of the pool ("" = all pools),
 // newest first. limit <= 0 means 100.
 func (s *Store) ErrorLogs(ctx context.Context, pool string, limit int) ([]ErrorLog, error) {
-	if s.isClosed() {
-		return nil, ErrClosed
-	}
-	if limit <= 0 {
-		limit = 100
-	}
-	var rows []errorLogRow
-	q := s.db.WithContext(ctx)
-	if pool != "" {
-		q = q.Where("pool = ?", pool)
-	}
-	if err := q.Order("time DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("store: error logs: %w", err)
-	}
+	rows, err := newestRows[errorLogRow](ctx, s, pool, limit, "error logs")
 	out := make([]ErrorLog, len(rows))
 	for i, r := range rows {
 		out[i] = ErrorLog{
@@ -412,26 +399,13 @@ func (s *Store) ErrorLogs(ctx context.Context, pool string, limit int) ([]ErrorL
 			Status: r.Status, Kind: r.Kind, Message: r.Message, Body: r.Body, RequestBody: r.RequestBody,
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // RequestLogs returns the newest request logs of the pool ("" = all pools),
 // newest first. limit <= 0 means 100.
 func (s *Store) RequestLogs(ctx context.Context, pool string, limit int) ([]RequestLog, error) {
-	if s.isClosed() {
-		return nil, ErrClosed
-	}
-	if limit <= 0 {
-		limit = 100
-	}
-	var rows []requestLogRow
-	q := s.db.WithContext(ctx)
-	if pool != "" {
-		q = q.Where("pool = ?", pool)
-	}
-	if err := q.Order("time DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("store: request logs: %w", err)
-	}
+	rows, err := newestRows[requestLogRow](ctx, s, pool, limit, "request logs")
 	out := make([]RequestLog, len(rows))
 	for i, r := range rows {
 		out[i] = RequestLog{
@@ -441,7 +415,26 @@ func (s *Store) RequestLogs(ctx context.Context, pool string, limit int) ([]Requ
 			TotalTokens: r.TotalTokens,
 		}
 	}
-	return out, nil
+	return out, err
+}
+
+// newestRows reads the newest log rows of one table, newest first.
+func newestRows[T any](ctx context.Context, s *Store, pool string, limit int, what string) ([]T, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var rows []T
+	q := s.db.WithContext(ctx)
+	if pool != "" {
+		q = q.Where("pool = ?", pool)
+	}
+	if err := q.Order("time DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return rows, nil
 }
 
 // truncate cuts s to at most max bytes (on a UTF-8 boundary), marking the cut.
