@@ -112,6 +112,10 @@ func (e *env) start(o poolOpts) {
 	if e.t.Failed() {
 		e.t.FailNow()
 	}
+	// Connections to the previous config's server close with it.
+	if tr, ok := e.tester.Client.Transport.(interface{ CloseIdleConnections() }); ok {
+		tr.CloseIdleConnections()
+	}
 }
 
 // balancer is the running pool of this test.

@@ -107,7 +107,9 @@ func TestCountTokensEmbeddingsAndModelPager(t *testing.T) {
 		t.Fatalf("embedContent: %d %s", status, body)
 	}
 
-	// The SDK's pager follows nextPageToken itself.
+	// The SDK's pager: its first page (no paging parameters) is answered
+	// with every model, the proxy having followed Google's pages.
+	e.up.Reset()
 	var names []string
 	for m, err := range c.Models.All(ctx) {
 		if err != nil {
@@ -118,8 +120,8 @@ func TestCountTokensEmbeddingsAndModelPager(t *testing.T) {
 	if len(names) != len(fakegemini.Models()) {
 		t.Fatalf("pager saw %d models, want %d: %v", len(names), len(fakegemini.Models()), names)
 	}
-	// A plain GET without paging parameters gets every model in one answer.
-	e.up.Reset()
+	// A plain GET without paging parameters gets every model in one answer,
+	// from the briefly cached list.
 	status, _, body = e.do("GET", "/v1beta/models", "", authed...)
 	var list struct {
 		Models []struct {
@@ -134,7 +136,12 @@ func TestCountTokensEmbeddingsAndModelPager(t *testing.T) {
 		t.Fatalf("list has %d models (token %q), want all %d", len(list.Models), list.NextPageToken, len(fakegemini.Models()))
 	}
 	if n := len(e.up.Requests()); n != 3 {
-		t.Errorf("proxy made %d upstream page requests, want 3 (8 models, 3 per page)", n)
+		t.Errorf("proxy made %d upstream page requests, want 3 (8 models, 3 per page, then cached)", n)
+	}
+	// With paging parameters the request is forwarded as is.
+	status, _, body = e.do("GET", "/v1beta/models?pageSize=2", "", authed...)
+	if status != 200 || !strings.Contains(body, "nextPageToken") {
+		t.Errorf("paged list: %d %s", status, body)
 	}
 	// One model.
 	status, _, body = e.do("GET", "/gemini/v1beta/models/gemini-2.5-pro", "", authed...)

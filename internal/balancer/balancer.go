@@ -24,6 +24,50 @@ type Settings struct {
 	MaxRetries    int           // extra attempts on other keys
 	TestModel     string        // model probed by key checks
 	CheckInterval time.Duration // re-check of invalid keys; 0 disables
+	Models        ModelSettings
+}
+
+// ModelSettings shape what is asked of each model.
+type ModelSettings struct {
+	SearchModels       []string       // get a -search alias
+	ImageModels        []string       // get an -image alias
+	ThinkingModels     []string       // get a -non-thinking alias
+	ThinkingBudgets    map[string]int // default thinking budget per model
+	FilteredModels     []string       // hidden from lists and refused
+	SafetySettings     []SafetySetting
+	CodeExecution      bool // add the codeExecution tool
+	URLContext         bool // add the urlContext tool
+	ShowSearchLink     bool // append grounding sources to translated answers
+	ShowThinking       bool // show thoughts as reasoning_content
+	FakeStream         bool // answer OpenAI streams from a non-streamed upstream call
+	FakeStreamInterval time.Duration
+	RetryEmpty         bool   // retry an empty answer on another key
+	PaidKey            string // used for Imagen when set
+	ImageModel         string // Imagen model behind /v1/images/generations
+	TTSModel           string // model behind /v1/audio/speech
+	TTSVoice           string // default voice
+}
+
+// SafetySetting is one Gemini safety threshold.
+type SafetySetting struct {
+	Category  string `json:"category"`
+	Threshold string `json:"threshold"`
+}
+
+// DefaultModelSettings are gemini-balance's defaults, so its users find the same behaviour.
+func DefaultModelSettings() ModelSettings {
+	return ModelSettings{
+		SearchModels:   []string{"gemini-2.5-flash", "gemini-2.5-pro"},
+		ImageModels:    []string{"gemini-2.0-flash-exp", "gemini-2.5-flash-image-preview"},
+		FilteredModels: []string{"gemini-1.0-pro-vision-latest", "gemini-pro-vision", "chat-bison-001", "text-bison-001", "embedding-gecko-001"},
+		SafetySettings: []SafetySetting{
+			{"HARM_CATEGORY_HARASSMENT", "OFF"}, {"HARM_CATEGORY_HATE_SPEECH", "OFF"},
+			{"HARM_CATEGORY_SEXUALLY_EXPLICIT", "OFF"}, {"HARM_CATEGORY_DANGEROUS_CONTENT", "OFF"},
+			{"HARM_CATEGORY_CIVIC_INTEGRITY", "BLOCK_NONE"},
+		},
+		ShowSearchLink: true, ShowThinking: true, FakeStreamInterval: 5 * time.Second, RetryEmpty: true,
+		ImageModel: "imagen-3.0-generate-002", TTSModel: "gemini-2.5-flash-preview-tts", TTSVoice: "Zephyr",
+	}
 }
 
 // Defaults of the settings.
@@ -37,7 +81,8 @@ const (
 
 // DefaultSettings are used where the configuration says nothing.
 func DefaultSettings() Settings {
-	return Settings{MaxFailures: DefaultMaxFailures, MaxRetries: DefaultMaxRetries, TestModel: DefaultTestModel, CheckInterval: DefaultCheckInterval}
+	return Settings{MaxFailures: DefaultMaxFailures, MaxRetries: DefaultMaxRetries, TestModel: DefaultTestModel,
+		CheckInterval: DefaultCheckInterval, Models: DefaultModelSettings()}
 }
 
 // Config builds or re-configures a Balancer.
@@ -59,6 +104,7 @@ type Balancer struct {
 
 	client   atomic.Pointer[upstream.Client]
 	settings atomic.Pointer[Settings]
+	models   catalogueCache
 
 	applyMu    sync.Mutex // serialises Apply
 	stop       chan struct{}

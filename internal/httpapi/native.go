@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,9 +12,6 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
-
-// maxModelPages bounds how many upstream pages one model listing follows.
-const maxModelPages = 50
 
 // serveNative handles a path below /v1beta (rest starts with "/").
 func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest string) bool {
@@ -53,7 +49,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 	case name == "":
 		call.Route = "gemini.models"
 		if query.Get("pageToken") == "" && query.Get("pageSize") == "" {
-			h.listAllModels(w, r, call)
+			h.listAllModels(w, r)
 			return true
 		}
 	case action == "":
@@ -98,42 +94,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, call *balancer
 	relay(w, r, out)
 }
 
-// listAllModels follows the upstream's pagination so the client sees every
-// model in one answer.
-func (h *Handler) listAllModels(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
-	var models []json.RawMessage
-	token := ""
-	for page := 0; page < maxModelPages; page++ {
-		q := url.Values{}
-		q.Set("pageSize", "1000")
-		if token != "" {
-			q.Set("pageToken", token)
-		}
-		call.Request.Query = q
-		out, fail := h.Balancer.Do(r.Context(), call)
-		if fail != nil {
-			writeFailure(w, fail)
-			return
-		}
-		raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
-		out.Finish(err, r.Context().Err(), gemini.Usage{})
-		var list struct {
-			Models        []json.RawMessage `json:"models"`
-			NextPageToken string            `json:"nextPageToken"`
-		}
-		if err == nil {
-			err = json.Unmarshal(raw, &list)
-		}
-		if err != nil {
-			writeJSON(w, http.StatusBadGateway, gemini.ErrorBody(http.StatusBadGateway, "upstream model list unreadable: "+err.Error()))
-			return
-		}
-		models = append(models, list.Models...)
-		if list.NextPageToken == "" || list.NextPageToken == token {
-			break
-		}
-		token = list.NextPageToken
+// listAllModels answers with every upstream model in one list; the
+// catalogue follows Google's pagination and is cached briefly.
+func (h *Handler) listAllModels(w http.ResponseWriter, r *http.Request) {
+	cat, fail := h.Balancer.Catalogue(r.Context())
+	if fail != nil {
+		writeFailure(w, fail)
+		return
 	}
+	models := cat.Models
 	if models == nil {
 		models = []json.RawMessage{}
 	}

@@ -1,0 +1,123 @@
+package balancer
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/upstream"
+)
+
+const (
+	// catalogueFresh is how long the upstream model list is served from
+	// memory before a background refresh.
+	catalogueFresh = 5 * time.Minute
+	maxModelPages  = 50
+)
+
+// Catalogue is the upstream's model list.
+type Catalogue struct {
+	Models  []json.RawMessage // Gemini model objects as Google sent them
+	IDs     []string          // their names without "models/"
+	ids     map[string]bool
+	Fetched time.Time
+}
+
+// Has reports whether the upstream lists model (with or without "models/").
+func (c *Catalogue) Has(model string) bool {
+	return c != nil && c.ids[strings.TrimPrefix(model, "models/")]
+}
+
+type catalogueCache struct {
+	mu         sync.Mutex
+	cur        *Catalogue
+	refreshing bool
+}
+
+// Catalogue returns the upstream model list, following Google's pagination.
+// A fresh copy is served from memory; a stale one is served while a refresh
+// runs in the background; without any copy the caller waits for the fetch.
+func (b *Balancer) Catalogue(ctx context.Context) (*Catalogue, *Failure) {
+	b.models.mu.Lock()
+	cur := b.models.cur
+	if cur != nil && time.Since(cur.Fetched) > catalogueFresh && !b.models.refreshing {
+		b.models.refreshing = true
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, _ = b.fetchCatalogue(ctx)
+		}()
+	}
+	b.models.mu.Unlock()
+	if cur != nil {
+		return cur, nil
+	}
+	return b.fetchCatalogue(ctx)
+}
+
+// KnownModel reports whether the last fetched list has model; it never waits.
+func (b *Balancer) KnownModel(model string) (known, listed bool) {
+	b.models.mu.Lock()
+	cur := b.models.cur
+	b.models.mu.Unlock()
+	return cur != nil, cur.Has(model)
+}
+
+func (b *Balancer) fetchCatalogue(ctx context.Context) (*Catalogue, *Failure) {
+	defer func() {
+		b.models.mu.Lock()
+		b.models.refreshing = false
+		b.models.mu.Unlock()
+	}()
+	c := &Catalogue{ids: map[string]bool{}}
+	call := &Call{Route: "models.list", Request: upstream.Request{Method: http.MethodGet, Path: "/models"}}
+	token := ""
+	for page := 0; page < maxModelPages; page++ {
+		q := url.Values{"pageSize": {"1000"}}
+		if token != "" {
+			q.Set("pageToken", token)
+		}
+		call.Request.Query = q
+		out, fail := b.Do(ctx, call)
+		if fail != nil {
+			return nil, fail
+		}
+		raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
+		out.Finish(err, ctx.Err(), gemini.Usage{})
+		var list struct {
+			Models        []json.RawMessage `json:"models"`
+			NextPageToken string            `json:"nextPageToken"`
+		}
+		if err == nil {
+			err = json.Unmarshal(raw, &list)
+		}
+		if err != nil {
+			return nil, b.ownFailure(http.StatusBadGateway, "bad_upstream", "upstream model list unreadable: "+err.Error(), nil)
+		}
+		for _, m := range list.Models {
+			var meta struct {
+				Name string `json:"name"`
+			}
+			_ = json.Unmarshal(m, &meta)
+			id := strings.TrimPrefix(meta.Name, "models/")
+			c.Models = append(c.Models, m)
+			c.IDs = append(c.IDs, id)
+			c.ids[id] = true
+		}
+		if list.NextPageToken == "" || list.NextPageToken == token {
+			break
+		}
+		token = list.NextPageToken
+	}
+	c.Fetched = time.Now()
+	b.models.mu.Lock()
+	b.models.cur = c
+	b.models.mu.Unlock()
+	return c, nil
+}
