@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
 )
 
 func init() {
@@ -41,6 +43,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    check_interval  <duration>
 //	    console         <path> | off
 //	    max_body_size   <bytes>
+//	    search_models   <model> ... | off
+//	    image_models    <model> ... | off
+//	    thinking_models <model> ... | off
+//	    thinking_budget <model> <n>
+//	    filtered_models <model> ... | off
+//	    safety_settings <category> <threshold> | off
+//	    code_execution  on|off
+//	    url_context     on|off
+//	    show_search_link on|off
+//	    show_thinking   on|off
+//	    fake_stream     on|off
+//	    fake_stream_interval <duration>
+//	    retry_empty     on|off
+//	    paid_key        <key>
+//	    image_model     <model>
+//	    tts_model       <model>
+//	    tts_voice       <voice>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -54,6 +73,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	values := map[string]*string{
 		"api_keys_file": &h.APIKeysFile, "auth_token": &h.AuthToken, "database": &h.Database, "base_url": &h.BaseURL,
 		"referer": &h.Referer, "test_model": &h.TestModel, "console": &h.Console,
+		"paid_key": &h.PaidKey, "image_model": &h.ImageModel, "tts_model": &h.TTSModel, "tts_voice": &h.TTSVoice,
+	}
+	modelLists := map[string]**[]string{
+		"search_models": &h.SearchModels, "image_models": &h.ImageModels, "thinking_models": &h.ThinkingModels,
+		"filtered_models": &h.FilteredModels,
+	}
+	flags := map[string]**bool{
+		"code_execution": &h.CodeExecution, "url_context": &h.URLContext, "show_search_link": &h.ShowSearchLink,
+		"show_thinking": &h.ShowThinking, "fake_stream": &h.FakeStream, "retry_empty": &h.RetryEmpty,
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
@@ -71,7 +99,60 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		}
+		if dst, ok := modelLists[opt]; ok {
+			args, err := atLeastOne(d)
+			if err != nil {
+				return err
+			}
+			if *dst == nil || (len(args) == 1 && args[0] == "off") {
+				*dst = new([]string)
+			}
+			if !(len(args) == 1 && args[0] == "off") {
+				**dst = append(**dst, args...)
+			}
+			continue
+		}
+		if dst, ok := flags[opt]; ok {
+			v, err := oneBool(d)
+			if err != nil {
+				return err
+			}
+			*dst = &v
+			continue
+		}
 		switch opt {
+		case "thinking_budget":
+			var model, n string
+			if !d.Args(&model, &n) || d.NextArg() {
+				return d.Errf("thinking_budget takes a model and a number of tokens")
+			}
+			v, err := strconv.Atoi(n)
+			if err != nil {
+				return d.Errf("thinking_budget: %q is not a whole number", n)
+			}
+			if h.ThinkingBudgets == nil {
+				h.ThinkingBudgets = map[string]int{}
+			}
+			h.ThinkingBudgets[model] = v
+		case "safety_settings":
+			args := d.RemainingArgs()
+			if h.SafetySettings == nil {
+				h.SafetySettings = new([]balancer.SafetySetting)
+			}
+			switch {
+			case len(args) == 1 && args[0] == "off":
+				*h.SafetySettings = []balancer.SafetySetting{}
+			case len(args) == 2:
+				*h.SafetySettings = append(*h.SafetySettings, balancer.SafetySetting{Category: args[0], Threshold: args[1]})
+			default:
+				return d.Errf("safety_settings takes a category and a threshold (e.g. HARM_CATEGORY_HARASSMENT OFF), or off")
+			}
+		case "fake_stream_interval":
+			dur, err := oneDuration(d)
+			if err != nil {
+				return err
+			}
+			h.FakeStreamInterval = &dur
 		case "max_failures":
 			n, err := oneInt(d, 1)
 			if err != nil {
@@ -175,4 +256,19 @@ func oneDuration(d *caddyfile.Dispenser) (caddy.Duration, error) {
 		return 0, d.Errf("%s must not be negative", opt)
 	}
 	return caddy.Duration(dur), nil
+}
+
+func oneBool(d *caddyfile.Dispenser) (bool, error) {
+	opt := d.Val()
+	var s string
+	if err := oneString(d, &s); err != nil {
+		return false, err
+	}
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, d.Errf("%s takes on or off, got %q", opt, s)
 }

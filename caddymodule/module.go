@@ -67,6 +67,41 @@ type Handler struct {
 	// MaxBodyBytes bounds a client request body (default 64 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 
+	// SearchModels get a "<model>-search" alias that adds Google Search.
+	SearchModels *[]string `json:"search_models,omitempty"`
+	// ImageModels get a "<model>-image" alias with text and image output.
+	ImageModels *[]string `json:"image_models,omitempty"`
+	// ThinkingModels get a "<model>-non-thinking" alias with thinking off.
+	ThinkingModels *[]string `json:"thinking_models,omitempty"`
+	// ThinkingBudgets are default thinking budgets per model.
+	ThinkingBudgets map[string]int `json:"thinking_budgets,omitempty"`
+	// FilteredModels are hidden from model lists and refused.
+	FilteredModels *[]string `json:"filtered_models,omitempty"`
+	// SafetySettings are sent when a client sends none; an empty list sends none.
+	SafetySettings *[]balancer.SafetySetting `json:"safety_settings,omitempty"`
+	// CodeExecution adds the codeExecution tool.
+	CodeExecution *bool `json:"code_execution,omitempty"`
+	// URLContext adds the urlContext tool.
+	URLContext *bool `json:"url_context,omitempty"`
+	// ShowSearchLink appends grounding sources to translated answers.
+	ShowSearchLink *bool `json:"show_search_link,omitempty"`
+	// ShowThinking returns thoughts as reasoning_content.
+	ShowThinking *bool `json:"show_thinking,omitempty"`
+	// FakeStream answers OpenAI streams from one non-streamed upstream call.
+	FakeStream *bool `json:"fake_stream,omitempty"`
+	// FakeStreamInterval is the keep-alive interval of a fake stream.
+	FakeStreamInterval *caddy.Duration `json:"fake_stream_interval,omitempty"`
+	// RetryEmpty retries an empty answer on another key.
+	RetryEmpty *bool `json:"retry_empty,omitempty"`
+	// PaidKey is used for Imagen instead of the pool.
+	PaidKey string `json:"paid_key,omitempty"`
+	// ImageModel is the Imagen model of /v1/images/generations.
+	ImageModel string `json:"image_model,omitempty"`
+	// TTSModel is the model of /v1/audio/speech.
+	TTSModel string `json:"tts_model,omitempty"`
+	// TTSVoice is the default Gemini voice of /v1/audio/speech.
+	TTSVoice string `json:"tts_voice,omitempty"`
+
 	api    *httpapi.Handler
 	logger *zap.Logger
 	keyed  string // the UsagePool key this instance holds
@@ -124,6 +159,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.CheckInterval != nil {
 		cfg.Settings.CheckInterval = time.Duration(*h.CheckInterval)
 	}
+	h.applyModelSettings(&cfg.Settings.Models)
 	b, err := acquirePool(cfg, h.logger)
 	if err != nil {
 		return err
@@ -199,10 +235,59 @@ func (h *Handler) checkValues() error {
 			}
 		}
 	}
+	if h.FakeStreamInterval != nil && *h.FakeStreamInterval <= 0 {
+		return fmt.Errorf("fake_stream_interval must be positive")
+	}
+	for model, n := range h.ThinkingBudgets {
+		if n < -1 || n > 32768 {
+			return fmt.Errorf("thinking_budget %s: %d is outside -1 (dynamic) to 32768", model, n)
+		}
+	}
 	if h.Console != "" && h.Console != "off" && (h.Console[0] != '/' || len(h.Console) < 2) {
 		return fmt.Errorf("console must be a path such as /admin, or off; got %q", h.Console)
 	}
 	return nil
+}
+
+// applyModelSettings lays the options written in the configuration over the defaults.
+func (h *Handler) applyModelSettings(m *balancer.ModelSettings) {
+	setList := func(dst *[]string, src *[]string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setList(&m.SearchModels, h.SearchModels)
+	setList(&m.ImageModels, h.ImageModels)
+	setList(&m.ThinkingModels, h.ThinkingModels)
+	setList(&m.FilteredModels, h.FilteredModels)
+	if h.ThinkingBudgets != nil {
+		m.ThinkingBudgets = h.ThinkingBudgets
+	}
+	if h.SafetySettings != nil {
+		m.SafetySettings = *h.SafetySettings
+	}
+	for _, b := range []struct {
+		dst *bool
+		src *bool
+	}{
+		{&m.CodeExecution, h.CodeExecution}, {&m.URLContext, h.URLContext}, {&m.ShowSearchLink, h.ShowSearchLink},
+		{&m.ShowThinking, h.ShowThinking}, {&m.FakeStream, h.FakeStream}, {&m.RetryEmpty, h.RetryEmpty},
+	} {
+		if b.src != nil {
+			*b.dst = *b.src
+		}
+	}
+	if h.FakeStreamInterval != nil {
+		m.FakeStreamInterval = time.Duration(*h.FakeStreamInterval)
+	}
+	for _, s := range []struct {
+		dst *string
+		src string
+	}{{&m.PaidKey, h.PaidKey}, {&m.ImageModel, h.ImageModel}, {&m.TTSModel, h.TTSModel}, {&m.TTSVoice, h.TTSVoice}} {
+		if s.src != "" {
+			*s.dst = s.src
+		}
+	}
 }
 
 // Validate checks the provisioned handler.

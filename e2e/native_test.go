@@ -153,7 +153,7 @@ func TestCountTokensEmbeddingsAndModelPager(t *testing.T) {
 func TestNativeBodyAndQueryPassThroughUnchanged(t *testing.T) {
 	e := newEnv(t)
 	e.up.SetDefault(fakegemini.OK)
-	e.start(poolOpts{keys: []string{k("p1")}})
+	e.start(poolOpts{keys: []string{k("p1")}, extra: "safety_settings off"})
 	body := `{"contents":[{"role":"user","parts":[{"text":"hi","thoughtSignature":"c2lnbmF0dXJl"}]}],` +
 		`"toolConfig":{"functionCallingConfig":{"mode":"ANY"}},"cachedContent":"cachedContents/abc",` +
 		`"generationConfig":{"temperature":0.2,"someFutureField":{"x":[1,2]}},"futureTopLevel":true}`
@@ -170,6 +170,56 @@ func TestNativeBodyAndQueryPassThroughUnchanged(t *testing.T) {
 		t.Errorf("upstream query %q: want foo=bar kept and key removed", got.RawQuery)
 	}
 	e.assertNoClientToken()
+
+	// With the default safety settings, the only change is the added field:
+	// every byte the client sent follows it unchanged.
+	e.start(poolOpts{keys: []string{k("p1")}})
+	e.up.Reset()
+	if status, _, resp := e.do("POST", genPath, body, authed...); status != 200 {
+		t.Fatalf("%d %s", status, resp)
+	}
+	got = e.up.Requests()[0]
+	if !strings.HasPrefix(string(got.Body), `{"safetySettings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"OFF"}`) ||
+		!strings.HasSuffix(string(got.Body), ","+body[1:]) {
+		t.Errorf("default safety settings: upstream got %s", got.Body)
+	}
+	// A client that sends its own safety settings keeps them.
+	own := `{"contents":[{"parts":[{"text":"hi"}]}],"safetySettings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"BLOCK_LOW_AND_ABOVE"}]}`
+	e.up.Reset()
+	e.do("POST", genPath, own, authed...)
+	if string(e.up.Requests()[0].Body) != own {
+		t.Errorf("client safety settings replaced: %s", e.up.Requests()[0].Body)
+	}
+}
+
+func TestNativeModelAliasesAndFilter(t *testing.T) {
+	e := newEnv(t)
+	e.up.SetDefault(fakegemini.OK)
+	e.start(poolOpts{keys: []string{k("al1")}, extra: "thinking_models gemini-2.5-flash\n\t\timage_models gemini-2.5-flash\n\t\tfiltered_models gemini-2.0-flash"})
+	status, _, body := e.do("POST", "/v1beta/models/gemini-2.5-flash-search:generateContent", helloBody, authed...)
+	if status != 200 || !strings.Contains(body, "gemini-2.5-flash") {
+		t.Fatalf("search alias: %d %s", status, body)
+	}
+	r := e.up.Requests()[0]
+	if r.Path != "/v1beta/models/gemini-2.5-flash:generateContent" || !strings.Contains(string(r.Body), `"googleSearch":{}`) {
+		t.Errorf("search alias reached upstream as %s %s", r.Path, r.Body)
+	}
+	e.up.Reset()
+	e.do("POST", "/v1beta/models/gemini-2.5-flash-non-thinking:streamGenerateContent?alt=sse", helloBody, authed...)
+	if r := e.up.Requests()[0]; !strings.Contains(string(r.Body), `"thinkingBudget":0`) || !strings.Contains(r.Path, "/gemini-2.5-flash:") {
+		t.Errorf("non-thinking alias reached upstream as %s %s", r.Path, r.Body)
+	}
+	// gemini-2.5-flash-image is a real model: once the model list is known it is never read as an alias.
+	e.do("GET", "/v1beta/models", "", authed...)
+	e.up.Reset()
+	e.do("POST", "/v1beta/models/gemini-2.5-flash-image:generateContent", helloBody, authed...)
+	if r := e.up.Requests()[0]; r.Path != "/v1beta/models/gemini-2.5-flash-image:generateContent" {
+		t.Errorf("real model read as an alias: %s", r.Path)
+	}
+	status, _, body = e.do("POST", "/v1beta/models/gemini-2.0-flash:generateContent", helloBody, authed...)
+	if status != 404 || !strings.Contains(body, "filtered_models") {
+		t.Errorf("filtered model: %d %s", status, body)
+	}
 }
 
 func TestClientAuthCarriersAndErrors(t *testing.T) {

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,14 @@ type Call struct {
 	Stream      bool
 	ClientToken string // masked, for logs
 	Request     upstream.Request
+	// Accept, when set, judges a 2xx answer: the whole body of a plain
+	// answer, or each SSE event of a stream until one is accepted. An answer
+	// never accepted counts as empty: it is retried on another key and costs
+	// the key nothing.
+	Accept func(body []byte) bool
+	// FixedKey sends the call with this key only (e.g. a paid key), outside
+	// the pool's rotation and health.
+	FixedKey *keypool.Key
 }
 
 // Outcome is a successful attempt whose answer the caller now relays. The
@@ -148,11 +157,17 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 	var triedBuf [8]*keypool.Key
 	tried := triedBuf[:0]
 	var last *lastAttempt
+	if call.FixedKey != nil {
+		maxAttempts = 1
+	}
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		now := b.now()
-		k, err := b.pool.Pick(call.Model, now, tried)
-		if err != nil {
-			return nil, b.noKeyFailure(err, last, call.Model)
+		k := call.FixedKey
+		if k == nil {
+			var err error
+			if k, err = b.pool.Pick(call.Model, now, tried); err != nil {
+				return nil, b.noKeyFailure(err, last, call.Model)
+			}
 		}
 		tried = append(tried, k)
 		start := time.Now()
@@ -167,16 +182,29 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			la.errText = secret.RedactError(err, k.Secret())
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			body := bufio.NewReaderSize(resp.Body, 32<<10)
-			if call.Stream {
+			var perr error
+			switch {
+			case call.Accept != nil:
+				body, perr = acceptAnswer(body, call)
+			case call.Stream:
 				// Wait for the first byte so a stream that fails before
 				// anything reaches the client is retried on another key.
-				if _, perr := body.Peek(1); perr != nil && perr != io.EOF {
-					resp.Body.Close()
-					at.release()
+				if _, perr = body.Peek(1); perr == io.EOF {
+					perr = nil
+				}
+			}
+			if perr != nil {
+				resp.Body.Close()
+				at.release()
+				if perr == errEmptyAnswer {
+					v = failure.Verdict{Action: failure.Transient, Status: http.StatusBadGateway, Kind: "empty",
+						Reason: "upstream answered with no content"}
+					la.errText = v.Reason
+				} else {
 					v = b.errorVerdict(perr, ctx, at, client)
 					la.errText = secret.RedactError(perr, k.Secret())
-					break
 				}
+				break
 			}
 			k.MarkSuccess(now)
 			return &Outcome{Resp: resp, Body: body, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start}, nil
@@ -199,6 +227,57 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 		}
 	}
 	return nil, b.lastFailure(last, call.Model)
+}
+
+// errEmptyAnswer marks a 2xx answer that Call.Accept never accepted.
+var errEmptyAnswer = errors.New("empty answer")
+
+// maxAcceptBuffer bounds what is held back while judging an answer.
+const maxAcceptBuffer = 64 << 20
+
+// acceptAnswer reads ahead until call.Accept accepts the answer and returns a
+// reader that replays what was read followed by the rest.
+func acceptAnswer(body *bufio.Reader, call *Call) (*bufio.Reader, error) {
+	if !call.Stream {
+		raw, err := io.ReadAll(io.LimitReader(body, maxAcceptBuffer))
+		if err != nil {
+			return nil, err
+		}
+		if !call.Accept(raw) {
+			return nil, errEmptyAnswer
+		}
+		return bufio.NewReader(bytes.NewReader(raw)), nil
+	}
+	var held []byte
+	for len(held) < maxAcceptBuffer {
+		event, err := readEvent(body)
+		held = append(held, event...)
+		if len(bytes.TrimSpace(event)) > 0 && call.Accept(event) {
+			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), 32<<10), nil
+		}
+		if err == io.EOF {
+			return nil, errEmptyAnswer
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), 32<<10), nil
+}
+
+// readEvent reads one SSE event, up to and including its blank line.
+func readEvent(r *bufio.Reader) ([]byte, error) {
+	var event []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		event = append(event, line...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return event, err
+		}
+	}
 }
 
 func (b *Balancer) errorVerdict(err error, ctx context.Context, at *attemptTimer, client *upstream.Client) failure.Verdict {

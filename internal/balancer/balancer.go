@@ -6,6 +6,7 @@ package balancer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/models"
 	"github.com/gemini-balance/gemini_balance/internal/store"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
@@ -105,6 +108,8 @@ type Balancer struct {
 	client   atomic.Pointer[upstream.Client]
 	settings atomic.Pointer[Settings]
 	models   catalogueCache
+	aliases  atomic.Pointer[models.Aliases]
+	safety   atomic.Pointer[json.RawMessage]
 
 	applyMu    sync.Mutex // serialises Apply
 	stop       chan struct{}
@@ -177,6 +182,13 @@ func (b *Balancer) Apply(cfg Config) error {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
 	s := cfg.Settings
+	m := s.Models
+	b.aliases.Store(models.NewAliases(m.SearchModels, m.ImageModels, m.ThinkingModels, m.FilteredModels))
+	var safety json.RawMessage
+	if len(m.SafetySettings) > 0 {
+		safety, _ = json.Marshal(m.SafetySettings)
+	}
+	b.safety.Store(&safety)
 	if old := b.settings.Swap(&s); old != nil && old.CheckInterval != s.CheckInterval {
 		b.kickChecker()
 	}
@@ -232,6 +244,32 @@ func (b *Balancer) Store() *store.Store { return b.store }
 
 // Settings are the settings in force.
 func (b *Balancer) Settings() Settings { return *b.settings.Load() }
+
+// Aliases is the alias table of the settings in force.
+func (b *Balancer) Aliases() *models.Aliases { return b.aliases.Load() }
+
+// Features are the request changes the settings ask for on model r.
+func (b *Balancer) Features(r models.Resolved) gemini.Features {
+	m := &b.settings.Load().Models
+	f := gemini.Features{
+		Search: r.Search, ImageOutput: r.Image, DisableThinking: r.NonThinking,
+		SafetySettings: *b.safety.Load(), CodeExecution: m.CodeExecution, URLContext: m.URLContext,
+	}
+	if n, ok := m.ThinkingBudgets[r.Upstream]; ok {
+		f.ThinkingBudget = &n
+	}
+	return f
+}
+
+// Resolve reads a requested model name: an alias suffix counts only when the
+// full name is not an upstream model (as far as the cached list knows).
+func (b *Balancer) Resolve(model string) models.Resolved {
+	var isUpstream func(string) bool
+	if known, _ := b.KnownModel(model); known {
+		isUpstream = func(m string) bool { _, listed := b.KnownModel(m); return listed }
+	}
+	return b.Aliases().Resolve(model, isUpstream)
+}
 
 // Client is the upstream client in force.
 func (b *Balancer) Client() *upstream.Client { return b.client.Load() }

@@ -186,6 +186,16 @@ func notFoundModel(model, method, version string) *rpcError {
 		". Call ListModels to see the list of available models and their supported methods.", "NOT_FOUND", nil}
 }
 
+// missingThoughtSignature is Gemini 3's answer to a function call of the
+// current turn sent back without its thought signature; position is the
+// 1-based index of the model content in contents.
+func missingThoughtSignature(name string, position int) *rpcError {
+	return invalidArgument(fmt.Sprintf("Function call is missing a thought_signature in functionCall parts. "+
+		"This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. "+
+		"Additional data, function call `default_api:%s` , position %d. "+
+		"Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.", name, position))
+}
+
 func invalidArgument(msg string, violations ...fieldViolation) *rpcError {
 	e := &rpcError{400, msg, "INVALID_ARGUMENT", nil}
 	if len(violations) > 0 {

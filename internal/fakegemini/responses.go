@@ -59,6 +59,15 @@ var (
 		{"models/gemini-embedding-001", "001", "Gemini Embedding 001", "Obtain a distributed representation of a text.", 2048, 1, []string{"embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"}, 0, 0, 0, 0, false},
 		{"models/imagen-3.0-generate-002", "002", "Imagen 3.0", "Vertex served Imagen 3.0 002 model", 480, 8192, []string{"predict"}, 0, 0, 0, 0, false},
 	}
+	// unlisted are models the stand-in serves but does not list, so that the
+	// listing (and tests that page through it) stays as it was: Gemini 3
+	// models (thought signatures), a speech model and Imagen 4.
+	unlisted = []Model{
+		{"models/gemini-3-pro-preview", "3-pro-preview-11-2025", "Gemini 3 Pro Preview", "Gemini 3 Pro Preview", 1048576, 65536, chatMethods, 1, 0.95, 64, 2, true},
+		{"models/gemini-3-flash-preview", "3-flash-preview-12-2025", "Gemini 3 Flash Preview", "Gemini 3 Flash Preview", 1048576, 65536, chatMethods, 1, 0.95, 64, 2, true},
+		{"models/gemini-2.5-flash-preview-tts", "gemini-2.5-flash-exp-tts-2025-05-19", "Gemini 2.5 Flash Preview TTS", "Gemini 2.5 Flash Preview TTS", 8192, 16384, []string{"countTokens", "generateContent"}, 1, 0.95, 64, 2, false},
+		{"models/imagen-4.0-generate-001", "001", "Imagen 4", "Vertex served Imagen 4.0 model", 480, 8192, []string{"predict"}, 0, 0, 0, 0, false},
+	}
 	// methodOf is the supportedGenerationMethods entry each route needs.
 	methodOf = map[string]string{
 		"generateContent": "generateContent", "streamGenerateContent": "generateContent",
@@ -78,6 +87,32 @@ func Models() []Model {
 	return out
 }
 
+// UnlistedModels returns the models the stand-in serves without listing them
+// in GET /v1beta/models: gemini-3-pro-preview, gemini-3-flash-preview,
+// gemini-2.5-flash-preview-tts and imagen-4.0-generate-001.
+func UnlistedModels() []Model {
+	out := make([]Model, len(unlisted))
+	for i, m := range unlisted {
+		m.SupportedGenerationMethods = append([]string(nil), m.SupportedGenerationMethods...)
+		out[i] = m
+	}
+	return out
+}
+
+// lookupModel finds a model the stand-in serves, listed or not.
+func lookupModel(id string) (Model, bool) {
+	if m, _, ok := findModel(id); ok {
+		return m, true
+	}
+	for _, m := range unlisted {
+		if m.Name == "models/"+id {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// findModel finds a listed model and its index in the listing.
 func findModel(id string) (Model, int, bool) {
 	for i, m := range catalogue {
 		if m.Name == "models/"+id {
@@ -204,7 +239,7 @@ func (x *exchange) decode(v any) bool {
 // answering 404 otherwise.
 func (x *exchange) model() (string, bool) {
 	id := x.rt.model
-	m, _, ok := findModel(id)
+	m, ok := lookupModel(id)
 	method := methodOf[x.rt.op]
 	if ok && method != "" && !contains(m.SupportedGenerationMethods, method) {
 		ok = false
@@ -303,13 +338,29 @@ func (x *exchange) listModels() {
 
 func (x *exchange) getModel() {
 	if _, ok := x.model(); ok {
-		m, _, _ := findModel(x.rt.model)
+		m, _ := lookupModel(x.rt.model)
 		x.ok(m)
 	}
 }
 
+// part is a Part of Google's JSON, fields in Google's order (that of the
+// proto's field numbers).
 type part struct {
-	Text string `json:"text"`
+	Text             string        `json:"text,omitempty"`
+	InlineData       *blob         `json:"inlineData,omitempty"`
+	FunctionCall     *functionCall `json:"functionCall,omitempty"`
+	Thought          bool          `json:"thought,omitempty"`
+	ThoughtSignature string        `json:"thoughtSignature,omitempty"`
+}
+
+type blob struct {
+	MimeType string `json:"mimeType"`
+	Data     string `json:"data"`
+}
+
+type functionCall struct {
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args"`
 }
 
 type content struct {
@@ -318,9 +369,10 @@ type content struct {
 }
 
 type candidate struct {
-	Content      content `json:"content"`
-	FinishReason string  `json:"finishReason,omitempty"`
-	Index        int     `json:"index"`
+	Content           content            `json:"content"`
+	FinishReason      string             `json:"finishReason,omitempty"`
+	Index             int                `json:"index"`
+	GroundingMetadata *groundingMetadata `json:"groundingMetadata,omitempty"`
 }
 
 type tokenDetail struct {
@@ -328,81 +380,88 @@ type tokenDetail struct {
 	TokenCount int    `json:"tokenCount"`
 }
 
+// usageMetadata is Google's, fields in Google's order.
 type usageMetadata struct {
-	PromptTokenCount     int           `json:"promptTokenCount"`
-	CandidatesTokenCount int           `json:"candidatesTokenCount,omitempty"`
-	TotalTokenCount      int           `json:"totalTokenCount"`
-	PromptTokensDetails  []tokenDetail `json:"promptTokensDetails,omitempty"`
+	PromptTokenCount        int           `json:"promptTokenCount"`
+	CandidatesTokenCount    int           `json:"candidatesTokenCount,omitempty"`
+	TotalTokenCount         int           `json:"totalTokenCount"`
+	CachedContentTokenCount int           `json:"cachedContentTokenCount,omitempty"`
+	PromptTokensDetails     []tokenDetail `json:"promptTokensDetails,omitempty"`
+	ThoughtsTokenCount      int           `json:"thoughtsTokenCount,omitempty"`
 }
 
 type generateResponse struct {
-	Candidates    []candidate   `json:"candidates"`
-	UsageMetadata usageMetadata `json:"usageMetadata"`
-	ModelVersion  string        `json:"modelVersion"`
-	ResponseID    string        `json:"responseId"`
-}
-
-// chunk is one GenerateContentResponse; text "" means no parts.
-func chunk(model, id, text string, prompt int, final bool) generateResponse {
-	c := candidate{Content: content{Role: "model"}}
-	if text != "" {
-		c.Content.Parts = []part{{text}}
-	}
-	u := usageMetadata{PromptTokenCount: prompt, TotalTokenCount: prompt,
-		PromptTokensDetails: []tokenDetail{{"TEXT", prompt}}}
-	if final {
-		c.FinishReason = "STOP"
-		u.CandidatesTokenCount = tokens([]byte(text))
-		if text == "" {
-			u.CandidatesTokenCount = 0
-		}
-		u.TotalTokenCount += u.CandidatesTokenCount
-	}
-	return generateResponse{[]candidate{c}, u, model, id}
+	Candidates     []candidate     `json:"candidates,omitempty"`
+	PromptFeedback *promptFeedback `json:"promptFeedback,omitempty"`
+	UsageMetadata  usageMetadata   `json:"usageMetadata"`
+	ModelVersion   string          `json:"modelVersion"`
+	ResponseID     string          `json:"responseId"`
 }
 
 // generation parses a generation request, answering 404 or 400 on failure.
-func (x *exchange) generation() (string, bool) {
+func (x *exchange) generation() (string, *genRequest, bool) {
 	model, ok := x.model()
 	if !ok {
-		return "", false
+		return "", nil, false
 	}
 	var req struct {
 		Contents []json.RawMessage `json:"contents"`
 	}
 	if !x.decode(&req) {
-		return "", false
+		return "", nil, false
 	}
 	if len(req.Contents) == 0 {
 		x.fail(contentsMissing())
-		return "", false
+		return "", nil, false
 	}
-	return model, true
+	gr := parseGenRequest(x.body)
+	if strings.HasPrefix(model, "gemini-3") {
+		if name, pos, missing := missingSignature(gr.Contents); missing {
+			x.fail(missingThoughtSignature(name, pos))
+			return "", nil, false
+		}
+	}
+	return model, gr, true
 }
 
 func (x *exchange) generateContent() {
-	model, ok := x.generation()
+	model, gr, ok := x.generation()
 	if !ok {
 		return
 	}
-	text := ReplyText(model)
-	if x.behavior == EmptyAnswer {
-		text = ""
+	id, prompt := x.nextResponseID(), tokens(x.body)
+	if x.behavior == PromptBlocked {
+		x.ok(blockedResponse(model, id, prompt))
+		return
 	}
-	x.ok(chunk(model, x.nextResponseID(), text, tokens(x.body), true))
+	a := x.answerFor(model, gr)
+	x.ok(a.response(model, id, prompt, a.parts(), true))
 }
 
 func (x *exchange) streamGenerateContent() {
-	model, ok := x.generation()
+	model, gr, ok := x.generation()
 	if !ok {
 		return
 	}
-	n, cut := x.events()
-	pieces := streamPieces(model, max(n, x.cfg.streamEvents))
-	if x.behavior == EmptyAnswer {
-		pieces = []string{""}
-	}
 	id, prompt := x.nextResponseID(), tokens(x.body)
+	var events []generateResponse
+	cut := x.behavior == CutStream
+	if x.behavior == PromptBlocked {
+		events = []generateResponse{blockedResponse(model, id, prompt)}
+	} else {
+		a := x.answerFor(model, gr)
+		n := x.cfg.streamEvents
+		if cut {
+			n = max(n, 2)
+		}
+		plan := a.streamParts(model, n)
+		if cut {
+			plan = plan[:min(2, len(plan))]
+		}
+		for i, parts := range plan {
+			events = append(events, a.response(model, id, prompt, parts, !cut && i == len(plan)-1))
+		}
+	}
 	h := x.w.Header()
 	h.Set("Vary", "Origin, X-Origin, Referer")
 	if x.rt.sse {
@@ -412,11 +471,10 @@ func (x *exchange) streamGenerateContent() {
 		h.Set("Content-Type", jsonType)
 	}
 	x.w.WriteHeader(http.StatusOK)
-	for i := range n {
+	for i, ev := range events {
 		if i > 0 && !x.pause() {
 			return
 		}
-		ev := chunk(model, id, pieces[i], prompt, !cut && i == n-1)
 		switch {
 		case x.rt.sse:
 			_, _ = fmt.Fprintf(x.w, "data: %s\r\n\r\n", sseJSON(ev))
@@ -532,6 +590,16 @@ func (x *exchange) predict() {
 		x.fail(invalidArgument("* PredictRequest.instances: instances is not specified\n"))
 		return
 	}
+	// Instances are free-form (google.protobuf.Value), so a missing prompt is
+	// not caught by the request's schema: Imagen itself refuses it, with
+	// Google's generic wording.
+	var first struct {
+		Prompt string `json:"prompt"`
+	}
+	if json.Unmarshal(req.Instances[0], &first) != nil || first.Prompt == "" {
+		x.fail(invalidArgument("Request contains an invalid argument."))
+		return
+	}
 	n := req.Parameters.SampleCount
 	if n <= 0 {
 		n = DefaultSampleCount
@@ -577,7 +645,7 @@ func (x *exchange) openaiModels() {
 func (x *exchange) openaiModel() {
 	x.rt.model = strings.TrimPrefix(x.rt.model, "models/")
 	if _, ok := x.model(); ok {
-		m, _, _ := findModel(x.rt.model)
+		m, _ := lookupModel(x.rt.model)
 		x.ok(openaiModelEntry(m))
 	}
 }
@@ -601,8 +669,13 @@ func (x *exchange) openaiChat() {
 		return
 	}
 	id, created, prompt := x.nextResponseID(), time.Now().Unix(), tokens(x.body)
+	probe, hasProbe := echoProbe(x.body)
 	base := func(kind string, choice object) object {
-		return object{"choices": []object{choice}, "created": created, "id": id, "model": model, "object": kind}
+		o := object{"choices": []object{choice}, "created": created, "id": id, "model": model, "object": kind}
+		if hasProbe {
+			o[EchoField] = probe
+		}
+		return o
 	}
 	usage := func(text string) object {
 		c := 0

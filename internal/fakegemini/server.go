@@ -7,6 +7,12 @@
 // framing ("data: <json>\r\n\r\n") and the chunked JSON array of
 // streamGenerateContent without alt=sse. How it answers depends on the API key
 // of each request: see Behavior, Server.SetKey and Server.SetDefault.
+//
+// What a generation answers depends on the request, as with Google: function
+// calling (with Gemini 3 thought signatures, and the 400 when a call in the
+// current turn comes back without one), thoughts, structured output, images,
+// speech, Google Search grounding and cached content; see features.go for
+// the exact answers.
 package fakegemini
 
 import (
@@ -64,8 +70,15 @@ const (
 	// the connection before answering.
 	CutStream
 	// EmptyAnswer answers 200 with a candidate that has no parts and
-	// finishReason STOP (generation routes; other routes answer like OK).
+	// finishReason STOP (generation routes; other routes answer like OK). A
+	// native stream sends StreamEvents events without parts, the last with
+	// finishReason STOP; the OpenAI-compatible stream sends one.
 	EmptyAnswer
+	// PromptBlocked answers 200 the way Google answers a prompt its safety
+	// filters block: no candidates, promptFeedback with blockReason SAFETY and
+	// safetyRatings, and usageMetadata; a stream is one such event. Native
+	// generation routes only; other routes answer like OK.
+	PromptBlocked
 )
 
 var behaviorNames = [...]string{
@@ -74,7 +87,7 @@ var behaviorNames = [...]string{
 	ReferrerBlocked: "ReferrerBlocked", RateLimited: "RateLimited",
 	DailyQuota: "DailyQuota", RetryAfterHeader: "RetryAfterHeader",
 	ServerError: "ServerError", Unavailable: "Unavailable", Hang: "Hang",
-	CutStream: "CutStream", EmptyAnswer: "EmptyAnswer",
+	CutStream: "CutStream", EmptyAnswer: "EmptyAnswer", PromptBlocked: "PromptBlocked",
 }
 
 func (b Behavior) String() string {
@@ -84,12 +97,12 @@ func (b Behavior) String() string {
 	return "Behavior(" + itoa(int(b)) + ")"
 }
 
-// Status is the HTTP status code of the answer for b: 200 for OK and
-// EmptyAnswer (and for ReferrerBlocked with the allowed referer, which this
+// Status is the HTTP status code of the answer for b: 200 for OK,
+// EmptyAnswer and PromptBlocked (and for ReferrerBlocked with the allowed referer, which this
 // does not know about), 0 for Hang and CutStream, which never answer fully.
 func (b Behavior) Status() int {
 	switch b {
-	case OK, EmptyAnswer:
+	case OK, EmptyAnswer, PromptBlocked:
 		return http.StatusOK
 	case Invalid, Expired:
 		return http.StatusBadRequest
@@ -368,7 +381,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		b = OK
 	}
 	switch b {
-	case OK, EmptyAnswer:
+	case OK, EmptyAnswer, PromptBlocked:
 	case Hang:
 		select {
 		case <-r.Context().Done():

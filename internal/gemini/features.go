@@ -32,6 +32,12 @@ func ApplyFeatures(body []byte, f Features) ([]byte, error) {
 	if f.Empty() {
 		return body, nil
 	}
+	if safetyOnly := f; len(f.SafetySettings) > 0 {
+		safetyOnly.SafetySettings = nil
+		if safetyOnly.Empty() {
+			return insertSafety(body, f.SafetySettings), nil
+		}
+	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("request body is not a JSON object: %v", err)
@@ -135,3 +141,25 @@ func setGenerationConfig(doc map[string]json.RawMessage, f Features) error {
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+var safetyField = []byte(`"safetySettings"`)
+
+// insertSafety adds safetySettings as the first field of a JSON object body
+// without touching any other byte; a body that already names the field (or
+// is no object) is left as it is.
+func insertSafety(body []byte, settings json.RawMessage) []byte {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' || bytes.Contains(body, safetyField) {
+		return body
+	}
+	rest := bytes.TrimLeft(trimmed[1:], " \t\r\n")
+	out := make([]byte, 0, len(body)+len(settings)+20)
+	out = append(out, '{')
+	out = append(out, safetyField...)
+	out = append(out, ':')
+	out = append(out, settings...)
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, trimmed[1:]...)
+}

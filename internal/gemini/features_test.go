@@ -67,3 +67,40 @@ func TestApplyFeaturesRespectsClientChoices(t *testing.T) {
 		t.Error("array body accepted")
 	}
 }
+
+func TestHasContent(t *testing.T) {
+	cases := map[string]bool{
+		`{"candidates":[{"content":{"parts":[{"text":"hi"}]},"finishReason":"STOP"}]}`:       true,
+		`data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f"}}]}}]}`:       true,
+		`{"promptFeedback":{"blockReason":"SAFETY"}}`:                                        true,
+		`{"candidates":[{"finishReason":"SAFETY"}]}`:                                         true,
+		`{"candidates":[{"content":{"role":"model"},"finishReason":"STOP"}]}`:                false,
+		`data: {"usageMetadata":{"promptTokenCount":3}}`:                                     false,
+		`{"candidates":[{"content":{"parts":[]},"finishReason":"STOP"}],"usageMetadata":{}}`: false,
+		`not json`: true,
+	}
+	for in, want := range cases {
+		if got := HasContent([]byte(in)); got != want {
+			t.Errorf("HasContent(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestSafetyOnlyInsertsWithoutTouchingOtherBytes(t *testing.T) {
+	safety := json.RawMessage(`[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"OFF"}]`)
+	cases := map[string]string{
+		`{"contents":[],  "z": 1}`: `{"safetySettings":` + string(safety) + `,"contents":[],  "z": 1}`,
+		` { }`:                     `{"safetySettings":` + string(safety) + ` }`,
+		`{"safetySettings":[]}`:    `{"safetySettings":[]}`,
+		`[1]`:                      `[1]`,
+	}
+	for in, want := range cases {
+		got, err := ApplyFeatures([]byte(in), Features{SafetySettings: safety})
+		if err != nil || string(got) != want {
+			t.Errorf("%s → %s (%v), want %s", in, got, err, want)
+		}
+		if !json.Valid(got) {
+			t.Errorf("invalid JSON: %s", got)
+		}
+	}
+}

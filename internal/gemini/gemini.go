@@ -87,3 +87,37 @@ func FindUsage(b []byte) (Usage, bool) {
 	}
 	return u, true
 }
+
+// HasContent reports whether a generateContent answer (or one SSE event of
+// a stream, "data: " prefix allowed) carries something: a part, a block
+// reason, or a finish reason other than STOP. An answer without any of them
+// is empty and worth a retry on another key.
+func HasContent(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if rest, ok := bytes.CutPrefix(b, []byte("data:")); ok {
+		b = bytes.TrimSpace(rest)
+	}
+	var r struct {
+		Candidates []struct {
+			Content struct {
+				Parts []json.RawMessage `json:"parts"`
+			} `json:"content"`
+			FinishReason string `json:"finishReason"`
+		} `json:"candidates"`
+		PromptFeedback struct {
+			BlockReason string `json:"blockReason"`
+		} `json:"promptFeedback"`
+	}
+	if json.Unmarshal(b, &r) != nil {
+		return true // not ours to judge: let the client see it
+	}
+	if r.PromptFeedback.BlockReason != "" {
+		return true
+	}
+	for _, c := range r.Candidates {
+		if len(c.Content.Parts) > 0 || (c.FinishReason != "" && c.FinishReason != "STOP") {
+			return true
+		}
+	}
+	return false
+}

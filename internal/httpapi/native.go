@@ -68,10 +68,24 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, msg))
 			return true
 		}
+		res := h.Balancer.Resolve(model)
+		if h.Balancer.Aliases().Filtered(res.Upstream) {
+			writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound,
+				fmt.Sprintf("model %s is not available on this server (filtered_models)", model)))
+			return true
+		}
+		if action == "generateContent" || action == "streamGenerateContent" {
+			var err error
+			if body, err = gemini.ApplyFeatures(body, h.Balancer.Features(res)); err != nil {
+				writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, err.Error()))
+				return true
+			}
+		}
+		call.Model = res.Upstream
 		call.Route = "gemini." + action
 		call.Stream = action == "streamGenerateContent"
 		call.Request.Method = http.MethodPost
-		call.Request.Path = "/models/" + url.PathEscape(model) + ":" + action
+		call.Request.Path = "/models/" + url.PathEscape(res.Upstream) + ":" + action
 		call.Request.Body = body
 	}
 	h.forward(w, r, call)
