@@ -262,13 +262,21 @@ func (b *Balancer) Features(r models.Resolved) gemini.Features {
 }
 
 // Resolve reads a requested model name: an alias suffix counts only when the
-// full name is not an upstream model (as far as the cached list knows).
-func (b *Balancer) Resolve(model string) models.Resolved {
-	var isUpstream func(string) bool
-	if known, _ := b.KnownModel(model); known {
-		isUpstream = func(m string) bool { _, listed := b.KnownModel(m); return listed }
+// full name is not an upstream model. When the upstream list is not known
+// yet and the name looks like an alias, the list is fetched first.
+func (b *Balancer) Resolve(ctx context.Context, model string) models.Resolved {
+	aliases := b.Aliases()
+	r := aliases.Resolve(model, nil)
+	if !r.Aliased() {
+		return r
 	}
-	return b.Aliases().Resolve(model, isUpstream)
+	if known, _ := b.KnownModel(model); !known {
+		b.Catalogue(ctx) // on failure the alias reading stands
+	}
+	if known, _ := b.KnownModel(model); known {
+		r = aliases.Resolve(model, func(m string) bool { _, listed := b.KnownModel(m); return listed })
+	}
+	return r
 }
 
 // Client is the upstream client in force.

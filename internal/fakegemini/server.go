@@ -507,7 +507,8 @@ func (x *exchange) pause() bool {
 	return false
 }
 
-// events is how many stream events to send, and whether to cut after them.
+// events is how many events the OpenAI-compatible stream sends, and whether
+// to cut after them (native streams plan theirs in streamGenerateContent).
 func (x *exchange) events() (n int, cut bool) {
 	if x.behavior == CutStream {
 		return 2, true

@@ -68,7 +68,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, msg))
 			return true
 		}
-		res := h.Balancer.Resolve(model)
+		res := h.Balancer.Resolve(r.Context(), model)
 		if h.Balancer.Aliases().Filtered(res.Upstream) {
 			writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound,
 				fmt.Sprintf("model %s is not available on this server (filtered_models)", model)))
