@@ -250,7 +250,7 @@ func acceptAnswer(body *bufio.Reader, call *Call) (*bufio.Reader, error) {
 	}
 	var held []byte
 	for len(held) < maxAcceptBuffer {
-		event, err := readEvent(body)
+		event, err := gemini.ReadEvent(body)
 		held = append(held, event...)
 		if len(bytes.TrimSpace(event)) > 0 && call.Accept(event) {
 			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), 32<<10), nil
@@ -263,21 +263,6 @@ func acceptAnswer(body *bufio.Reader, call *Call) (*bufio.Reader, error) {
 		}
 	}
 	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), 32<<10), nil
-}
-
-// readEvent reads one SSE event, up to and including its blank line.
-func readEvent(r *bufio.Reader) ([]byte, error) {
-	var event []byte
-	for {
-		line, err := r.ReadSlice('\n')
-		event = append(event, line...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return event, err
-		}
-	}
 }
 
 func (b *Balancer) errorVerdict(err error, ctx context.Context, at *attemptTimer, client *upstream.Client) failure.Verdict {

@@ -3,6 +3,7 @@
 package gemini
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -120,4 +121,36 @@ func HasContent(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// ReadEvent reads one server-sent event, up to and including the blank line
+// that ends it (either line ending). At the end of the stream it returns what
+// is left with io.EOF.
+func ReadEvent(r *bufio.Reader) ([]byte, error) {
+	var event []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		event = append(event, line...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return event, err
+		}
+	}
+}
+
+// EventData is the payload of an SSE event's data lines, joined by newlines.
+func EventData(event []byte) []byte {
+	var data []byte
+	for _, line := range bytes.Split(event, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if rest, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			if len(data) > 0 {
+				data = append(data, '\n')
+			}
+			data = append(data, bytes.TrimPrefix(rest, []byte(" "))...)
+		}
+	}
+	return data
 }

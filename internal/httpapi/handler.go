@@ -15,6 +15,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/openai"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 )
 
@@ -28,6 +29,9 @@ type Handler struct {
 	Tokens       *secret.TokenSet
 	MaxBodyBytes int64
 	Logger       *zap.Logger
+	// ImageFetchClient replaces the client that fetches image URLs of chat
+	// messages (tests use it to reach a local server).
+	ImageFetchClient *http.Client
 }
 
 // Serve answers r if its path belongs to the module and reports whether it
@@ -42,6 +46,15 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 		return h.serveNative(w, r, p[len("/v1beta"):])
 	case strings.HasPrefix(p, "/gemini/v1beta/"):
 		return h.serveNative(w, r, p[len("/gemini/v1beta"):])
+	case strings.HasPrefix(p, "/v1/"):
+		return h.serveOpenAI(w, r, p[len("/v1"):])
+	case strings.HasPrefix(p, "/hf/v1/"):
+		return h.serveOpenAI(w, r, p[len("/hf/v1"):])
+	case strings.HasPrefix(p, "/openai/v1/"):
+		return h.servePassthrough(w, r, p[len("/openai/v1"):])
+	case isMisdirected(p):
+		h.serveMisdirected(w, r)
+		return true
 	}
 	return false
 }
@@ -72,8 +85,8 @@ func clientToken(r *http.Request) string {
 }
 
 // authenticate checks the client token; on failure it writes a 401 in
-// Google's error shape and returns "".
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+// the dialect's error shape and returns "".
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, d dialect) (string, bool) {
 	tok := clientToken(r)
 	var msg string
 	switch {
@@ -87,13 +100,13 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 		return tok, true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="gemini_balance"`)
-	writeJSON(w, http.StatusUnauthorized, gemini.ErrorBody(http.StatusUnauthorized, msg))
+	d.writeError(w, http.StatusUnauthorized, msg, "")
 	return "", false
 }
 
 // readBody reads a client body within the size limit; on failure it writes
 // the answer and returns false.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([]byte, bool) {
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -102,10 +115,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, gemini.ErrorBody(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body is larger than the limit of %d bytes", limit)))
+			d.writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", limit), "")
 		} else {
-			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, "cannot read the request body: "+err.Error()))
+			d.writeError(w, http.StatusBadRequest, "cannot read the request body: "+err.Error(), "")
 		}
 		return nil, false
 	}
@@ -118,19 +130,41 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// writeFailure gives the client the answer for a request no key could serve.
-func writeFailure(w http.ResponseWriter, f *balancer.Failure) {
+// dialect is the API family a route speaks, which decides the error shape.
+type dialect int
+
+const (
+	nativeDialect dialect = iota // Google's {"error":{"code","message","status"}}
+	openaiDialect                // OpenAI's {"error":{"message","type","param","code"}}
+)
+
+func (d dialect) writeError(w http.ResponseWriter, status int, msg, param string) {
+	if d == openaiDialect {
+		writeJSON(w, status, openai.ErrorBody(status, msg, param))
+		return
+	}
+	writeJSON(w, status, gemini.ErrorBody(status, msg))
+}
+
+// writeFailure gives the client the answer for a request no key could
+// serve: the upstream's status and body, in the dialect's shape.
+func (d dialect) writeFailure(w http.ResponseWriter, f *balancer.Failure) {
 	if f.ClientGone {
 		return
 	}
 	for name, vals := range f.Header {
 		w.Header()[name] = vals
 	}
+	body := f.Body
+	if d == openaiDialect {
+		body = openai.FromGoogleError(f.Status, f.Body)
+		w.Header().Set("Content-Type", "application/json")
+	}
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	}
 	w.WriteHeader(f.Status)
-	_, _ = w.Write(f.Body)
+	_, _ = w.Write(body)
 }
 
 // hopHeaders are not copied from the upstream answer.

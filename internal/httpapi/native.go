@@ -33,7 +33,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 			fmt.Sprintf("%s %s is not supported; use %s", r.Method, r.URL.Path, wantMethod)))
 		return true
 	}
-	token, ok := h.authenticate(w, r)
+	token, ok := h.authenticate(w, r, nativeDialect)
 	if !ok {
 		return true
 	}
@@ -56,7 +56,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 		call.Route = "gemini.getModel"
 		call.Request.Path = "/models/" + url.PathEscape(model)
 	default:
-		body, ok := h.readBody(w, r)
+		body, ok := h.readBody(w, r, nativeDialect)
 		if !ok {
 			return true
 		}
@@ -88,7 +88,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 		call.Request.Path = "/models/" + url.PathEscape(res.Upstream) + ":" + action
 		call.Request.Body = body
 	}
-	h.forward(w, r, call)
+	h.forwardAs(w, r, call, nativeDialect)
 	return true
 }
 
@@ -98,11 +98,11 @@ func upstreamQuery(q url.Values) url.Values {
 	return q
 }
 
-// forward runs call over the pool and relays the answer.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
+// forwardAs runs call and relays the answer, or the failure in dialect d.
+func (h *Handler) forwardAs(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect) {
 	out, fail := h.Balancer.Do(r.Context(), call)
 	if fail != nil {
-		writeFailure(w, fail)
+		d.writeFailure(w, fail)
 		return
 	}
 	relay(w, r, out)
@@ -113,7 +113,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, call *balancer
 func (h *Handler) listAllModels(w http.ResponseWriter, r *http.Request) {
 	cat, fail := h.Balancer.Catalogue(r.Context())
 	if fail != nil {
-		writeFailure(w, fail)
+		nativeDialect.writeFailure(w, fail)
 		return
 	}
 	models := cat.Models

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -103,22 +102,23 @@ func redactRelayErr(out *balancer.Outcome, err error) string {
 
 // relaySSE forwards "data: ..." events one at a time.
 func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.Outcome) (gemini.Usage, error) {
-	var event, lastUsage []byte
+	var lastUsage []byte
 	// The error event keeps the upstream's line ending: SDKs that split on
 	// "\n\n" before "\r\n\r\n" would otherwise merge it with earlier events.
 	eol := "\n"
 	for {
-		line, err := out.Body.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			event = append(event, line...)
-			continue
-		}
+		event, err := gemini.ReadEvent(out.Body)
 		out.Touch()
-		event = append(event, line...)
-		if len(line) == 2 && line[0] == '\r' {
+		if bytes.HasSuffix(event, []byte("\r\n")) {
 			eol = "\r\n"
 		}
-		if isBlankLine(line) || (err == io.EOF && len(bytes.TrimSpace(event)) > 0) {
+		if err != nil && err != io.EOF {
+			// The partial event is dropped; an error event ends the stream.
+			_, _ = w.Write(append(append([]byte("data: "), streamError(out, err)...), eol+eol...))
+			_ = rc.Flush()
+			return usageOf(lastUsage), err
+		}
+		if len(bytes.TrimSpace(event)) > 0 {
 			if bytes.Contains(event, []byte(`"usageMetadata"`)) {
 				lastUsage = append(lastUsage[:0], event...)
 			}
@@ -128,16 +128,9 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 			if ferr := rc.Flush(); ferr != nil {
 				return usageOf(lastUsage), ferr
 			}
-			event = event[:0]
 		}
 		if err == io.EOF {
 			return usageOf(lastUsage), nil
-		}
-		if err != nil {
-			// The partial event is dropped; an error event ends the stream.
-			_, _ = w.Write(append(append([]byte("data: "), streamError(out, err)...), eol+eol...))
-			_ = rc.Flush()
-			return usageOf(lastUsage), err
 		}
 	}
 }
@@ -145,10 +138,6 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 func usageOf(b []byte) gemini.Usage {
 	u, _ := gemini.FindUsage(b)
 	return u
-}
-
-func isBlankLine(l []byte) bool {
-	return len(l) == 1 && l[0] == '\n' || len(l) == 2 && l[0] == '\r' && l[1] == '\n'
 }
 
 // arraySplitter cuts a streamed JSON array into its top-level elements

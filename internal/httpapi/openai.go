@@ -1,0 +1,307 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/models"
+	"github.com/gemini-balance/gemini_balance/internal/openai"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
+	"github.com/gemini-balance/gemini_balance/internal/upstream"
+)
+
+// maxTranslatedAnswer bounds an upstream answer read whole for translation.
+const maxTranslatedAnswer = 64 << 20
+
+// serveOpenAI handles the translated OpenAI family below /v1 or /hf/v1.
+func (h *Handler) serveOpenAI(w http.ResponseWriter, r *http.Request, rest string) bool {
+	method := http.MethodPost
+	var serve func(http.ResponseWriter, *http.Request, string)
+	switch {
+	case rest == "/models":
+		method, serve = http.MethodGet, h.openaiModels
+	case strings.HasPrefix(rest, "/models/"):
+		method, serve = http.MethodGet, h.openaiModel
+	case rest == "/chat/completions":
+		serve = h.chatCompletions
+	case rest == "/embeddings":
+		serve = h.embeddings
+	case rest == "/images/generations":
+		serve = h.imageGenerations
+	case rest == "/audio/speech":
+		serve = h.speech
+	default:
+		h.serveMisdirected(w, r)
+		return true
+	}
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		openaiDialect.writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported; use %s", r.Method, r.URL.Path, method), "")
+		return true
+	}
+	token, ok := h.authenticate(w, r, openaiDialect)
+	if !ok {
+		return true
+	}
+	serve(w, r, secret.Mask(token))
+	return true
+}
+
+// isMisdirected spots the usual base-URL mistakes: an OpenAI path without
+// /v1, or a doubled version segment.
+func isMisdirected(p string) bool {
+	switch p {
+	case "/chat/completions", "/completions", "/embeddings", "/models", "/images/generations", "/audio/speech":
+		return true
+	}
+	return strings.HasPrefix(p, "/v1/v1/") || strings.HasPrefix(p, "/v1beta/v1beta/") || strings.HasPrefix(p, "/openai/v1/v1/")
+}
+
+// serveMisdirected answers a wrong path with the base URL each kind of client needs.
+func (h *Handler) serveMisdirected(w http.ResponseWriter, r *http.Request) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + r.Host
+	openaiDialect.writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s. Base URLs: OpenAI SDKs and OpenAI-style clients "+
+		"(Cline, LangChain, n8n) use %s/v1 (translated to Gemini) or %s/openai/v1 (Google's own OpenAI-compatible API); "+
+		"Gemini clients (Google GenAI SDK, Gemini CLI, Cherry Studio) use %s with API version v1beta",
+		r.Method, r.URL.Path, base, base, base), "")
+}
+
+// openaiModels lists the upstream models with alias variants, filtered ones left out.
+func (h *Handler) openaiModels(w http.ResponseWriter, r *http.Request, _ string) {
+	cat, fail := h.Balancer.Catalogue(r.Context())
+	if fail != nil {
+		openaiDialect.writeFailure(w, fail)
+		return
+	}
+	writeJSON(w, http.StatusOK, openai.ModelListWithIDs(h.Balancer.Aliases().Visible(cat.IDs), cat.Fetched.Unix()))
+}
+
+func (h *Handler) openaiModel(w http.ResponseWriter, r *http.Request, _ string) {
+	id := strings.TrimPrefix(r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):], "models/")
+	cat, fail := h.Balancer.Catalogue(r.Context())
+	if fail != nil {
+		openaiDialect.writeFailure(w, fail)
+		return
+	}
+	for _, v := range h.Balancer.Aliases().Visible(cat.IDs) {
+		if v == id {
+			writeJSON(w, http.StatusOK, openai.ModelObject(id, cat.Fetched.Unix()))
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, openai.ErrorBodyCode(http.StatusNotFound, fmt.Sprintf("The model '%s' does not exist", id), "model", "model_not_found"))
+}
+
+// resolveModel reads the model a translated request names; a filtered model
+// is refused (answered here, ok false).
+func (h *Handler) resolveModel(w http.ResponseWriter, r *http.Request, model string) (models.Resolved, bool) {
+	res := h.Balancer.Resolve(r.Context(), model)
+	if h.Balancer.Aliases().Filtered(res.Upstream) || res.Upstream == "" {
+		writeJSON(w, http.StatusNotFound, openai.ErrorBodyCode(http.StatusNotFound,
+			fmt.Sprintf("The model '%s' does not exist or is not available on this server", model), "model", "model_not_found"))
+		return res, false
+	}
+	return res, true
+}
+
+// generate sends a translated generateContent body over the pool.
+func generateCall(route, model, token string, body []byte, stream bool) *balancer.Call {
+	action := ":generateContent"
+	var q url.Values
+	if stream {
+		action = ":streamGenerateContent"
+		q = url.Values{"alt": {"sse"}}
+	}
+	return &balancer.Call{
+		Route: route, Model: model, Stream: stream, ClientToken: token,
+		Request: upstream.Request{
+			Method: http.MethodPost, Path: "/models/" + url.PathEscape(model) + action, Query: q, Body: body,
+			Header: http.Header{"Content-Type": {"application/json"}},
+		},
+	}
+}
+
+// readAnswer reads a whole upstream answer for translation.
+func readAnswer(r *http.Request, out *balancer.Outcome) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(out.Body, maxTranslatedAnswer))
+	usage, _ := gemini.FindUsage(raw)
+	out.Finish(err, r.Context().Err(), usage)
+	return raw, err
+}
+
+// doTranslated runs call and returns the whole answer; on failure the client
+// has its answer already and ok is false.
+func (h *Handler) doTranslated(w http.ResponseWriter, r *http.Request, call *balancer.Call) ([]byte, bool) {
+	out, fail := h.Balancer.Do(r.Context(), call)
+	if fail != nil {
+		openaiDialect.writeFailure(w, fail)
+		return nil, false
+	}
+	raw, err := readAnswer(r, out)
+	if err != nil {
+		openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		return nil, false
+	}
+	return raw, true
+}
+
+// writeTranslated writes a translation's result or its error.
+func writeTranslated(w http.ResponseWriter, body []byte, err error) {
+	if err != nil {
+		status, msg := openai.ErrorResponse(err)
+		writeJSON(w, status, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request, token string) {
+	body, ok := h.readBody(w, r, openaiDialect)
+	if !ok {
+		return
+	}
+	req, inputs, err := openai.DecodeEmbeddings(body)
+	if err != nil {
+		writeTranslated(w, nil, err)
+		return
+	}
+	res, ok := h.resolveModel(w, r, openai.EmbeddingsModel(req.Model, "text-embedding-004"))
+	if !ok {
+		return
+	}
+	var vectors [][]float64
+	for _, chunk := range openai.ChunkInputs(inputs, openai.MaxBatchEmbed) {
+		call := &balancer.Call{Route: "openai.embeddings", Model: res.Upstream, ClientToken: token, Request: upstream.Request{
+			Method: http.MethodPost, Path: "/models/" + url.PathEscape(res.Upstream) + ":batchEmbedContents",
+			Body: openai.EmbeddingsToGemini(res.Upstream, chunk, req.Dimensions), Header: http.Header{"Content-Type": {"application/json"}},
+		}}
+		raw, ok := h.doTranslated(w, r, call)
+		if !ok {
+			return
+		}
+		v, err := openai.ParseGeminiEmbeddings(raw)
+		if err != nil {
+			writeTranslated(w, nil, err)
+			return
+		}
+		vectors = append(vectors, v...)
+	}
+	out, err := openai.EmbeddingsResponse(vectors, res.Requested, req.EncodingFormat, openai.EstimateTokens(inputs))
+	writeTranslated(w, out, err)
+}
+
+func (h *Handler) imageGenerations(w http.ResponseWriter, r *http.Request, token string) {
+	body, ok := h.readBody(w, r, openaiDialect)
+	if !ok {
+		return
+	}
+	req, err := openai.DecodeImages(body)
+	if err != nil {
+		writeTranslated(w, nil, err)
+		return
+	}
+	set := h.Balancer.Settings().Models
+	model := openai.ImagesModel(req.Model, set.ImageModel)
+	call := &balancer.Call{Route: "openai.images", Model: model, ClientToken: token, Request: upstream.Request{
+		Method: http.MethodPost, Path: "/models/" + url.PathEscape(model) + ":predict",
+		Body: openai.ImagesToGemini(req), Header: http.Header{"Content-Type": {"application/json"}},
+	}}
+	if set.PaidKey != "" {
+		call.FixedKey = keypool.NewKey(set.PaidKey, "paid_key")
+	}
+	raw, ok := h.doTranslated(w, r, call)
+	if !ok {
+		return
+	}
+	out, err := openai.ImagesFromGeminiAs(raw, time.Now().Unix(), req.ResponseFormat)
+	writeTranslated(w, out, err)
+}
+
+func (h *Handler) speech(w http.ResponseWriter, r *http.Request, token string) {
+	body, ok := h.readBody(w, r, openaiDialect)
+	if !ok {
+		return
+	}
+	req, err := openai.DecodeSpeech(body)
+	if err != nil {
+		writeTranslated(w, nil, err)
+		return
+	}
+	set := h.Balancer.Settings().Models
+	model := openai.SpeechModel(req.Model, set.TTSModel)
+	voice := set.TTSVoice
+	if req.Voice != "" {
+		voice = openai.MapVoice(req.Voice)
+	}
+	raw, ok := h.doTranslated(w, r, generateCall("openai.speech", model, token, openai.SpeechToGemini(req, voice), false))
+	if !ok {
+		return
+	}
+	audio, contentType, err := openai.SpeechFromGemini(raw, req.ResponseFormat)
+	if err != nil {
+		writeTranslated(w, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(audio)
+}
+
+// servePassthrough forwards /openai/v1/... to Google's own OpenAI-compatible
+// endpoint: the body goes as it is, the pool key as a Bearer token.
+func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest string) bool {
+	switch {
+	case rest == "/models" || strings.HasPrefix(rest, "/models/"):
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			openaiDialect.writeError(w, http.StatusMethodNotAllowed, "use GET", "")
+			return true
+		}
+	case rest == "/chat/completions" || rest == "/embeddings" || rest == "/images/generations":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			openaiDialect.writeError(w, http.StatusMethodNotAllowed, "use POST", "")
+			return true
+		}
+	default:
+		h.serveMisdirected(w, r)
+		return true
+	}
+	token, ok := h.authenticate(w, r, openaiDialect)
+	if !ok {
+		return true
+	}
+	call := &balancer.Call{Route: "openai.passthrough" + strings.ReplaceAll(rest, "/", "."), ClientToken: secret.Mask(token),
+		Request: upstream.Request{Method: r.Method, Path: "/openai" + rest, Query: upstreamQuery(r.URL.Query()),
+			Header: forwardedHeader(r), Bearer: true}}
+	if r.Method == http.MethodPost {
+		body, ok := h.readBody(w, r, openaiDialect)
+		if !ok {
+			return true
+		}
+		// Only the model and stream flag are read; the body goes on untouched.
+		var head struct {
+			Model  string `json:"model"`
+			Stream bool   `json:"stream"`
+		}
+		if err := json.Unmarshal(body, &head); err != nil {
+			openaiDialect.writeError(w, http.StatusBadRequest, "request body is not valid JSON: "+err.Error(), "")
+			return true
+		}
+		call.Model, call.Stream, call.Request.Body = models.Bare(head.Model), head.Stream, body
+	}
+	h.forwardAs(w, r, call, openaiDialect)
+	return true
+}
