@@ -40,13 +40,13 @@ type Request struct {
 	ExtraBody *ExtraBody `json:"extra_body"`
 
 	// Filled by validation.
-	stops       []string
-	toolMode    string   // NONE, AUTO, ANY or "" (not set)
-	toolNames   []string // allowedFunctionNames for ANY
-	toolFilter  []string // allowed_tools in auto mode: only these are declared
-	toolNameOf  map[string]string
-	thinking    *ThinkingConfig
-	validated   bool
+	stops      []string
+	toolMode   string   // NONE, AUTO, ANY or "" (not set)
+	toolNames  []string // allowedFunctionNames for ANY
+	toolFilter []string // allowed_tools in auto mode: only these are declared
+	toolNameOf map[string]string
+	thinking   *ThinkingConfig
+	validated  bool
 }
 
 // StreamOptions is stream_options.
@@ -82,15 +82,23 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes Text as a string, or Parts as an array when set.
+func (c Content) MarshalJSON() ([]byte, error) {
+	if c.Parts != nil {
+		return json.Marshal(c.Parts)
+	}
+	return json.Marshal(c.Text)
+}
+
 // ContentPart is one element of an array content.
 type ContentPart struct {
-	Type       string        `json:"type"`
-	Text       string        `json:"text,omitempty"`
-	ImageURL   *ImageURL     `json:"image_url,omitempty"`
-	InputAudio *MediaData    `json:"input_audio,omitempty"`
-	InputVideo *MediaData    `json:"input_video,omitempty"` // gemini-balance's extension
-	File       *File         `json:"file,omitempty"`
-	Refusal    string        `json:"refusal,omitempty"`
+	Type       string       `json:"type"`
+	Text       string       `json:"text,omitempty"`
+	ImageURL   *ImageURL    `json:"image_url,omitempty"`
+	InputAudio *MediaData   `json:"input_audio,omitempty"`
+	InputVideo *MediaData   `json:"input_video,omitempty"` // gemini-balance's extension
+	File       *File        `json:"file,omitempty"`
+	Refusal    string       `json:"refusal,omitempty"`
 	media      *mediaSource // validated source of image_url, input_audio, input_video, file
 }
 
@@ -276,7 +284,10 @@ type wireTool struct {
 func DecodeRequest(body []byte) (*Request, error) {
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, jsonErr(err)
+		e := jsonErr(err)
+		// The embedded Request shows up in encoding/json's field path.
+		e.Param = strings.TrimPrefix(e.Param, "Request.")
+		return nil, e
 	}
 	r := &w.Request
 	if w.Google != nil && (r.ExtraBody == nil || r.ExtraBody.Google == nil) {

@@ -1,0 +1,558 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Fetcher loads an http(s) image URL (the caller implements it with a size
+// cap and a timeout). mimeType may be empty: the type is then sniffed.
+type Fetcher func(ctx context.Context, url string) (mimeType string, data []byte, err error)
+
+// Features are set by the caller from model aliases and settings.
+type Features struct {
+	Search          bool            // add the googleSearch tool
+	ImageOutput     bool            // responseModalities ["TEXT","IMAGE"]
+	DisableThinking bool            // -non-thinking alias: thinking off (budget 0 for 2.5; for models that cannot turn it off, the lowest allowed)
+	ThinkingBudget  *int            // default budget from settings when the client said nothing
+	IncludeThoughts bool            // ask for thoughts (setting show_thinking)
+	SafetySettings  json.RawMessage // applied when the client sent none (OpenAI has no such field, so: always when non-nil)
+	CodeExecution   bool            // add codeExecution tool
+	URLContext      bool            // add urlContext tool
+}
+
+// skipSignature is the value Google documents for a functionCall part whose
+// thought signature was lost (history from another model or from a client
+// that drops extra_content): Gemini 3 then skips its signature check instead
+// of answering 400.
+const skipSignature = "skip_thought_signature_validator"
+
+// Gemini request wire types.
+type (
+	geminiRequest struct {
+		Contents          []geminiContent   `json:"contents"`
+		SystemInstruction *geminiContent    `json:"systemInstruction,omitempty"`
+		Tools             []geminiTool      `json:"tools,omitempty"`
+		ToolConfig        *geminiToolConfig `json:"toolConfig,omitempty"`
+		SafetySettings    json.RawMessage   `json:"safetySettings,omitempty"`
+		GenerationConfig  *geminiGenConfig  `json:"generationConfig,omitempty"`
+	}
+	geminiContent struct {
+		Role  string       `json:"role,omitempty"`
+		Parts []geminiPart `json:"parts"`
+	}
+	geminiPart struct {
+		Text             string              `json:"text,omitempty"`
+		InlineData       *geminiBlob         `json:"inlineData,omitempty"`
+		FileData         *geminiFileData     `json:"fileData,omitempty"`
+		FunctionCall     *geminiFunctionCall `json:"functionCall,omitempty"`
+		FunctionResponse *geminiFunctionResp `json:"functionResponse,omitempty"`
+		ThoughtSignature string              `json:"thoughtSignature,omitempty"`
+	}
+	geminiBlob struct {
+		MimeType string `json:"mimeType"`
+		Data     string `json:"data"`
+	}
+	geminiFileData struct {
+		MimeType string `json:"mimeType,omitempty"`
+		FileURI  string `json:"fileUri"`
+	}
+	geminiFunctionCall struct {
+		ID   string          `json:"id,omitempty"`
+		Name string          `json:"name"`
+		Args json.RawMessage `json:"args"`
+	}
+	geminiFunctionResp struct {
+		ID       string          `json:"id,omitempty"`
+		Name     string          `json:"name"`
+		Response json.RawMessage `json:"response"`
+	}
+	geminiTool struct {
+		FunctionDeclarations []geminiFunctionDecl `json:"functionDeclarations,omitempty"`
+		GoogleSearch         *struct{}            `json:"googleSearch,omitempty"`
+		CodeExecution        *struct{}            `json:"codeExecution,omitempty"`
+		URLContext           *struct{}            `json:"urlContext,omitempty"`
+	}
+	geminiFunctionDecl struct {
+		Name                 string          `json:"name"`
+		Description          string          `json:"description,omitempty"`
+		ParametersJSONSchema json.RawMessage `json:"parametersJsonSchema,omitempty"`
+	}
+	geminiToolConfig struct {
+		FunctionCallingConfig geminiFCConfig `json:"functionCallingConfig"`
+	}
+	geminiFCConfig struct {
+		Mode                 string   `json:"mode"`
+		AllowedFunctionNames []string `json:"allowedFunctionNames,omitempty"`
+	}
+	geminiGenConfig struct {
+		StopSequences      []string        `json:"stopSequences,omitempty"`
+		ResponseMimeType   string          `json:"responseMimeType,omitempty"`
+		ResponseJSONSchema json.RawMessage `json:"responseJsonSchema,omitempty"`
+		ResponseModalities []string        `json:"responseModalities,omitempty"`
+		CandidateCount     int             `json:"candidateCount,omitempty"`
+		MaxOutputTokens    int             `json:"maxOutputTokens,omitempty"`
+		Temperature        *float64        `json:"temperature,omitempty"`
+		TopP               *float64        `json:"topP,omitempty"`
+		TopK               *int            `json:"topK,omitempty"`
+		Seed               *int32          `json:"seed,omitempty"`
+		PresencePenalty    *float64        `json:"presencePenalty,omitempty"`
+		FrequencyPenalty   *float64        `json:"frequencyPenalty,omitempty"`
+		ThinkingConfig     *geminiThinking `json:"thinkingConfig,omitempty"`
+	}
+	geminiThinking struct {
+		IncludeThoughts bool   `json:"includeThoughts,omitempty"`
+		Budget          *int   `json:"thinkingBudget,omitempty"`
+		Level           string `json:"thinkingLevel,omitempty"`
+	}
+)
+
+// ToGemini builds the Gemini generateContent request body (JSON) for model
+// (already resolved, no "models/" prefix). req is validated first if it did
+// not come from DecodeRequest; client errors are *RequestError, also when an
+// image URL cannot be fetched.
+func ToGemini(ctx context.Context, req *Request, model string, f Features, fetch Fetcher) ([]byte, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	b := converter{req: req, model: model, ctx: ctx, fetch: fetch, level: levelModel(model)}
+	for i := range req.Messages {
+		if err := b.message(i); err != nil {
+			return nil, err
+		}
+	}
+	var out geminiRequest
+	switch {
+	case len(b.contents) == 0:
+		// Only system text: send it as the prompt rather than an empty conversation.
+		b.add("user", b.system)
+	case len(b.system) > 0 && f.ImageOutput && !versionAtLeast(model, 2, 5):
+		// The 2.0 image-generation models refuse system instructions: fold them
+		// into the first user turn.
+		b.prependToFirstUser(b.system)
+	case len(b.system) > 0:
+		out.SystemInstruction = &geminiContent{Parts: b.system}
+	}
+	out.Contents = b.contents
+	if len(out.Contents) == 0 {
+		return nil, reqErr("messages", "has no content to send")
+	}
+
+	gc := &geminiGenConfig{
+		StopSequences:    req.stops,
+		Temperature:      req.Temperature,
+		TopP:             req.TopP,
+		TopK:             req.TopK,
+		PresencePenalty:  req.PresencePenalty,
+		FrequencyPenalty: req.FrequencyPenalty,
+	}
+	switch {
+	case req.MaxCompletionTokens != nil && *req.MaxCompletionTokens > 0:
+		gc.MaxOutputTokens = *req.MaxCompletionTokens
+	case req.MaxTokens != nil && *req.MaxTokens > 0:
+		gc.MaxOutputTokens = *req.MaxTokens
+	}
+	if req.N != nil && *req.N > 1 {
+		gc.CandidateCount = *req.N
+	}
+	if req.Seed != nil {
+		// Gemini's seed is 32 bits; fold larger ones deterministically.
+		s := int32(uint32(*req.Seed))
+		gc.Seed = &s
+	}
+	jsonOut := false
+	if rf := req.ResponseFormat; rf != nil && rf.Type != "text" {
+		jsonOut = true
+		gc.ResponseMimeType = "application/json"
+		if rf.JSONSchema != nil && !isNull(rf.JSONSchema.Schema) {
+			gc.ResponseJSONSchema = rf.JSONSchema.Schema
+		}
+	}
+	if f.ImageOutput {
+		gc.ResponseModalities = []string{"TEXT", "IMAGE"}
+	}
+	gc.ThinkingConfig = thinking(req, model, f)
+	if !gc.empty() {
+		out.GenerationConfig = gc
+	}
+
+	out.Tools, out.ToolConfig = b.tools(f, jsonOut)
+	if len(f.SafetySettings) > 0 {
+		out.SafetySettings = f.SafetySettings
+	}
+	body, err := marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("chat: encoding Gemini request: %w", err)
+	}
+	return body, nil
+}
+
+func versionAtLeast(model string, major, minor int) bool {
+	ma, mi, ok := modelVersion(model)
+	return !ok || ma > major || ma == major && mi >= minor
+}
+
+func (g *geminiGenConfig) empty() bool {
+	return len(g.StopSequences) == 0 && g.ResponseMimeType == "" && g.ResponseJSONSchema == nil &&
+		g.ResponseModalities == nil && g.CandidateCount == 0 && g.MaxOutputTokens == 0 &&
+		g.Temperature == nil && g.TopP == nil && g.TopK == nil && g.Seed == nil &&
+		g.PresencePenalty == nil && g.FrequencyPenalty == nil && g.ThinkingConfig == nil
+}
+
+// thinking resolves thinkingConfig. The client's own fields win
+// (reasoning_effort, extra_body.google.thinking_config), then the
+// -non-thinking alias, then the settings' default budget. reasoning_effort
+// and the settings apply only to models that can think (see thinkingModel):
+// generic OpenAI clients send reasoning_effort to any model, and
+// thinkingConfig on a model without thinking is refused. Google's own
+// thinking_config is sent as the client wrote it.
+func thinking(req *Request, model string, f Features) *geminiThinking {
+	tc := req.thinkingConfig()
+	capable := thinkingModel(model)
+	var t *geminiThinking
+	explicit := false
+	switch {
+	case req.ReasoningEffort != "" && capable:
+		t = effortThinking(req.ReasoningEffort, model)
+	case tc != nil && tc.ThinkingBudget != nil:
+		t, explicit = &geminiThinking{Budget: intPtr(*tc.ThinkingBudget)}, true
+	case tc != nil && tc.ThinkingLevel != "":
+		t, explicit = &geminiThinking{Level: strings.ToLower(tc.ThinkingLevel)}, true
+	}
+	if t == nil && capable {
+		switch {
+		case f.DisableThinking:
+			t = lowestThinking(model)
+		case f.ThinkingBudget != nil:
+			budget := *f.ThinkingBudget
+			if budget == 0 && proModel(model) {
+				budget = 128
+			}
+			t = &geminiThinking{Budget: &budget}
+		}
+	}
+	include := f.IncludeThoughts && capable
+	if tc != nil && tc.IncludeThoughts != nil {
+		include = *tc.IncludeThoughts
+		explicit = true
+	}
+	if !capable && !explicit {
+		return nil
+	}
+	if include && !(t != nil && t.Budget != nil && *t.Budget == 0) {
+		if t == nil {
+			t = &geminiThinking{}
+		}
+		t.IncludeThoughts = true
+	}
+	return t
+}
+
+// converter builds contents from messages.
+type converter struct {
+	req      *Request
+	model    string
+	ctx      context.Context
+	fetch    Fetcher
+	level    bool
+	contents []geminiContent
+	system   []geminiPart
+}
+
+// add appends parts as a turn of role, merged into the previous turn when it
+// has the same role.
+func (b *converter) add(role string, parts []geminiPart) {
+	if len(parts) == 0 {
+		return
+	}
+	if n := len(b.contents); n > 0 && b.contents[n-1].Role == role {
+		b.contents[n-1].Parts = append(b.contents[n-1].Parts, parts...)
+		return
+	}
+	b.contents = append(b.contents, geminiContent{Role: role, Parts: parts})
+}
+
+func (b *converter) prependToFirstUser(parts []geminiPart) {
+	for i := range b.contents {
+		if b.contents[i].Role == "user" {
+			b.contents[i].Parts = append(append([]geminiPart(nil), parts...), b.contents[i].Parts...)
+			return
+		}
+	}
+	b.contents = append([]geminiContent{{Role: "user", Parts: parts}}, b.contents...)
+}
+
+func (b *converter) message(i int) error {
+	m := &b.req.Messages[i]
+	at := "messages[" + strconv.Itoa(i) + "]"
+	switch m.Role {
+	case "system", "developer":
+		b.system = append(b.system, textParts(m.Content)...)
+	case "user":
+		parts, err := b.parts(m.Content, at)
+		if err != nil {
+			return err
+		}
+		b.add("user", parts)
+	case "assistant":
+		parts, err := b.parts(m.Content, at)
+		if err != nil {
+			return err
+		}
+		if sig := m.ExtraContent.signature(); sig != "" {
+			for j := len(parts) - 1; j >= 0; j-- {
+				if parts[j].Text != "" {
+					parts[j].ThoughtSignature = sig
+					break
+				}
+			}
+		}
+		for j := range m.ToolCalls {
+			tc := &m.ToolCalls[j]
+			p := geminiPart{
+				FunctionCall:     &geminiFunctionCall{ID: upstreamCallID(tc.ID), Name: tc.Function.Name, Args: tc.args},
+				ThoughtSignature: tc.ExtraContent.signature(),
+			}
+			if j == 0 && p.ThoughtSignature == "" && b.level {
+				p.ThoughtSignature = skipSignature
+			}
+			parts = append(parts, p)
+		}
+		b.add("model", parts)
+	case "tool":
+		b.add("user", []geminiPart{{FunctionResponse: &geminiFunctionResp{
+			ID:       upstreamCallID(m.ToolCallID),
+			Name:     b.req.toolNameOf[m.ToolCallID],
+			Response: toolResult(joinText(m.Content)),
+		}}})
+	}
+	return nil
+}
+
+// upstreamCallID is the functionCall / functionResponse id sent to Gemini:
+// ids this package generated (call_ + 24 hex) are not Gemini's and stay out;
+// any other id (one Gemini returned, or another provider's) goes along.
+func upstreamCallID(id string) string {
+	if generatedCallID(id) {
+		return ""
+	}
+	return id
+}
+
+func generatedCallID(id string) bool {
+	if len(id) != 29 || !strings.HasPrefix(id, "call_") {
+		return false
+	}
+	for i := 5; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// toolResult wraps a tool message's text as a functionResponse.response: a
+// JSON object as is, any other JSON value or plain text as {"result": ...}.
+func toolResult(s string) json.RawMessage {
+	t := bytes.TrimSpace([]byte(s))
+	if len(t) > 0 && json.Valid(t) {
+		if t[0] == '{' {
+			return t
+		}
+		return append(append([]byte(`{"result":`), t...), '}')
+	}
+	v, _ := marshal(map[string]string{"result": s})
+	return v
+}
+
+func joinText(c Content) string {
+	if c.Parts == nil {
+		return c.Text
+	}
+	var sb strings.Builder
+	for _, p := range c.Parts {
+		sb.WriteString(p.Text)
+	}
+	return sb.String()
+}
+
+func textParts(c Content) []geminiPart {
+	if c.Parts == nil {
+		if c.Text == "" {
+			return nil
+		}
+		return []geminiPart{{Text: c.Text}}
+	}
+	var out []geminiPart
+	for _, p := range c.Parts {
+		if p.Text != "" {
+			out = append(out, geminiPart{Text: p.Text})
+		}
+	}
+	return out
+}
+
+func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
+	if c.Parts == nil {
+		if c.Text == "" {
+			return nil, nil
+		}
+		return []geminiPart{{Text: c.Text}}, nil
+	}
+	out := make([]geminiPart, 0, len(c.Parts))
+	for j := range c.Parts {
+		p := &c.Parts[j]
+		switch p.Type {
+		case "text":
+			if p.Text != "" {
+				out = append(out, geminiPart{Text: p.Text})
+			}
+		case "refusal":
+			// An earlier refusal is not something to send back as the model's words.
+		default:
+			gp, err := b.media(p, at+".content["+strconv.Itoa(j)+"]")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, gp)
+		}
+	}
+	return out, nil
+}
+
+func (b *converter) media(p *ContentPart, at string) (geminiPart, error) {
+	src := p.media
+	if src == nil {
+		return geminiPart{}, reqErr(at, "invalid %s part", p.Type)
+	}
+	switch {
+	case src.fileURI != "":
+		return geminiPart{FileData: &geminiFileData{FileURI: src.fileURI}}, nil
+	case src.url != "":
+		param := at + ".image_url.url"
+		if b.fetch == nil {
+			return geminiPart{}, reqErr(param, "image URLs cannot be fetched here; send a data: URL")
+		}
+		if err := b.ctx.Err(); err != nil {
+			return geminiPart{}, err
+		}
+		mime, data, err := b.fetch(b.ctx, src.url)
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return geminiPart{}, b.ctx.Err()
+			}
+			return geminiPart{}, reqErr(param, "could not fetch the image: %v", err)
+		}
+		if len(data) == 0 {
+			return geminiPart{}, reqErr(param, "the image URL returned no data")
+		}
+		mime = normMIME(mime)
+		if !strings.HasPrefix(mime, "image/") && mime != "application/pdf" {
+			// Missing, generic or sniffed as text: look at the bytes.
+			sniffed := sniffImage(data)
+			if sniffed == "" {
+				if mime == "" || strings.HasSuffix(mime, "octet-stream") {
+					return geminiPart{}, reqErr(param, "could not tell the image type")
+				}
+				return geminiPart{}, reqErr(param, "the URL did not return an image (%s)", mime)
+			}
+			mime = sniffed
+		}
+		return geminiPart{InlineData: &geminiBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, nil
+	}
+	return geminiPart{InlineData: &geminiBlob{MimeType: src.mime, Data: src.data}}, nil
+}
+
+// tools builds tools and toolConfig. Client functions become one
+// functionDeclarations tool with the schema as parametersJsonSchema. The
+// built-in tools the settings add (search, code execution, URL context) are
+// left out when the client declares functions (Gemini answers "Tool use with
+// function calling is unsupported"), and, before Gemini 3, with a JSON
+// response format ("Tool use with a response mime type ... is unsupported");
+// code execution is also left out for image output and, before Gemini 3,
+// for requests carrying media.
+func (b *converter) tools(f Features, jsonOut bool) ([]geminiTool, *geminiToolConfig) {
+	req := b.req
+	var decls []geminiFunctionDecl
+	seen := make(map[string]bool, len(req.Tools))
+	var allowed map[string]bool
+	if req.toolFilter != nil {
+		allowed = make(map[string]bool, len(req.toolFilter))
+		for _, n := range req.toolFilter {
+			allowed[n] = true
+		}
+	}
+	for _, t := range req.Tools {
+		name := t.Function.Name
+		if seen[name] || allowed != nil && !allowed[name] {
+			continue
+		}
+		seen[name] = true
+		d := geminiFunctionDecl{Name: name, Description: t.Function.Description}
+		if !isNull(t.Function.Parameters) {
+			d.ParametersJSONSchema = t.Function.Parameters
+		}
+		decls = append(decls, d)
+	}
+	var tools []geminiTool
+	var cfg *geminiToolConfig
+	if len(decls) > 0 {
+		tools = append(tools, geminiTool{FunctionDeclarations: decls})
+		if req.toolMode != "" {
+			cfg = &geminiToolConfig{geminiFCConfig{Mode: req.toolMode, AllowedFunctionNames: req.toolNames}}
+		}
+		return tools, cfg
+	}
+	if jsonOut && !b.level {
+		return nil, nil
+	}
+	if f.Search {
+		tools = append(tools, geminiTool{GoogleSearch: &struct{}{}})
+	}
+	if f.CodeExecution && !f.ImageOutput && (b.level || !b.hasMedia()) {
+		tools = append(tools, geminiTool{CodeExecution: &struct{}{}})
+	}
+	if f.URLContext && !f.ImageOutput {
+		tools = append(tools, geminiTool{URLContext: &struct{}{}})
+	}
+	return tools, nil
+}
+
+func (b *converter) hasMedia() bool {
+	for _, c := range b.contents {
+		for _, p := range c.Parts {
+			if p.InlineData != nil || p.FileData != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// marshal is json.Marshal without HTML escaping and without the trailing
+// newline.
+func marshal(v any) ([]byte, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			bufPool.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return append([]byte(nil), out...), nil
+}
