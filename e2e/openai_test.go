@@ -37,10 +37,10 @@ func (e *env) lastBody() map[string]any {
 var weatherTool = openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
 	Name: "get_weather",
 	Parameters: shared.FunctionParameters{
-		"type":       "object",
+		"type": "object",
 		"properties": map[string]any{"city": map[string]any{"type": "string"},
 			"unit": map[string]any{"anyOf": []any{map[string]any{"const": "C"}, map[string]any{"const": "F"}}}},
-		"required":   []string{"city"},
+		"required": []string{"city"},
 	},
 })
 
