@@ -316,6 +316,12 @@ func DecodeRequest(body []byte) (*Request, error) {
 	return r, nil
 }
 
+// isObject reports a valid JSON object.
+func isObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{' && json.Valid(raw)
+}
+
 func isNull(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
@@ -545,7 +551,7 @@ func (r *Request) validate() *RequestError {
 		if t.Type != "" && t.Type != "function" {
 			return reqErr("tools["+strconv.Itoa(i)+"].type", "unsupported tool type %q (only function tools are supported)", t.Type)
 		}
-		if !isNull(t.Function.Parameters) && bytes.TrimSpace(t.Function.Parameters)[0] != '{' {
+		if !isNull(t.Function.Parameters) && !isObject(t.Function.Parameters) {
 			return reqErr("tools["+strconv.Itoa(i)+"].function.parameters", "must be a JSON Schema object")
 		}
 	}
@@ -586,7 +592,7 @@ func (r *Request) validate() *RequestError {
 			if rf.JSONSchema == nil {
 				return reqErr("response_format.json_schema", "required when type is json_schema")
 			}
-			if !isNull(rf.JSONSchema.Schema) && bytes.TrimSpace(rf.JSONSchema.Schema)[0] != '{' {
+			if !isNull(rf.JSONSchema.Schema) && !isObject(rf.JSONSchema.Schema) {
 				return reqErr("response_format.json_schema.schema", "must be a JSON Schema object")
 			}
 		case "":

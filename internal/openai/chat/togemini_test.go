@@ -490,3 +490,32 @@ func TestModelVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestToGeminiBuiltRequestSchemas(t *testing.T) {
+	base := func() *Request { return &Request{Messages: []Message{hiMessage()}} }
+	r := base()
+	r.Tools = []Tool{{Type: "function", Function: FunctionDefinition{Name: "f", Parameters: json.RawMessage(`{"type":`)}}}
+	var re *RequestError
+	if _, err := ToGemini(context.Background(), r, "gemini-2.5-flash", Features{}, nil); !errors.As(err, &re) || re.Param != "tools[0].function.parameters" {
+		t.Errorf("broken parameters: %v", err)
+	}
+	r = base()
+	r.ResponseFormat = &ResponseFormat{Type: "json_schema", JSONSchema: &JSONSchema{Name: "x", Schema: json.RawMessage(`{]`)}}
+	if _, err := ToGemini(context.Background(), r, "gemini-2.5-flash", Features{}, nil); !errors.As(err, &re) || re.Param != "response_format.json_schema.schema" {
+		t.Errorf("broken schema: %v", err)
+	}
+	// A Request decoded with plain encoding/json works too.
+	var plain Request
+	if err := json.Unmarshal([]byte(`{"messages":[{"role":"user","content":[{"type":"text","text":"a"}]},{"role":"assistant","tool_calls":[{"id":"q","type":"function","function":{"name":"f","arguments":"{\"k\":2}"}}]},{"role":"tool","tool_call_id":"q","content":"1"}]}`), &plain); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ToGemini(context.Background(), &plain, "gemini-2.5-flash", Features{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEqual(t, got, `{"contents":[{"role":"user","parts":[{"text":"a"}]},{"role":"model","parts":[{"functionCall":{"id":"q","name":"f","args":{"k":2}}}]},{"role":"user","parts":[{"functionResponse":{"id":"q","name":"f","response":{"result":1}}}]}]}`)
+	b, _ := json.Marshal(plain.Messages[0].Content)
+	if string(b) != `[{"type":"text","text":"a"}]` {
+		t.Errorf("Content marshals as %s", b)
+	}
+}
