@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
 
 func init() {
@@ -60,6 +60,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    image_model     <model>
 //	    tts_model       <model>
 //	    tts_voice       <voice>
+//	    log_level       debug|info|warn|error
+//	    error_log_days  <days>
+//	    request_log_days <days>
+//	    record_request_body on|off
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -74,6 +78,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"api_keys_file": &h.APIKeysFile, "auth_token": &h.AuthToken, "database": &h.Database, "base_url": &h.BaseURL,
 		"referer": &h.Referer, "test_model": &h.TestModel, "console": &h.Console,
 		"paid_key": &h.PaidKey, "image_model": &h.ImageModel, "tts_model": &h.TTSModel, "tts_voice": &h.TTSVoice,
+		"log_level": &h.LogLevel,
 	}
 	modelLists := map[string]**[]string{
 		"search_models": &h.SearchModels, "image_models": &h.ImageModels, "thinking_models": &h.ThinkingModels,
@@ -82,6 +87,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	flags := map[string]**bool{
 		"code_execution": &h.CodeExecution, "url_context": &h.URLContext, "show_search_link": &h.ShowSearchLink,
 		"show_thinking": &h.ShowThinking, "fake_stream": &h.FakeStream, "retry_empty": &h.RetryEmpty,
+		"record_request_body": &h.RecordRequestBody,
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
@@ -137,13 +143,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "safety_settings":
 			args := d.RemainingArgs()
 			if h.SafetySettings == nil {
-				h.SafetySettings = new([]balancer.SafetySetting)
+				h.SafetySettings = new([]settings.SafetySetting)
 			}
 			switch {
 			case len(args) == 1 && args[0] == "off":
-				*h.SafetySettings = []balancer.SafetySetting{}
+				*h.SafetySettings = []settings.SafetySetting{}
 			case len(args) == 2:
-				*h.SafetySettings = append(*h.SafetySettings, balancer.SafetySetting{Category: args[0], Threshold: args[1]})
+				*h.SafetySettings = append(*h.SafetySettings, settings.SafetySetting{Category: args[0], Threshold: args[1]})
 			default:
 				return d.Errf("safety_settings takes a category and a threshold (e.g. HARM_CATEGORY_HARASSMENT OFF), or off")
 			}
@@ -165,6 +171,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.MaxRetries = &n
+		case "error_log_days", "request_log_days":
+			n, err := oneInt(d, 0)
+			if err != nil {
+				return err
+			}
+			if opt == "error_log_days" {
+				h.ErrorLogDays = &n
+			} else {
+				h.RequestLogDays = &n
+			}
 		case "max_body_size":
 			n, err := oneInt(d, 1)
 			if err != nil {

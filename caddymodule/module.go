@@ -4,6 +4,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,7 +20,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/httpapi"
 	"github.com/gemini-balance/gemini_balance/internal/keylist"
-	"github.com/gemini-balance/gemini_balance/internal/secret"
+	"github.com/gemini-balance/gemini_balance/internal/settings"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
 
@@ -78,7 +79,7 @@ type Handler struct {
 	// FilteredModels are hidden from model lists and refused.
 	FilteredModels *[]string `json:"filtered_models,omitempty"`
 	// SafetySettings are sent when a client sends none; an empty list sends none.
-	SafetySettings *[]balancer.SafetySetting `json:"safety_settings,omitempty"`
+	SafetySettings *[]settings.SafetySetting `json:"safety_settings,omitempty"`
 	// CodeExecution adds the codeExecution tool.
 	CodeExecution *bool `json:"code_execution,omitempty"`
 	// URLContext adds the urlContext tool.
@@ -101,6 +102,14 @@ type Handler struct {
 	TTSModel string `json:"tts_model,omitempty"`
 	// TTSVoice is the default Gemini voice of /v1/audio/speech.
 	TTSVoice string `json:"tts_voice,omitempty"`
+	// LogLevel is the detail of the module's own log lines: debug, info, warn, error.
+	LogLevel string `json:"log_level,omitempty"`
+	// ErrorLogDays is how long error logs are kept (default 7; 0 keeps them).
+	ErrorLogDays *int `json:"error_log_days,omitempty"`
+	// RequestLogDays is how long request logs are kept (default 30; 0 keeps them).
+	RequestLogDays *int `json:"request_log_days,omitempty"`
+	// RecordRequestBody stores the request body with error logs.
+	RecordRequestBody *bool `json:"record_request_body,omitempty"`
 
 	api    *httpapi.Handler
 	logger *zap.Logger
@@ -134,38 +143,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := balancer.Config{
-		Name:         h.Pool,
-		DatabasePath: h.databasePath(),
-		Keys:         keys,
-		Upstream: upstream.Options{
-			BaseURL: h.BaseURL, Referer: h.Referer, Headers: h.Headers, Proxies: h.Proxies,
-			Timeout: balancer.DefaultTimeout,
-		},
-		Settings: balancer.DefaultSettings(),
+	values := h.settingValues()
+	set, err := settings.Apply(settings.Defaults(), values)
+	if err != nil {
+		return fmt.Errorf("gemini_balance: %v", err)
 	}
-	if h.Timeout != nil {
-		cfg.Upstream.Timeout = time.Duration(*h.Timeout)
+	locked := make(map[string]bool, len(values))
+	for name := range values {
+		locked[name] = true
 	}
-	if h.MaxFailures != nil {
-		cfg.Settings.MaxFailures = *h.MaxFailures
-	}
-	if h.MaxRetries != nil {
-		cfg.Settings.MaxRetries = *h.MaxRetries
-	}
-	if h.TestModel != "" {
-		cfg.Settings.TestModel = h.TestModel
-	}
-	if h.CheckInterval != nil {
-		cfg.Settings.CheckInterval = time.Duration(*h.CheckInterval)
-	}
-	h.applyModelSettings(&cfg.Settings.Models)
+	cfg := balancer.Config{Name: h.Pool, DatabasePath: h.databasePath(), Keys: keys, Settings: set, Locked: locked}
 	b, err := acquirePool(cfg, h.logger)
 	if err != nil {
 		return err
 	}
 	h.keyed = h.Pool
-	h.api = &httpapi.Handler{Balancer: b, Tokens: secret.NewTokenSet(h.AllowedTokens), MaxBodyBytes: h.MaxBodyBytes, Logger: h.logger}
+	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, Logger: h.logger}
 	return nil
 }
 
@@ -249,45 +242,68 @@ func (h *Handler) checkValues() error {
 	return nil
 }
 
-// applyModelSettings lays the options written in the configuration over the defaults.
-func (h *Handler) applyModelSettings(m *balancer.ModelSettings) {
-	setList := func(dst *[]string, src *[]string) {
-		if src != nil {
-			*dst = *src
+// settingValues are the settings this configuration writes, by option
+// name, as JSON; the settings schema validates them like any other change.
+func (h *Handler) settingValues() map[string]json.RawMessage {
+	v := map[string]json.RawMessage{}
+	put := func(name string, val any) {
+		b, _ := json.Marshal(val)
+		v[name] = b
+	}
+	ints := map[string]*int{"max_failures": h.MaxFailures, "max_retries": h.MaxRetries,
+		"error_log_days": h.ErrorLogDays, "request_log_days": h.RequestLogDays}
+	durations := map[string]*caddy.Duration{"timeout": h.Timeout, "check_interval": h.CheckInterval, "fake_stream_interval": h.FakeStreamInterval}
+	strs := map[string]string{"base_url": h.BaseURL, "referer": h.Referer, "test_model": h.TestModel, "auth_token": h.AuthToken,
+		"paid_key": h.PaidKey, "image_model": h.ImageModel, "tts_model": h.TTSModel, "tts_voice": h.TTSVoice, "log_level": h.LogLevel}
+	lists := map[string]*[]string{"search_models": h.SearchModels, "image_models": h.ImageModels,
+		"thinking_models": h.ThinkingModels, "filtered_models": h.FilteredModels}
+	bools := map[string]*bool{"code_execution": h.CodeExecution, "url_context": h.URLContext, "show_search_link": h.ShowSearchLink,
+		"show_thinking": h.ShowThinking, "fake_stream": h.FakeStream, "retry_empty": h.RetryEmpty, "record_request_body": h.RecordRequestBody}
+	for name, p := range ints {
+		if p != nil {
+			put(name, *p)
 		}
 	}
-	setList(&m.SearchModels, h.SearchModels)
-	setList(&m.ImageModels, h.ImageModels)
-	setList(&m.ThinkingModels, h.ThinkingModels)
-	setList(&m.FilteredModels, h.FilteredModels)
+	for name, p := range durations {
+		if p != nil {
+			put(name, time.Duration(*p).String())
+		}
+	}
+	for name, val := range strs {
+		if val != "" {
+			put(name, val)
+		}
+	}
+	for name, p := range lists {
+		if p != nil {
+			put(name, *p)
+		}
+	}
+	for name, p := range bools {
+		if p != nil {
+			put(name, *p)
+		}
+	}
+	if h.Proxies != nil {
+		put("proxies", h.Proxies)
+	}
+	if h.AllowedTokens != nil {
+		put("allowed_tokens", h.AllowedTokens)
+	}
+	if h.Headers != nil {
+		m := map[string]string{}
+		for name := range h.Headers {
+			m[name] = h.Headers.Get(name)
+		}
+		put("headers", m)
+	}
 	if h.ThinkingBudgets != nil {
-		m.ThinkingBudgets = h.ThinkingBudgets
+		put("thinking_budgets", h.ThinkingBudgets)
 	}
 	if h.SafetySettings != nil {
-		m.SafetySettings = *h.SafetySettings
+		put("safety_settings", *h.SafetySettings)
 	}
-	for _, b := range []struct {
-		dst *bool
-		src *bool
-	}{
-		{&m.CodeExecution, h.CodeExecution}, {&m.URLContext, h.URLContext}, {&m.ShowSearchLink, h.ShowSearchLink},
-		{&m.ShowThinking, h.ShowThinking}, {&m.FakeStream, h.FakeStream}, {&m.RetryEmpty, h.RetryEmpty},
-	} {
-		if b.src != nil {
-			*b.dst = *b.src
-		}
-	}
-	if h.FakeStreamInterval != nil {
-		m.FakeStreamInterval = time.Duration(*h.FakeStreamInterval)
-	}
-	for _, s := range []struct {
-		dst *string
-		src string
-	}{{&m.PaidKey, h.PaidKey}, {&m.ImageModel, h.ImageModel}, {&m.TTSModel, h.TTSModel}, {&m.TTSVoice, h.TTSVoice}} {
-		if s.src != "" {
-			*s.dst = s.src
-		}
-	}
+	return v
 }
 
 // Validate checks the provisioned handler.

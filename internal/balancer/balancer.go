@@ -17,84 +17,28 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/models"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
+	"github.com/gemini-balance/gemini_balance/internal/settings"
 	"github.com/gemini-balance/gemini_balance/internal/store"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
 
-// Settings are the options that may change while the pool runs.
-type Settings struct {
-	MaxFailures   int           // consecutive failures before a key is invalid
-	MaxRetries    int           // extra attempts on other keys
-	TestModel     string        // model probed by key checks
-	CheckInterval time.Duration // re-check of invalid keys; 0 disables
-	Models        ModelSettings
-}
+// Settings are a pool's run-time options (see internal/settings).
+type Settings = settings.Settings
 
-// ModelSettings shape what is asked of each model.
-type ModelSettings struct {
-	SearchModels       []string       // get a -search alias
-	ImageModels        []string       // get an -image alias
-	ThinkingModels     []string       // get a -non-thinking alias
-	ThinkingBudgets    map[string]int // default thinking budget per model
-	FilteredModels     []string       // hidden from lists and refused
-	SafetySettings     []SafetySetting
-	CodeExecution      bool // add the codeExecution tool
-	URLContext         bool // add the urlContext tool
-	ShowSearchLink     bool // append grounding sources to translated answers
-	ShowThinking       bool // show thoughts as reasoning_content
-	FakeStream         bool // answer OpenAI streams from a non-streamed upstream call
-	FakeStreamInterval time.Duration
-	RetryEmpty         bool   // retry an empty answer on another key
-	PaidKey            string // used for Imagen when set
-	ImageModel         string // Imagen model behind /v1/images/generations
-	TTSModel           string // model behind /v1/audio/speech
-	TTSVoice           string // default voice
-}
-
-// SafetySetting is one Gemini safety threshold.
-type SafetySetting struct {
-	Category  string `json:"category"`
-	Threshold string `json:"threshold"`
-}
-
-// DefaultModelSettings are gemini-balance's defaults, so its users find the same behaviour.
-func DefaultModelSettings() ModelSettings {
-	return ModelSettings{
-		SearchModels:   []string{"gemini-2.5-flash", "gemini-2.5-pro"},
-		ImageModels:    []string{"gemini-2.0-flash-exp", "gemini-2.5-flash-image-preview"},
-		FilteredModels: []string{"gemini-1.0-pro-vision-latest", "gemini-pro-vision", "chat-bison-001", "text-bison-001", "embedding-gecko-001"},
-		SafetySettings: []SafetySetting{
-			{"HARM_CATEGORY_HARASSMENT", "OFF"}, {"HARM_CATEGORY_HATE_SPEECH", "OFF"},
-			{"HARM_CATEGORY_SEXUALLY_EXPLICIT", "OFF"}, {"HARM_CATEGORY_DANGEROUS_CONTENT", "OFF"},
-			{"HARM_CATEGORY_CIVIC_INTEGRITY", "BLOCK_NONE"},
-		},
-		ShowSearchLink: true, ShowThinking: true, FakeStreamInterval: 5 * time.Second, RetryEmpty: true,
-		ImageModel: "imagen-3.0-generate-002", TTSModel: "gemini-2.5-flash-preview-tts", TTSVoice: "Zephyr",
-	}
-}
-
-// Defaults of the settings.
-const (
-	DefaultMaxFailures   = 3
-	DefaultMaxRetries    = 3
-	DefaultTimeout       = 300 * time.Second
-	DefaultTestModel     = "gemini-2.5-flash-lite"
-	DefaultCheckInterval = time.Hour
-)
-
-// DefaultSettings are used where the configuration says nothing.
-func DefaultSettings() Settings {
-	return Settings{MaxFailures: DefaultMaxFailures, MaxRetries: DefaultMaxRetries, TestModel: DefaultTestModel,
-		CheckInterval: DefaultCheckInterval, Models: DefaultModelSettings()}
-}
+// DefaultTimeout is the per-attempt limit when none is configured.
+const DefaultTimeout = 300 * time.Second
 
 // Config builds or re-configures a Balancer.
 type Config struct {
 	Name         string
 	DatabasePath string // "" runs without persistence
 	Keys         []string
-	Upstream     upstream.Options
-	Settings     Settings
+	// Settings are the defaults with the configuration's values laid over;
+	// Locked names the options the configuration wrote, which the database
+	// and the admin API cannot change.
+	Settings Settings
+	Locked   map[string]bool
 }
 
 // Balancer is one live pool. All methods are safe for concurrent use.
@@ -110,6 +54,14 @@ type Balancer struct {
 	models   catalogueCache
 	aliases  atomic.Pointer[models.Aliases]
 	safety   atomic.Pointer[json.RawMessage]
+	tokens   atomic.Pointer[secret.TokenSet]
+	level    zap.AtomicLevel
+
+	// configured and locked come from the configuration; stored is what the
+	// database held at the last look. All three are guarded by applyMu.
+	configured Settings
+	locked     map[string]bool
+	stored     map[string]json.RawMessage
 
 	applyMu    sync.Mutex // serialises Apply
 	stop       chan struct{}
@@ -128,9 +80,10 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		logger = zap.NewNop()
 	}
 	b := &Balancer{
-		name: cfg.Name, pool: keypool.New(), logger: logger,
+		name: cfg.Name, pool: keypool.New(), level: zap.NewAtomicLevelAt(zap.InfoLevel),
 		stop: make(chan struct{}), checkKick: make(chan struct{}, 1), now: time.Now,
 	}
+	b.logger = withLevel(logger, b.level)
 	if cfg.DatabasePath != "" {
 		st, err := store.Open(cfg.DatabasePath, 0, logger.Named("store"))
 		if err != nil {
@@ -148,9 +101,10 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		b.Close()
 		return nil, err
 	}
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.persistLoop()
 	go b.checkLoop()
+	go b.settingsLoop()
 	return b, nil
 }
 
@@ -175,26 +129,14 @@ func (b *Balancer) restoreKeys() error {
 // Apply installs a (new) configuration: upstream client, settings and the
 // Caddyfile's keys. In-flight requests keep the client they started with.
 func (b *Balancer) Apply(cfg Config) error {
-	client, err := upstream.New(cfg.Upstream)
-	if err != nil {
+	if _, err := upstream.New(cfg.Settings.UpstreamOptions()); err != nil {
 		return err
 	}
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
-	s := cfg.Settings
-	m := s.Models
-	b.aliases.Store(models.NewAliases(m.SearchModels, m.ImageModels, m.ThinkingModels, m.FilteredModels))
-	var safety json.RawMessage
-	if len(m.SafetySettings) > 0 {
-		safety, _ = json.Marshal(m.SafetySettings)
-	}
-	b.safety.Store(&safety)
-	if old := b.settings.Swap(&s); old != nil && old.CheckInterval != s.CheckInterval {
-		b.kickChecker()
-	}
-	if old := b.client.Swap(client); old != nil {
-		// Idle connections of the old client close; requests in flight finish.
-		go func() { time.Sleep(time.Minute); old.Close() }()
+	b.configured, b.locked = cfg.Settings, cfg.Locked
+	if err := b.recompute(b.storedSettings()); err != nil {
+		return err
 	}
 	added, removed := b.pool.SyncCaddyfile(cfg.Keys)
 	if b.store != nil && (len(added) > 0 || len(removed) > 0) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
 
 // rssBytes reads this process's resident set size.
@@ -51,8 +52,8 @@ func TestLoad100kKeys(t *testing.T) {
 		keys[i] = fmt.Sprintf("AIzaSyLOADTEST%025d", i)
 	}
 	db := filepath.Join(t.TempDir(), "keys.db")
-	cfg := Config{Name: "load", DatabasePath: db, Keys: keys, Settings: DefaultSettings()}
-	cfg.Upstream.BaseURL = "http://127.0.0.1:1/v1beta"
+	cfg := Config{Name: "load", DatabasePath: db, Keys: keys, Settings: settings.Defaults()}
+	cfg.Settings.BaseURL = "http://127.0.0.1:1/v1beta"
 	heap0, rss0 := heapBytes(), rssBytes()
 
 	start := time.Now()

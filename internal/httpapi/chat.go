@@ -46,7 +46,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 		return
 	}
 	opts := chat.ResponseOptions{ID: "chatcmpl-" + randomHex(12), Created: time.Now().Unix(), Model: res.Requested,
-		ShowThinking: set.ShowThinking, ShowSearchLinks: set.ShowSearchLink, ImagesAsMarkdown: true}
+		ShowThinking: set.ShowThinking || req.WantsThoughts(), ShowSearchLinks: set.ShowSearchLink, ImagesAsMarkdown: true}
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	realStream := req.Stream && !set.FakeStream
 	call := generateCall("openai.chat", res.Upstream, token, gbody, realStream)

@@ -16,7 +16,6 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
-	"github.com/gemini-balance/gemini_balance/internal/secret"
 )
 
 // DefaultMaxBodyBytes bounds a client request body: Gemini accepts 20 MB of
@@ -26,7 +25,6 @@ const DefaultMaxBodyBytes = 64 << 20
 // Handler serves one pool's routes.
 type Handler struct {
 	Balancer     *balancer.Balancer
-	Tokens       *secret.TokenSet
 	MaxBodyBytes int64
 	Logger       *zap.Logger
 	// ImageFetchClient replaces the client that fetches image URLs of chat
@@ -88,13 +86,14 @@ func clientToken(r *http.Request) string {
 // the dialect's error shape and returns "".
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, d dialect) (string, bool) {
 	tok := clientToken(r)
+	tokens := h.Balancer.Tokens()
 	var msg string
 	switch {
-	case h.Tokens == nil || h.Tokens.Len() == 0:
+	case tokens.Len() == 0:
 		msg = "this server has no client tokens configured (allowed_tokens), so it accepts no API requests"
 	case tok == "":
 		msg = "missing client token: send it as ?key=, the x-goog-api-key header or Authorization: Bearer"
-	case !h.Tokens.Contains(tok):
+	case !tokens.Contains(tok):
 		msg = "invalid client token"
 	default:
 		return tok, true

@@ -1,0 +1,450 @@
+// Package settings is the one schema of a pool's run-time options: name,
+// type, default, validation and help text. The Caddyfile, the admin API and
+// the console all read and write options through it.
+package settings
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/upstream"
+)
+
+// Settings are a pool's options that may change while it runs.
+type Settings struct {
+	MaxFailures   int
+	MaxRetries    int
+	TestModel     string
+	CheckInterval time.Duration
+
+	BaseURL string
+	Timeout time.Duration
+	Referer string
+	Proxies []string
+	Headers map[string]string
+
+	AllowedTokens []string
+	AuthToken     string
+
+	Models ModelSettings
+
+	LogLevel          string
+	ErrorLogDays      int
+	RequestLogDays    int
+	RecordRequestBody bool
+}
+
+// ModelSettings shape what is asked of each model.
+type ModelSettings struct {
+	SearchModels       []string
+	ImageModels        []string
+	ThinkingModels     []string
+	ThinkingBudgets    map[string]int
+	FilteredModels     []string
+	SafetySettings     []SafetySetting
+	CodeExecution      bool
+	URLContext         bool
+	ShowSearchLink     bool
+	ShowThinking       bool
+	FakeStream         bool
+	FakeStreamInterval time.Duration
+	RetryEmpty         bool
+	PaidKey            string
+	ImageModel         string
+	TTSModel           string
+	TTSVoice           string
+}
+
+// SafetySetting is one Gemini safety threshold.
+type SafetySetting struct {
+	Category  string `json:"category"`
+	Threshold string `json:"threshold"`
+}
+
+// UpstreamOptions are the settings the upstream client is built from.
+func (s *Settings) UpstreamOptions() upstream.Options {
+	h := http.Header{}
+	for k, v := range s.Headers {
+		h.Set(k, v)
+	}
+	return upstream.Options{BaseURL: s.BaseURL, Referer: s.Referer, Headers: h, Timeout: s.Timeout, Proxies: s.Proxies}
+}
+
+// Defaults are gemini-balance's defaults where it has one, so its users
+// find the same behaviour.
+func Defaults() Settings {
+	return Settings{
+		MaxFailures: 3, MaxRetries: 3, TestModel: "gemini-2.5-flash-lite", CheckInterval: time.Hour,
+		BaseURL: upstream.DefaultBaseURL, Timeout: 300 * time.Second,
+		Models: ModelSettings{
+			SearchModels:   []string{"gemini-2.5-flash", "gemini-2.5-pro"},
+			ImageModels:    []string{"gemini-2.0-flash-exp", "gemini-2.5-flash-image-preview"},
+			FilteredModels: []string{"gemini-1.0-pro-vision-latest", "gemini-pro-vision", "chat-bison-001", "text-bison-001", "embedding-gecko-001"},
+			SafetySettings: []SafetySetting{
+				{"HARM_CATEGORY_HARASSMENT", "OFF"}, {"HARM_CATEGORY_HATE_SPEECH", "OFF"},
+				{"HARM_CATEGORY_SEXUALLY_EXPLICIT", "OFF"}, {"HARM_CATEGORY_DANGEROUS_CONTENT", "OFF"},
+				{"HARM_CATEGORY_CIVIC_INTEGRITY", "BLOCK_NONE"},
+			},
+			ShowSearchLink: true, ShowThinking: true, FakeStreamInterval: 5 * time.Second, RetryEmpty: true,
+			ImageModel: "imagen-3.0-generate-002", TTSModel: "gemini-2.5-flash-preview-tts", TTSVoice: "Zephyr",
+		},
+		LogLevel: "info", ErrorLogDays: 7, RequestLogDays: 30,
+	}
+}
+
+// Option is one setting in the schema.
+type Option struct {
+	Name   string   `json:"name"`
+	Type   string   `json:"type"` // int, bool, string, secret, duration, list, map, budgets, safety, enum
+	Group  string   `json:"group"`
+	Help   string   `json:"help"`
+	Choice []string `json:"choices,omitempty"`
+	get    func(*Settings) any
+	set    func(*Settings, json.RawMessage) error
+}
+
+// Get is the option's value in s, as JSON would show it (secrets masked
+// by the caller).
+func (o *Option) Get(s *Settings) any { return o.get(s) }
+
+// Set validates raw and stores it in s.
+func (o *Option) Set(s *Settings, raw json.RawMessage) error { return o.set(s, raw) }
+
+// Secret reports whether the value must never be shown.
+func (o *Option) Secret() bool { return o.Type == "secret" }
+
+var schema []*Option
+var byName = map[string]*Option{}
+
+// Schema lists every option in display order.
+func Schema() []*Option { return schema }
+
+// Lookup finds an option by name.
+func Lookup(name string) (*Option, bool) { o, ok := byName[name]; return o, ok }
+
+func add(o *Option) {
+	schema = append(schema, o)
+	byName[o.Name] = o
+}
+
+func decode[T any](raw json.RawMessage, what string) (T, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("must be %s", what)
+	}
+	return v, nil
+}
+
+func intOpt(name, group, help string, min, max int, field func(*Settings) *int) {
+	add(&Option{Name: name, Type: "int", Group: group, Help: help,
+		get: func(s *Settings) any { return *field(s) },
+		set: func(s *Settings, raw json.RawMessage) error {
+			n, err := decode[int](raw, "a whole number")
+			if err != nil {
+				return err
+			}
+			if n < min || n > max {
+				return fmt.Errorf("must be between %d and %d", min, max)
+			}
+			*field(s) = n
+			return nil
+		}})
+}
+
+func boolOpt(name, group, help string, field func(*Settings) *bool) {
+	add(&Option{Name: name, Type: "bool", Group: group, Help: help,
+		get: func(s *Settings) any { return *field(s) },
+		set: func(s *Settings, raw json.RawMessage) error {
+			b, err := decode[bool](raw, "true or false")
+			if err == nil {
+				*field(s) = b
+			}
+			return err
+		}})
+}
+
+func stringOpt(name, typ, group, help string, check func(string) error, field func(*Settings) *string) {
+	add(&Option{Name: name, Type: typ, Group: group, Help: help,
+		get: func(s *Settings) any { return *field(s) },
+		set: func(s *Settings, raw json.RawMessage) error {
+			v, err := decode[string](raw, "a string")
+			if err != nil {
+				return err
+			}
+			v = strings.TrimSpace(v)
+			if check != nil {
+				if err := check(v); err != nil {
+					return err
+				}
+			}
+			*field(s) = v
+			return nil
+		}})
+}
+
+// durationOpt accepts "90s", "5m", "1h30m" or a number of seconds.
+func durationOpt(name, group, help string, min time.Duration, field func(*Settings) *time.Duration) {
+	add(&Option{Name: name, Type: "duration", Group: group, Help: help,
+		get: func(s *Settings) any { return field(s).String() },
+		set: func(s *Settings, raw json.RawMessage) error {
+			var d time.Duration
+			var secs float64
+			if err := json.Unmarshal(raw, &secs); err == nil {
+				d = time.Duration(secs * float64(time.Second))
+			} else {
+				str, err := decode[string](raw, `a duration such as "30s", "5m" or "1h"`)
+				if err != nil {
+					return err
+				}
+				if d, err = time.ParseDuration(strings.TrimSpace(str)); err != nil {
+					return fmt.Errorf(`must be a duration such as "30s", "5m" or "1h"`)
+				}
+			}
+			if d < min {
+				return fmt.Errorf("must be at least %s", min)
+			}
+			*field(s) = d
+			return nil
+		}})
+}
+
+func listOpt(name, group, help string, check func(string) error, field func(*Settings) *[]string) {
+	add(&Option{Name: name, Type: "list", Group: group, Help: help,
+		get: func(s *Settings) any { return nonNil(*field(s)) },
+		set: func(s *Settings, raw json.RawMessage) error {
+			list, err := decode[[]string](raw, "a list of strings")
+			if err != nil {
+				return err
+			}
+			out := make([]string, 0, len(list))
+			for _, v := range list {
+				if v = strings.TrimSpace(v); v == "" || slices.Contains(out, v) {
+					continue
+				}
+				if check != nil {
+					if err := check(v); err != nil {
+						return err
+					}
+				}
+				out = append(out, v)
+			}
+			*field(s) = out
+			return nil
+		}})
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func checkBaseURL(v string) error {
+	_, err := upstream.ParseBaseURL(v)
+	return err
+}
+
+func checkProxy(v string) error {
+	_, err := upstream.ParseProxyURL(v)
+	return err
+}
+
+func checkNonEmpty(v string) error {
+	if v == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+func checkReferer(v string) error {
+	if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+		return fmt.Errorf("must be an http:// or https:// URL, or empty")
+	}
+	return nil
+}
+
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+func init() {
+	const keys, up, access, model, logs = "keys", "upstream", "access", "models", "logs"
+	intOpt("max_failures", keys, "Consecutive failures (401/403 and the like) after which a key is invalid.", 1, 1000,
+		func(s *Settings) *int { return &s.MaxFailures })
+	intOpt("max_retries", keys, "Extra attempts on other keys after the first fails.", 0, 7,
+		func(s *Settings) *int { return &s.MaxRetries })
+	stringOpt("test_model", "string", keys, "Model probed by key checks (a GET of the model, which costs no quota).", checkNonEmpty,
+		func(s *Settings) *string { return &s.TestModel })
+	durationOpt("check_interval", keys, "How often invalid keys are re-checked; 0 disables.", 0,
+		func(s *Settings) *time.Duration { return &s.CheckInterval })
+
+	stringOpt("base_url", "string", up, "The upstream, ending with the API version; a relay's path prefix is kept.", checkBaseURL,
+		func(s *Settings) *string { return &s.BaseURL })
+	durationOpt("timeout", up, "Limit of each upstream attempt (for streams: first byte and each pause).", time.Millisecond,
+		func(s *Settings) *time.Duration { return &s.Timeout })
+	stringOpt("referer", "string", up, "Referer sent upstream, for keys restricted to HTTP referrers.", checkReferer,
+		func(s *Settings) *string { return &s.Referer })
+	listOpt("proxies", up, "Outgoing http, https or socks5 proxies; each key is pinned to one.", checkProxy,
+		func(s *Settings) *[]string { return &s.Proxies })
+	add(&Option{Name: "headers", Type: "map", Group: up, Help: "Extra headers on every upstream request.",
+		get: func(s *Settings) any {
+			if s.Headers == nil {
+				return map[string]string{}
+			}
+			return s.Headers
+		},
+		set: func(s *Settings, raw json.RawMessage) error {
+			m, err := decode[map[string]string](raw, "an object of header names to values")
+			if err != nil {
+				return err
+			}
+			for k := range m {
+				if k == "" || strings.ContainsAny(k, " :\r\n") {
+					return fmt.Errorf("%q is not a header name", k)
+				}
+			}
+			s.Headers = m
+			return nil
+		}})
+
+	listOpt("allowed_tokens", access, "Client tokens accepted on the API routes.", nil,
+		func(s *Settings) *[]string { return &s.AllowedTokens })
+	stringOpt("auth_token", "secret", access, "Console and admin token; never a client token.", nil,
+		func(s *Settings) *string { return &s.AuthToken })
+
+	listOpt("search_models", model, "Models with a -search alias (adds Google Search).", nil,
+		func(s *Settings) *[]string { return &s.Models.SearchModels })
+	listOpt("image_models", model, "Models with an -image alias (text and image output).", nil,
+		func(s *Settings) *[]string { return &s.Models.ImageModels })
+	listOpt("thinking_models", model, "Models with a -non-thinking alias.", nil,
+		func(s *Settings) *[]string { return &s.Models.ThinkingModels })
+	add(&Option{Name: "thinking_budgets", Type: "budgets", Group: model, Help: "Default thinking budget per model when the client sets none (-1 dynamic).",
+		get: func(s *Settings) any {
+			if s.Models.ThinkingBudgets == nil {
+				return map[string]int{}
+			}
+			return s.Models.ThinkingBudgets
+		},
+		set: func(s *Settings, raw json.RawMessage) error {
+			m, err := decode[map[string]int](raw, "an object of model names to token budgets")
+			if err != nil {
+				return err
+			}
+			for k, n := range m {
+				if n < -1 || n > 32768 {
+					return fmt.Errorf("%s: %d is outside -1 (dynamic) to 32768", k, n)
+				}
+			}
+			s.Models.ThinkingBudgets = m
+			return nil
+		}})
+	listOpt("filtered_models", model, "Models hidden from lists and refused.", nil,
+		func(s *Settings) *[]string { return &s.Models.FilteredModels })
+	add(&Option{Name: "safety_settings", Type: "safety", Group: model, Help: "Safety thresholds sent when the client sends none; an empty list sends none.",
+		get: func(s *Settings) any { return nonNil(s.Models.SafetySettings) },
+		set: func(s *Settings, raw json.RawMessage) error {
+			list, err := decode[[]SafetySetting](raw, `a list of {"category","threshold"}`)
+			if err != nil {
+				return err
+			}
+			for _, v := range list {
+				if !strings.HasPrefix(v.Category, "HARM_CATEGORY_") || v.Threshold == "" {
+					return fmt.Errorf("%q/%q is not a HARM_CATEGORY_* category with a threshold", v.Category, v.Threshold)
+				}
+			}
+			s.Models.SafetySettings = list
+			return nil
+		}})
+	boolOpt("code_execution", model, "Add the codeExecution tool.", func(s *Settings) *bool { return &s.Models.CodeExecution })
+	boolOpt("url_context", model, "Add the urlContext tool.", func(s *Settings) *bool { return &s.Models.URLContext })
+	boolOpt("show_search_link", model, "Append grounding sources to translated answers.", func(s *Settings) *bool { return &s.Models.ShowSearchLink })
+	boolOpt("show_thinking", model, "Ask for thoughts and return them as reasoning_content.", func(s *Settings) *bool { return &s.Models.ShowThinking })
+	boolOpt("fake_stream", model, "Answer OpenAI streams from one plain upstream call, with keep-alives.", func(s *Settings) *bool { return &s.Models.FakeStream })
+	durationOpt("fake_stream_interval", model, "Keep-alive interval of a fake stream.", 10*time.Millisecond,
+		func(s *Settings) *time.Duration { return &s.Models.FakeStreamInterval })
+	boolOpt("retry_empty", model, "Retry an empty translated answer on another key, at no cost to the key.", func(s *Settings) *bool { return &s.Models.RetryEmpty })
+	stringOpt("paid_key", "secret", model, "Key used for Imagen instead of the pool.", nil, func(s *Settings) *string { return &s.Models.PaidKey })
+	stringOpt("image_model", "string", model, "Imagen model of /v1/images/generations.", checkNonEmpty, func(s *Settings) *string { return &s.Models.ImageModel })
+	stringOpt("tts_model", "string", model, "Model of /v1/audio/speech.", checkNonEmpty, func(s *Settings) *string { return &s.Models.TTSModel })
+	stringOpt("tts_voice", "string", model, "Default voice of /v1/audio/speech.", checkNonEmpty, func(s *Settings) *string { return &s.Models.TTSVoice })
+
+	add(&Option{Name: "log_level", Type: "enum", Group: logs, Help: "Detail of the module's own log lines (Caddy's log level must let them through).",
+		Choice: logLevels,
+		get:    func(s *Settings) any { return s.LogLevel },
+		set: func(s *Settings, raw json.RawMessage) error {
+			v, err := decode[string](raw, "a string")
+			if err != nil {
+				return err
+			}
+			if v = strings.ToLower(strings.TrimSpace(v)); !slices.Contains(logLevels, v) {
+				return fmt.Errorf("must be one of %s", strings.Join(logLevels, ", "))
+			}
+			s.LogLevel = v
+			return nil
+		}})
+	intOpt("error_log_days", logs, "Error logs older than this are deleted; 0 keeps them.", 0, 3650,
+		func(s *Settings) *int { return &s.ErrorLogDays })
+	intOpt("request_log_days", logs, "Request logs older than this are deleted; 0 keeps them.", 0, 3650,
+		func(s *Settings) *int { return &s.RequestLogDays })
+	boolOpt("record_request_body", logs, "Store the request body with error logs.", func(s *Settings) *bool { return &s.RecordRequestBody })
+}
+
+// FieldErrors maps option names to what is wrong with their values.
+type FieldErrors map[string]string
+
+func (e FieldErrors) Error() string {
+	names := make([]string, 0, len(e))
+	for n := range e {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ": " + e[n]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Apply sets every value of values on a copy of base: all valid or none
+// applied.
+func Apply(base Settings, values map[string]json.RawMessage) (Settings, error) {
+	next := base.clone()
+	errs := FieldErrors{}
+	for name, raw := range values {
+		o, ok := byName[name]
+		if !ok {
+			errs[name] = "unknown option"
+			continue
+		}
+		if err := o.Set(&next, raw); err != nil {
+			errs[name] = err.Error()
+		}
+	}
+	if len(errs) > 0 {
+		return base, errs
+	}
+	return next, nil
+}
+
+// clone copies s deeply enough that setting options on the copy never
+// changes s.
+func (s Settings) clone() Settings {
+	b, _ := json.Marshal(s)
+	var c Settings
+	_ = json.Unmarshal(b, &c)
+	return c
+}
+
+// Value is an option's current value as JSON.
+func Value(s *Settings, name string) json.RawMessage {
+	o, ok := byName[name]
+	if !ok {
+		return nil
+	}
+	b, _ := json.Marshal(o.Get(s))
+	return b
+}
