@@ -49,6 +49,7 @@ type env struct {
 
 // poolOpts are the lines of the gemini_balance block besides the defaults.
 type poolOpts struct {
+	check   string // check_interval; default 0 (off)
 	keys    []string
 	extra   string // more option lines
 	baseURL string // default: the stand-in upstream
@@ -94,7 +95,7 @@ http://localhost:%d {
 		auth_token admin-token-e2e
 		database %s
 		base_url %s
-		check_interval 0
+		%s
 		%s
 	}
 	%s
@@ -102,7 +103,7 @@ http://localhost:%d {
 	}
 }
 `, adminPort, httpPort, httpsPort, e.logs, httpPort, e.pool, keysLine(o.keys), clientToken,
-		filepath.Join(e.dir, "pool.db"), base, o.extra, o.site)
+		filepath.Join(e.dir, "pool.db"), base, checkLine(o), o.extra, o.site)
 }
 
 // start loads a config for opts into the shared Caddy.
@@ -243,3 +244,16 @@ func keysLine(keys []string) string {
 func newBenchTester(b *testing.B) *caddytest.Tester {
 	return caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, TestRequestTimeout: 30 * time.Second})
 }
+
+func checkLine(o poolOpts) string {
+	if o.check == "-" {
+		return ""
+	}
+	if o.check == "" {
+		return "check_interval 0"
+	}
+	return "check_interval " + o.check
+}
+
+// balancer0 is the running pool of this test, or nil.
+func (e *env) balancer0() *balancer.Balancer { return caddymodule.LookupPool(e.pool) }

@@ -417,8 +417,12 @@ func (b *Balancer) logError(call *Call, k *keypool.Key, v failure.Verdict, body 
 	if len(body) == 0 {
 		body = []byte(msg)
 	}
-	b.store.LogError(store.ErrorLog{
+	e := store.ErrorLog{
 		Time: b.now(), Pool: b.name, Model: call.Model, KeyID: k.ID(), KeyMasked: k.Masked(), Status: v.Status,
 		Kind: v.Kind, Message: v.Reason, Body: string(body),
-	})
+	}
+	if b.settings.Load().RecordRequestBody {
+		e.RequestBody = string(call.Request.Body)
+	}
+	b.store.LogError(e)
 }

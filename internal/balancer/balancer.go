@@ -101,10 +101,11 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		b.Close()
 		return nil, err
 	}
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go b.persistLoop()
 	go b.checkLoop()
 	go b.settingsLoop()
+	go b.upkeepLoop()
 	return b, nil
 }
 

@@ -1,0 +1,524 @@
+// Package adminapi is the one service layer for operators: pools, keys,
+// settings, stats and logs as a JSON HTTP API. Caddy's admin endpoint mounts
+// it under /gemini_balance/ and the web console under {console}/api/; each
+// front authenticates before calling it.
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/settings"
+	"github.com/gemini-balance/gemini_balance/internal/store"
+)
+
+// API serves the routes. Pools lists the pools the caller may see; a pool
+// outside that list is answered 404.
+type API struct {
+	Pools func(r *http.Request) []*balancer.Balancer
+	mux   *http.ServeMux
+}
+
+// New builds the API.
+func New(pools func(r *http.Request) []*balancer.Balancer) *API {
+	a := &API{Pools: pools, mux: http.NewServeMux()}
+	routes := map[string]func(http.ResponseWriter, *http.Request, *balancer.Balancer){
+		"GET /pools/{pool}/keys":             a.listKeys,
+		"POST /pools/{pool}/keys":            a.addKeys,
+		"DELETE /pools/{pool}/keys":          a.deleteKeys,
+		"POST /pools/{pool}/keys/check":      a.checkKeys,
+		"POST /pools/{pool}/keys/reset":      a.resetKeys,
+		"GET /pools/{pool}/keys/export":      a.exportKeys,
+		"GET /pools/{pool}/settings":         a.getSettings,
+		"PATCH /pools/{pool}/settings":       a.patchSettings,
+		"GET /pools/{pool}/stats":            a.stats,
+		"GET /pools/{pool}/logs/{kind}":      a.listLogs,
+		"GET /pools/{pool}/logs/{kind}/{id}": a.logDetail,
+		"DELETE /pools/{pool}/logs/{kind}":   a.deleteLogs,
+		"GET /pools/{pool}/health":           a.health,
+	}
+	for pattern, h := range routes {
+		a.mux.HandleFunc(pattern, a.withPool(h))
+	}
+	a.mux.HandleFunc("GET /pools", a.listPools)
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such admin route: "+r.Method+" "+r.URL.Path)
+	})
+	return a
+}
+
+// ServeHTTP answers a request whose path is relative to the API's mount point.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *API) withPool(h func(http.ResponseWriter, *http.Request, *balancer.Balancer)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("pool")
+		for _, b := range a.Pools(r) {
+			if b.Name() == name {
+				h(w, r, b)
+				return
+			}
+		}
+		writeError(w, http.StatusNotFound, "no pool named "+strconv.Quote(name))
+	}
+}
+
+type errorBody struct {
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// writeStoreError reports a database failure as such, not as a generic one.
+func writeStoreError(w http.ResponseWriter, what string, err error) {
+	writeError(w, http.StatusServiceUnavailable, "the database could not "+what+": "+err.Error())
+}
+
+const maxRequestBody = 64 << 20
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.ContentLength == 0 && r.Body == http.NoBody {
+		return true
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "request body is not valid JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// PoolSummary is one pool in the list.
+type PoolSummary struct {
+	Name     string         `json:"name"`
+	Keys     keypool.Counts `json:"keys"`
+	Database string         `json:"database"`
+}
+
+func (a *API) listPools(w http.ResponseWriter, r *http.Request) {
+	out := []PoolSummary{}
+	for _, b := range a.Pools(r) {
+		h := b.Health(r.Context())
+		out = append(out, PoolSummary{Name: b.Name(), Keys: h.Keys, Database: h.Database})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) health(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	writeJSON(w, http.StatusOK, b.Health(r.Context()))
+}
+
+// KeyView is a key as operators see it: masked, never whole.
+type KeyView struct {
+	ID                  string     `json:"id"`
+	Key                 string     `json:"key"`
+	Status              string     `json:"status"` // active, cooling, invalid
+	Reason              string     `json:"reason,omitempty"`
+	Source              string     `json:"source"`
+	Cooldowns           []Cooldown `json:"cooldowns,omitempty"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	TotalFailures       int64      `json:"total_failures"`
+	Calls               int64      `json:"calls"`
+	Calls24h            int64      `json:"calls_24h"`
+	LastUsedAt          *time.Time `json:"last_used_at,omitempty"`
+	LastError           string     `json:"last_error,omitempty"`
+	CreatedAt           time.Time  `json:"created_at"`
+}
+
+// Cooldown is one model a key rests for.
+type Cooldown struct {
+	Model       string    `json:"model"`
+	Until       time.Time `json:"until"`
+	SecondsLeft int64     `json:"seconds_left"`
+}
+
+func keyStatus(k *keypool.Key, now time.Time) string {
+	switch {
+	case k.Status() == keypool.Invalid:
+		return "invalid"
+	case k.IsCooling(now):
+		return "cooling"
+	}
+	return "active"
+}
+
+func view(k *keypool.Key, now time.Time, calls24h map[string]int64) KeyView {
+	s := k.Snapshot(now)
+	v := KeyView{ID: s.ID, Key: s.Masked, Status: keyStatus(k, now), Reason: s.Reason, Source: s.Source,
+		ConsecutiveFailures: s.ConsecutiveFailures, TotalFailures: s.TotalFailures, Calls: s.Calls,
+		Calls24h: calls24h[s.ID], LastError: s.LastError, CreatedAt: s.CreatedAt}
+	if !s.LastUsedAt.IsZero() {
+		t := s.LastUsedAt
+		v.LastUsedAt = &t
+	}
+	for model, until := range s.Cooldowns {
+		v.Cooldowns = append(v.Cooldowns, Cooldown{Model: model, Until: until, SecondsLeft: int64(until.Sub(now).Seconds() + 0.999)})
+	}
+	sort.Slice(v.Cooldowns, func(i, j int) bool { return v.Cooldowns[i].Model < v.Cooldowns[j].Model })
+	return v
+}
+
+// KeyPage is one page of the key list.
+type KeyPage struct {
+	Keys   []KeyView      `json:"keys"`
+	Total  int            `json:"total"`
+	Page   int            `json:"page"`
+	Limit  int            `json:"limit"`
+	Counts keypool.Counts `json:"counts"`
+}
+
+func intParam(r *http.Request, name string, def, min, max int) int {
+	n, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil {
+		return def
+	}
+	return clamp(n, min, max)
+}
+
+func clamp(n, lo, hi int) int {
+	if n < lo {
+		return lo
+	}
+	if n > hi {
+		return hi
+	}
+	return n
+}
+
+// matches reports whether k fits the search text: its id, masked form, or
+// (for at least 6 characters) a part of the key itself.
+func matches(k *keypool.Key, q string) bool {
+	if q == "" {
+		return true
+	}
+	return strings.HasPrefix(k.ID(), q) || strings.Contains(k.Masked(), q) || (len(q) >= 6 && strings.Contains(k.Secret(), q))
+}
+
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	status := r.URL.Query().Get("status")
+	if status != "" && status != "active" && status != "cooling" && status != "invalid" {
+		writeError(w, http.StatusBadRequest, "status must be active, cooling or invalid")
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	page, limit := intParam(r, "page", 1, 1, 1<<30), intParam(r, "limit", 50, 1, 1000)
+	now := time.Now()
+	var matched []*keypool.Key
+	for _, k := range b.Pool().Keys() {
+		if (status == "" || keyStatus(k, now) == status) && matches(k, q) {
+			matched = append(matched, k)
+		}
+	}
+	out := KeyPage{Keys: []KeyView{}, Total: len(matched), Page: page, Limit: limit, Counts: b.Pool().Counts(now)}
+	from := (page - 1) * limit
+	if from < len(matched) {
+		pageKeys := matched[from:min(from+limit, len(matched))]
+		calls := map[string]int64{}
+		if st := b.Store(); st != nil {
+			if c, err := st.KeyCalls(r.Context(), b.Name(), now.Add(-24*time.Hour)); err == nil {
+				calls = c
+			}
+		}
+		for _, k := range pageKeys {
+			out.Keys = append(out.Keys, view(k, now, calls))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type keysBody struct {
+	Keys []string `json:"keys"`
+	Text string   `json:"text"` // pasted text: keys are found by pattern
+}
+
+// keyPattern finds Google API keys in pasted text.
+var keyPattern = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
+
+// ExtractKeys finds Google API keys in any text.
+func ExtractKeys(text string) []string { return keyPattern.FindAllString(text, -1) }
+
+// AddResult says what happened to each submitted key.
+type AddResult struct {
+	Added      int      `json:"added"`
+	Duplicates int      `json:"duplicates"`
+	Rejected   []string `json:"rejected"`
+	Persisted  bool     `json:"persisted"`
+}
+
+func validKey(k string) string {
+	switch {
+	case len(k) < 20:
+		return "too short to be an API key"
+	case len(k) > 256:
+		return "too long to be an API key"
+	case strings.ContainsAny(k, " \t\r\n\"'"):
+		return "contains spaces or quotes"
+	}
+	return ""
+}
+
+func (a *API) addKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	var body keysBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	raw := body.Keys
+	if body.Text != "" {
+		raw = append(raw, ExtractKeys(body.Text)...)
+	}
+	if len(raw) == 0 {
+		writeError(w, http.StatusBadRequest, `send {"keys": ["..."]} or {"text": "..."} with at least one key`)
+		return
+	}
+	res := AddResult{Rejected: []string{}}
+	seen := map[string]bool{}
+	var fresh []*keypool.Key
+	for _, k := range raw {
+		k = strings.TrimSpace(k)
+		if why := validKey(k); why != "" {
+			res.Rejected = append(res.Rejected, maskLoose(k)+": "+why)
+			continue
+		}
+		key := keypool.NewKey(k, keypool.SourceAdmin)
+		if seen[key.ID()] || b.Pool().Get(key.ID()) != nil {
+			res.Duplicates++
+			continue
+		}
+		seen[key.ID()] = true
+		fresh = append(fresh, key)
+	}
+	persisted, err := b.AddKeys(r.Context(), fresh)
+	if err != nil {
+		writeStoreError(w, "save the keys, so none were added", err)
+		return
+	}
+	res.Added, res.Persisted = len(fresh), persisted
+	writeJSON(w, http.StatusOK, res)
+}
+
+// maskLoose masks anything that might be a key, whatever its length.
+func maskLoose(s string) string {
+	if len(s) <= 10 {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:6] + "…" + s[len(s)-4:]
+}
+
+// resolveKeys finds pool keys by full or masked form; masked forms that fit
+// several keys are ambiguous.
+func resolveKeys(b *balancer.Balancer, given []string) (found []*keypool.Key, notFound, ambiguous []string) {
+	byMask := map[string][]*keypool.Key{}
+	for _, k := range b.Pool().Keys() {
+		byMask[k.Masked()] = append(byMask[k.Masked()], k)
+	}
+	seen := map[*keypool.Key]bool{}
+	for _, g := range given {
+		g = strings.TrimSpace(g)
+		var k *keypool.Key
+		if full := b.Pool().Get(keypool.NewKey(g, "").ID()); full != nil {
+			k = full
+		} else if byID := b.Pool().Get(g); byID != nil {
+			k = byID
+		} else if m := byMask[g]; len(m) == 1 {
+			k = m[0]
+		} else if len(m) > 1 {
+			ambiguous = append(ambiguous, g)
+			continue
+		}
+		if k == nil {
+			notFound = append(notFound, maskLoose(g))
+			continue
+		}
+		if !seen[k] {
+			seen[k] = true
+			found = append(found, k)
+		}
+	}
+	return found, notFound, ambiguous
+}
+
+// DeleteResult says what a delete did.
+type DeleteResult struct {
+	Deleted       int      `json:"deleted"`
+	NotFound      []string `json:"not_found"`
+	Ambiguous     []string `json:"ambiguous"`
+	FromCaddyfile int      `json:"from_caddyfile"`
+}
+
+func (a *API) deleteKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	var body keysBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if len(body.Keys) == 0 {
+		writeError(w, http.StatusBadRequest, `send {"keys": [...]} with full or masked keys`)
+		return
+	}
+	found, notFound, ambiguous := resolveKeys(b, body.Keys)
+	res := DeleteResult{NotFound: nonNil(notFound), Ambiguous: nonNil(ambiguous)}
+	for _, k := range found {
+		if k.Source() == keypool.SourceCaddyfile {
+			res.FromCaddyfile++
+		}
+	}
+	n, err := b.RemoveKeys(r.Context(), found)
+	if err != nil {
+		writeStoreError(w, "delete the keys", err)
+		return
+	}
+	res.Deleted = n
+	writeJSON(w, http.StatusOK, res)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// selectKeys picks the keys a check or reset is about: those named, or
+// every key matching fallback when none are named.
+func selectKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer, fallback func(*keypool.Key) bool) ([]*keypool.Key, []string, bool) {
+	var body keysBody
+	if !decodeBody(w, r, &body) {
+		return nil, nil, false
+	}
+	if len(body.Keys) == 0 {
+		var keys []*keypool.Key
+		for _, k := range b.Pool().Keys() {
+			if fallback(k) {
+				keys = append(keys, k)
+			}
+		}
+		return keys, nil, true
+	}
+	found, notFound, ambiguous := resolveKeys(b, body.Keys)
+	return found, append(notFound, ambiguous...), true
+}
+
+func (a *API) checkKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	keys, unknown, ok := selectKeys(w, r, b, func(k *keypool.Key) bool { return k.Status() == keypool.Invalid })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	results := b.CheckKeys(ctx, keys)
+	valid := 0
+	for _, res := range results {
+		if res.Valid {
+			valid++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"checked": len(results), "valid": valid, "results": results, "unknown": nonNil(unknown)})
+}
+
+func (a *API) resetKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	keys, unknown, ok := selectKeys(w, r, b, func(*keypool.Key) bool { return true })
+	if !ok {
+		return
+	}
+	for _, k := range keys {
+		k.Reactivate("reset by an operator")
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reset": len(keys), "unknown": nonNil(unknown)})
+}
+
+// exportKeys is the only route that shows whole keys.
+func (a *API) exportKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	status := r.URL.Query().Get("status")
+	now := time.Now()
+	keys := []string{}
+	for _, k := range b.Pool().Keys() {
+		if status == "" || keyStatus(k, now) == status {
+			keys = append(keys, k.Secret())
+		}
+	}
+	if r.URL.Query().Get("format") == "text" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+b.Name()+`-keys.txt"`)
+		_, _ = w.Write([]byte(strings.Join(keys, "\n") + "\n"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}
+
+func (a *API) getSettings(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	writeJSON(w, http.StatusOK, b.SettingsView())
+}
+
+func (a *API) patchSettings(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	var values map[string]json.RawMessage
+	if !decodeBody(w, r, &values) {
+		return
+	}
+	if len(values) == 0 {
+		writeError(w, http.StatusBadRequest, `send {"<option>": value, ...}`)
+		return
+	}
+	changed, err := b.PatchSettings(r.Context(), values)
+	var conflict *balancer.ConflictError
+	var fields settings.FieldErrors
+	switch {
+	case errors.As(err, &conflict):
+		writeJSON(w, http.StatusConflict, errorBody{Error: "options set in the Caddyfile can only be changed there", Fields: conflict.Fields})
+	case errors.As(err, &fields):
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid settings; nothing was changed", Fields: fields})
+	case errors.Is(err, balancer.ErrNoDatabase):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case err != nil:
+		writeStoreError(w, "save the settings, so nothing was changed", err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"changed": nonNil(changed), "settings": b.SettingsView()})
+	}
+}
+
+// Stats is the dashboard's data.
+type Stats struct {
+	store.Stats
+	Keys          keypool.Counts `json:"keys"`
+	DroppedLogs   int64          `json:"dropped_logs"`
+	DatabaseError string         `json:"database_error,omitempty"`
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	out := Stats{Keys: b.Pool().Counts(time.Now())}
+	st := b.Store()
+	if st == nil {
+		out.DatabaseError = "no database: statistics are not kept"
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	s, err := st.Stats(r.Context(), b.Name(), time.Now())
+	if err != nil {
+		writeStoreError(w, "read the statistics", err)
+		return
+	}
+	out.Stats = s
+	out.DroppedLogs = st.Stats().Dropped
+	writeJSON(w, http.StatusOK, out)
+}
