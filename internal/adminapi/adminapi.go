@@ -499,7 +499,7 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request, b *balancer.
 
 // Stats is the dashboard's data.
 type Stats struct {
-	store.Stats
+	store.UsageStats
 	Keys          keypool.Counts `json:"keys"`
 	DroppedLogs   int64          `json:"dropped_logs"`
 	DatabaseError string         `json:"database_error,omitempty"`
@@ -513,12 +513,12 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request, b *balancer.Balancer
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	s, err := st.Stats(r.Context(), b.Name(), time.Now())
+	s, err := st.UsageStats(r.Context(), b.Name(), time.Now())
 	if err != nil {
 		writeStoreError(w, "read the statistics", err)
 		return
 	}
-	out.Stats = s
+	out.UsageStats = s
 	out.DroppedLogs = st.Stats().Dropped
 	writeJSON(w, http.StatusOK, out)
 }
