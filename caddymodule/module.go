@@ -17,7 +17,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/gemini-balance/gemini_balance/internal/adminapi"
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/console"
 	"github.com/gemini-balance/gemini_balance/internal/httpapi"
 	"github.com/gemini-balance/gemini_balance/internal/keylist"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
@@ -30,6 +32,9 @@ func init() {
 
 // DefaultPool is the pool name when none is given.
 const DefaultPool = "default"
+
+// DefaultConsole is the web console's path prefix when none is given.
+const DefaultConsole = "/admin"
 
 // Handler turns a pool of Gemini API keys into one endpoint.
 type Handler struct {
@@ -111,8 +116,9 @@ type Handler struct {
 	// RecordRequestBody stores the request body with error logs.
 	RecordRequestBody *bool `json:"record_request_body,omitempty"`
 
-	api    *httpapi.Handler
-	logger *zap.Logger
+	api     *httpapi.Handler
+	console *console.Console
+	logger  *zap.Logger
 	keyed  string // the UsagePool key this instance holds
 }
 
@@ -159,6 +165,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.keyed = h.Pool
 	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, Logger: h.logger}
+	if h.Console != "off" {
+		prefix := h.Console
+		if prefix == "" {
+			prefix = DefaultConsole
+		}
+		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return []*balancer.Balancer{b} })
+		h.console = console.New(prefix, b, own, h.logger)
+	}
 	return nil
 }
 
@@ -327,6 +341,9 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP answers the module's routes and passes every other path on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.console != nil && h.console.Serve(w, r) {
+		return nil
+	}
 	if h.api.Serve(w, r) {
 		return nil
 	}
