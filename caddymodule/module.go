@@ -119,7 +119,7 @@ type Handler struct {
 	api     *httpapi.Handler
 	console *console.Console
 	logger  *zap.Logger
-	keyed  string // the UsagePool key this instance holds
+	keyed   string // the UsagePool key this instance holds
 }
 
 // CaddyModule returns the Caddy module information.

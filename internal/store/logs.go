@@ -20,32 +20,36 @@ const (
 
 // RequestLog is one upstream attempt.
 type RequestLog struct {
-	Time                                        time.Time // zero = now
-	Pool                                        string
-	Model                                       string
-	KeyID                                       string
-	KeyMasked                                   string
-	Status                                      int // upstream status, or 499 client gone, 502/504 transport error/timeout
-	LatencyMs                                   int64
-	Attempt                                     int    // 1-based attempt number within the client request
-	Stream                                      bool   // streaming request
-	Route                                       string // e.g. "gemini.generateContent", "openai.chat"
-	ClientToken                                 string // masked client token
-	PromptTokens, CompletionTokens, TotalTokens int
+	ID               int64     `json:"id"`   // row id, filled by readers (ignored when writing)
+	Time             time.Time `json:"time"` // zero = now
+	Pool             string    `json:"pool"`
+	Model            string    `json:"model"`
+	KeyID            string    `json:"key_id"`
+	KeyMasked        string    `json:"key_masked"`
+	Status           int       `json:"status"` // upstream status, or 499 client gone, 502/504 transport error/timeout
+	LatencyMs        int64     `json:"latency_ms"`
+	Attempt          int       `json:"attempt"`      // 1-based attempt number within the client request
+	Stream           bool      `json:"stream"`       // streaming request
+	Route            string    `json:"route"`        // e.g. "gemini.generateContent", "openai.chat"
+	ClientToken      string    `json:"client_token"` // masked client token
+	PromptTokens     int       `json:"prompt_tokens"`
+	CompletionTokens int       `json:"completion_tokens"`
+	TotalTokens      int       `json:"total_tokens"`
 }
 
 // ErrorLog is one failed upstream attempt.
 type ErrorLog struct {
-	Time        time.Time // zero = now
-	Pool        string
-	Model       string
-	KeyID       string
-	KeyMasked   string
-	Status      int
-	Kind        string // short classification, e.g. "invalid", "rate_limited", "upstream_5xx", "timeout"
-	Message     string // short human message (capped at 2 KiB)
-	Body        string // upstream error body, ALREADY redacted by the caller (capped at 32 KiB)
-	RequestBody string // optional (capped at 64 KiB)
+	ID          int64     `json:"id"`   // row id, filled by readers (ignored when writing)
+	Time        time.Time `json:"time"` // zero = now
+	Pool        string    `json:"pool"`
+	Model       string    `json:"model"`
+	KeyID       string    `json:"key_id"`
+	KeyMasked   string    `json:"key_masked"`
+	Status      int       `json:"status"`
+	Kind        string    `json:"kind"`         // short classification, e.g. "invalid", "rate_limited", "upstream_5xx", "timeout"
+	Message     string    `json:"message"`      // short human message (capped at 2 KiB)
+	Body        string    `json:"body"`         // upstream error body, ALREADY redacted by the caller (capped at 32 KiB)
+	RequestBody string    `json:"request_body"` // optional (capped at 64 KiB)
 }
 
 // logItem is one queued row: exactly one of req / errl is set.
@@ -287,6 +291,13 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 			s.written.Add(int64(len(batch)))
 		}
 	}()
+	var rollups map[rollupKey]int64
+	if len(reqs) > 0 {
+		rollups = make(map[rollupKey]int64)
+		for i := range reqs {
+			addRollups(rollups, &reqs[i])
+		}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := execBulk(ctx, tx, insertRequestLogsHead, 14, insertRowsPerStmt, len(reqs), "",
 			func(i int, args []any) []any {
@@ -294,6 +305,10 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 				return append(args, r.Time, r.Pool, r.Model, r.KeyID, r.KeyMasked, r.Status, r.LatencyMs,
 					r.Attempt, r.Stream, r.Route, r.ClientToken, r.PromptTokens, r.CompletionTokens, r.TotalTokens)
 			}); err != nil {
+			return err
+		}
+		// The hourly rollups, in the same transaction (see rollups.go).
+		if err := upsertRollups(ctx, tx, rollups); err != nil {
 			return err
 		}
 		_, err := execBulk(ctx, tx, insertErrorLogsHead, 10, insertRowsPerStmt, len(errs), "",
@@ -315,7 +330,9 @@ const (
 
 // PurgeRequestLogs deletes request logs older than before and returns how
 // many rows were deleted. It deletes in short chunks so that it never holds
-// the write lock for long.
+// the write lock for long. The live counters of the rollups are decremented
+// in the same transactions; their count counters (statistics history) are
+// kept until PurgeRollups.
 func (s *Store) PurgeRequestLogs(ctx context.Context, before time.Time) (int64, error) {
 	return s.purge(ctx, "gb_request_logs", before)
 }
@@ -351,11 +368,25 @@ func (s *Store) purge(ctx context.Context, table string, before time.Time) (int6
 			return total, nil
 		}
 		lo, hi := ids[0], ids[len(ids)-1]
-		res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE id >= ? AND id <= ? AND time < ?", lo, hi, before)
-		if res.Error != nil {
-			return total, fmt.Errorf("store: purge %s: %w", table, res.Error)
+		var n int64
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if table == "gb_request_logs" {
+				if _, err := tx.ExecContext(ctx, rollupFromRowsSQL("id >= ? AND id <= ? AND time < ?", 0, -1),
+					lo, hi, before); err != nil {
+					return err
+				}
+			}
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" NOT INDEXED WHERE id >= ? AND id <= ? AND time < ?", lo, hi, before)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("store: purge %s: %w", table, err)
 		}
-		total += res.RowsAffected
+		total += n
 		lastID = hi
 		if len(ids) < purgeChunk {
 			return total, nil
@@ -395,7 +426,7 @@ func (s *Store) ErrorLogs(ctx context.Context, pool string, limit int) ([]ErrorL
 	out := make([]ErrorLog, len(rows))
 	for i, r := range rows {
 		out[i] = ErrorLog{
-			Time: r.Time.UTC(), Pool: r.Pool, Model: r.Model, KeyID: r.KeyID, KeyMasked: r.KeyMasked,
+			ID: r.ID, Time: r.Time.UTC(), Pool: r.Pool, Model: r.Model, KeyID: r.KeyID, KeyMasked: r.KeyMasked,
 			Status: r.Status, Kind: r.Kind, Message: r.Message, Body: r.Body, RequestBody: r.RequestBody,
 		}
 	}
@@ -409,7 +440,7 @@ func (s *Store) RequestLogs(ctx context.Context, pool string, limit int) ([]Requ
 	out := make([]RequestLog, len(rows))
 	for i, r := range rows {
 		out[i] = RequestLog{
-			Time: r.Time.UTC(), Pool: r.Pool, Model: r.Model, KeyID: r.KeyID, KeyMasked: r.KeyMasked,
+			ID: r.ID, Time: r.Time.UTC(), Pool: r.Pool, Model: r.Model, KeyID: r.KeyID, KeyMasked: r.KeyMasked,
 			Status: r.Status, LatencyMs: r.LatencyMs, Attempt: r.Attempt, Stream: r.Stream, Route: r.Route,
 			ClientToken: r.ClientToken, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 			TotalTokens: r.TotalTokens,
