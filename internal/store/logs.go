@@ -291,12 +291,9 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 			s.written.Add(int64(len(batch)))
 		}
 	}()
-	var rollups map[rollupKey]int64
-	if len(reqs) > 0 {
-		rollups = make(map[rollupKey]int64)
-		for i := range reqs {
-			addRollups(rollups, &reqs[i])
-		}
+	rollups := newRollupDelta()
+	for i := range reqs {
+		rollups.add(&reqs[i])
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := execBulk(ctx, tx, insertRequestLogsHead, 14, insertRowsPerStmt, len(reqs), "",
@@ -308,7 +305,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 			return err
 		}
 		// The hourly rollups, in the same transaction (see rollups.go).
-		if err := upsertRollups(ctx, tx, rollups); err != nil {
+		if err := rollups.upsert(ctx, tx); err != nil {
 			return err
 		}
 		_, err := execBulk(ctx, tx, insertErrorLogsHead, 10, insertRowsPerStmt, len(errs), "",
@@ -371,8 +368,8 @@ func (s *Store) purge(ctx context.Context, table string, before time.Time) (int6
 		var n int64
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
 			if table == "gb_request_logs" {
-				if _, err := tx.ExecContext(ctx, rollupFromRowsSQL("id >= ? AND id <= ? AND time < ?", 0, -1),
-					lo, hi, before); err != nil {
+				if err := applyRollupsFromRows(ctx, tx, "id >= ? AND id <= ? AND time < ?",
+					[]any{lo, hi, before}, 0, -1); err != nil {
 					return err
 				}
 			}

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"strings"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -44,8 +44,7 @@ func (settingRow) TableName() string { return "gb_settings" }
 // Indexes (all lead with pool; see query.go for which query uses which):
 //   - (pool, time): time windows, newest-first pages, counts.
 //   - (pool, key_id, time): per-key filters and calls per key.
-//   - (pool, status, time, key_id): status filters and windows; covering for
-//     the per-status top keys (key_id was added to the original 3 columns).
+//   - (pool, status, time): status filters and windows.
 //   - (pool, model, time): model filters and the model sort.
 //   - (pool, latency_ms): the latency sort.
 type requestLogRow struct {
@@ -53,7 +52,7 @@ type requestLogRow struct {
 	Time             time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_request_logs_pool_time,priority:2;index:idx_gb_request_logs_pool_key_time,priority:3;index:idx_gb_request_logs_pool_status_time,priority:3;index:idx_gb_request_logs_pool_model_time,priority:3"`
 	Pool             string    `gorm:"column:pool;type:text;not null;index:idx_gb_request_logs_pool_time,priority:1;index:idx_gb_request_logs_pool_key_time,priority:1;index:idx_gb_request_logs_pool_status_time,priority:1;index:idx_gb_request_logs_pool_model_time,priority:1;index:idx_gb_request_logs_pool_latency,priority:1"`
 	Model            string    `gorm:"column:model;type:text;not null;default:'';index:idx_gb_request_logs_pool_model_time,priority:2"`
-	KeyID            string    `gorm:"column:key_id;type:text;not null;default:'';index:idx_gb_request_logs_pool_key_time,priority:2;index:idx_gb_request_logs_pool_status_time,priority:4"`
+	KeyID            string    `gorm:"column:key_id;type:text;not null;default:'';index:idx_gb_request_logs_pool_key_time,priority:2"`
 	KeyMasked        string    `gorm:"column:key_masked;type:text;not null;default:''"`
 	Status           int       `gorm:"column:status;type:integer;not null;default:0;index:idx_gb_request_logs_pool_status_time,priority:2"`
 	LatencyMs        int64     `gorm:"column:latency_ms;type:integer;not null;default:0;index:idx_gb_request_logs_pool_latency,priority:2"`
@@ -88,50 +87,30 @@ type errorLogRow struct {
 func (errorLogRow) TableName() string { return "gb_error_logs" }
 
 func migrate(db *gorm.DB) error {
-	// Indexes whose column list changed: an older database has them with
-	// fewer columns; drop them so that AutoMigrate recreates them.
-	for _, ix := range []struct {
-		table, name string
-		cols        []string
-	}{
-		{"gb_request_logs", "idx_gb_request_logs_pool_status_time", []string{"pool", "status", "time", "key_id"}},
-	} {
-		if err := dropIndexIfColumnsDiffer(db, ix.table, ix.name, ix.cols); err != nil {
-			return err
-		}
-	}
 	if err := db.AutoMigrate(&keyRow{}, &settingRow{}, &requestLogRow{}, &errorLogRow{}); err != nil {
 		return err
 	}
 	return migrateRollups(db)
 }
 
-// dropIndexIfColumnsDiffer drops the named index if it exists with another
-// column list than cols.
-func dropIndexIfColumnsDiffer(db *gorm.DB, table, name string, cols []string) error {
-	if !db.Migrator().HasTable(table) {
-		return nil
-	}
-	var have []string
-	if err := db.Raw("SELECT name FROM pragma_index_info(?) ORDER BY seqno", name).Scan(&have).Error; err != nil {
-		return err
-	}
-	if len(have) == 0 || strings.Join(have, ",") == strings.Join(cols, ",") {
-		return nil
-	}
-	return db.Exec("DROP INDEX IF EXISTS " + name).Error
-}
-
-// migrateRollups creates gb_request_rollups (see rollups.go) and, when it is
-// new, fills it from the request logs already stored, in one transaction.
+// migrateRollups creates the rollup tables (see rollups.go); a table that is
+// new is filled from the request logs already stored, in the transaction
+// that creates it.
 func migrateRollups(db *gorm.DB) error {
-	if db.Migrator().HasTable(rollupTable) {
-		return nil
-	}
-	return db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(createRollupsSQL).Error; err != nil {
-			return err
+	for _, t := range rollupTables {
+		if db.Migrator().HasTable(t.name) {
+			continue
 		}
-		return tx.Exec(rollupFromRowsSQL("true", 1, 1)).Error
-	})
+		stmt := rollupSQL("true", 1, 1)[t.name]
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(t.create).Error; err != nil {
+				return err
+			}
+			return tx.Exec(stmt).Error
+		})
+		if err != nil {
+			return fmt.Errorf("create %s: %w", t.name, err)
+		}
+	}
+	return nil
 }
