@@ -238,7 +238,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balan
 		pageKeys := matched[from:min(from+limit, len(matched))]
 		calls := map[string]int64{}
 		if st := b.Store(); st != nil {
-			if c, err := st.KeyCalls(r.Context(), b.Name(), now.Add(-24*time.Hour)); err == nil {
+			if c, err := st.KeyCallsFor(r.Context(), b.Name(), now.Add(-24*time.Hour), keyIDs(pageKeys)); err == nil {
 				calls = c
 			}
 		}
@@ -521,4 +521,12 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request, b *balancer.Balancer
 	out.UsageStats = s
 	out.DroppedLogs = st.Stats().Dropped
 	writeJSON(w, http.StatusOK, out)
+}
+
+func keyIDs(keys []*keypool.Key) []string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID()
+	}
+	return ids
 }

@@ -57,6 +57,10 @@ func (a *API) listLogs(w http.ResponseWriter, r *http.Request, b *balancer.Balan
 		writeError(w, http.StatusNotFound, "logs are errors or requests")
 		return
 	}
+	if errors.Is(err, store.ErrInvalidFilter) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if err != nil {
 		writeStoreError(w, "read the logs", err)
 		return

@@ -1,0 +1,293 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Hourly rollups of the request logs.
+//
+// gb_request_rollups holds, per pool and UTC hour, the number of request-log
+// rows by status along three dimensions (dim):
+//
+//	dim ""      name ""             the whole pool
+//	dim "model" name = model        per model
+//	dim "token" name = client token per (masked) client token
+//
+// Its primary key (pool, dim, hour, name, status) makes every statistics
+// query a short primary-key range.
+//
+// gb_key_error_rollups holds, per pool, non-2xx status, key id and hour, the
+// number of such answers. Its primary key (pool, status, key_id, hour) lets
+// the top keys for a status be aggregated in key order without a sort (the
+// per-key GROUP BY over raw rows was the most expensive part of UsageStats).
+// 2xx rows are left out: with many keys nearly every (key, hour) pair is
+// distinct, so an all-status per-key rollup would be as large as the logs.
+//
+// Each bucket of both tables has two counters:
+//
+//	count  rows written, minus rows deleted explicitly (DeleteRequestLogs).
+//	       It survives the retention purge, so statistics can cover more
+//	       than the retention of the raw rows; PurgeRollups ages it out.
+//	live   rows currently stored: count minus the rows removed by
+//	       PurgeRequestLogs. It makes exact page totals cheap (QueryRequestLogs).
+//
+// Both are maintained in the same transaction as the change to the rows:
+// the log writer (writeBatch), SeedRequestLogs, PurgeRequestLogs and
+// DeleteRequestLogs. An existing database is backfilled once, when a table
+// is created.
+const (
+	rollupTable    = "gb_request_rollups"
+	keyRollupTable = "gb_key_error_rollups"
+	dimTotal       = ""
+	dimModel       = "model"
+	dimToken       = "token"
+	hourSeconds    = int64(3600)
+)
+
+// rollupTables are the rollup tables and their definitions.
+var rollupTables = []struct{ name, create string }{
+	{rollupTable, `CREATE TABLE IF NOT EXISTS gb_request_rollups (
+ pool TEXT NOT NULL,
+ dim TEXT NOT NULL,
+ hour INTEGER NOT NULL,
+ name TEXT NOT NULL,
+ status INTEGER NOT NULL,
+ count INTEGER NOT NULL DEFAULT 0,
+ live INTEGER NOT NULL DEFAULT 0,
+ PRIMARY KEY (pool, dim, hour, name, status)
+) WITHOUT ROWID`},
+	{keyRollupTable, `CREATE TABLE IF NOT EXISTS gb_key_error_rollups (
+ pool TEXT NOT NULL,
+ status INTEGER NOT NULL,
+ key_id TEXT NOT NULL,
+ hour INTEGER NOT NULL,
+ count INTEGER NOT NULL DEFAULT 0,
+ live INTEGER NOT NULL DEFAULT 0,
+ PRIMARY KEY (pool, status, key_id, hour)
+) WITHOUT ROWID`},
+}
+
+// hourExprSQL is the start of the UTC hour of the time column, in unix
+// seconds (the column holds the driver's text form; strftime honours its
+// offset).
+const hourExprSQL = `(CAST(strftime('%s', time) AS INTEGER) / 3600) * 3600`
+
+// rollupSQL returns the statements that add countSign / liveSign times the
+// rollups of the request-log rows matching where (a condition on
+// gb_request_logs, with positional parameters) to the rollup tables, keyed by
+// table name.
+func rollupSQL(where string, countSign, liveSign int) map[string]string {
+	times := func(sign int, n string) string {
+		switch sign {
+		case 0:
+			return "0"
+		case 1:
+			return n
+		default:
+			return fmt.Sprintf("%d * %s", sign, n)
+		}
+	}
+	cs, ls := times(countSign, "sum(c)"), times(liveSign, "sum(c)")
+	return map[string]string{
+		rollupTable: `WITH agg AS MATERIALIZED (
+ SELECT pool, ` + hourExprSQL + ` AS hour, model, client_token, status, count(*) AS c
+ FROM gb_request_logs NOT INDEXED WHERE ` + where + ` GROUP BY 1, 2, 3, 4, 5)
+INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live)
+SELECT pool, '', hour, '', status, ` + cs + `, ` + ls + ` FROM agg WHERE true GROUP BY pool, hour, status
+UNION ALL SELECT pool, 'model', hour, model, status, ` + cs + `, ` + ls + ` FROM agg WHERE true GROUP BY pool, hour, model, status
+UNION ALL SELECT pool, 'token', hour, client_token, status, ` + cs + `, ` + ls + ` FROM agg WHERE true GROUP BY pool, hour, client_token, status
+ON CONFLICT (pool, dim, hour, name, status) DO UPDATE SET count = count + excluded.count, live = live + excluded.live`,
+		keyRollupTable: `INSERT INTO gb_key_error_rollups (pool, status, key_id, hour, count, live)
+SELECT pool, status, key_id, ` + hourExprSQL + `, ` + times(countSign, "count(*)") + `, ` + times(liveSign, "count(*)") + `
+FROM gb_request_logs NOT INDEXED WHERE (` + where + `) AND NOT (status >= 200 AND status <= 299) GROUP BY 1, 2, 3, 4
+ON CONFLICT (pool, status, key_id, hour) DO UPDATE SET count = count + excluded.count, live = live + excluded.live`,
+	}
+}
+
+// execer is what *sql.DB, *sql.Conn and *sql.Tx offer.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// applyRollupsFromRows adds the rollups of the rows matching where (see
+// rollupSQL) to both rollup tables. Run it in the transaction that changes
+// the rows: before a delete, after an insert.
+func applyRollupsFromRows(ctx context.Context, ex execer, where string, args []any, countSign, liveSign int) error {
+	stmts := rollupSQL(where, countSign, liveSign)
+	for _, table := range []string{rollupTable, keyRollupTable} {
+		if _, err := ex.ExecContext(ctx, stmts[table], args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rollupKey identifies one bucket of gb_request_rollups.
+type rollupKey struct {
+	pool   string
+	dim    string
+	hour   int64
+	name   string
+	status int
+}
+
+// keyRollupKey identifies one bucket of gb_key_error_rollups.
+type keyRollupKey struct {
+	pool   string
+	status int
+	keyID  string
+	hour   int64
+}
+
+// rollupDelta accumulates the rollups of a batch of rows.
+type rollupDelta struct {
+	all  map[rollupKey]int64
+	keys map[keyRollupKey]int64
+}
+
+func newRollupDelta() *rollupDelta {
+	return &rollupDelta{all: make(map[rollupKey]int64), keys: make(map[keyRollupKey]int64)}
+}
+
+// hourOf returns the start of t's UTC hour in unix seconds.
+func hourOf(t time.Time) int64 {
+	u := t.Unix()
+	h := u - u%hourSeconds
+	if u < 0 && u%hourSeconds != 0 {
+		h -= hourSeconds
+	}
+	return h
+}
+
+// add counts row r.
+func (d *rollupDelta) add(r *requestLogRow) {
+	h := hourOf(r.Time)
+	d.all[rollupKey{r.Pool, dimTotal, h, "", r.Status}]++
+	d.all[rollupKey{r.Pool, dimModel, h, r.Model, r.Status}]++
+	d.all[rollupKey{r.Pool, dimToken, h, r.ClientToken, r.Status}]++
+	if !is2xx(r.Status) {
+		d.keys[keyRollupKey{r.Pool, r.Status, r.KeyID, h}]++
+	}
+}
+
+const (
+	upsertRollupsHead = `INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live) VALUES `
+	upsertRollupsTail = ` ON CONFLICT (pool, dim, hour, name, status) DO UPDATE SET count = count + excluded.count,
+ live = live + excluded.live`
+	upsertKeyRollupsHead = `INSERT INTO gb_key_error_rollups (pool, status, key_id, hour, count, live) VALUES `
+	upsertKeyRollupsTail = ` ON CONFLICT (pool, status, key_id, hour) DO UPDATE SET count = count + excluded.count,
+ live = live + excluded.live`
+)
+
+// upsert adds the counts to both counters of both tables, in tx.
+func (d *rollupDelta) upsert(ctx context.Context, tx *sql.Tx) error {
+	if len(d.all) > 0 {
+		keys := make([]rollupKey, 0, len(d.all))
+		for k := range d.all {
+			keys = append(keys, k)
+		}
+		_, err := execBulk(ctx, tx, upsertRollupsHead, 7, insertRowsPerStmt, len(keys), upsertRollupsTail,
+			func(i int, args []any) []any {
+				k := &keys[i]
+				n := d.all[*k]
+				return append(args, k.pool, k.dim, k.hour, k.name, k.status, n, n)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if len(d.keys) > 0 {
+		keys := make([]keyRollupKey, 0, len(d.keys))
+		for k := range d.keys {
+			keys = append(keys, k)
+		}
+		_, err := execBulk(ctx, tx, upsertKeyRollupsHead, 6, insertRowsPerStmt, len(keys), upsertKeyRollupsTail,
+			func(i int, args []any) []any {
+				k := &keys[i]
+				n := d.keys[*k]
+				return append(args, k.pool, k.status, k.keyID, k.hour, n, n)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PurgeRollups deletes the rollup buckets that ended at or before before
+// (hour + 1h <= before), across all pools, and returns how many buckets were
+// deleted. Buckets that still count stored rows (live > 0, rows not purged
+// yet) are kept: page totals rely on them. Call it with the cut-off of
+// PurgeRequestLogs, or an older one to keep statistics longer than the rows.
+func (s *Store) PurgeRollups(ctx context.Context, before time.Time) (int64, error) {
+	if s.isClosed() {
+		return 0, ErrClosed
+	}
+	limit := before.UTC().Unix() - hourSeconds // last bucket start that has ended by before
+	type pd struct{ pool, dim string }
+	var pairs []pd
+	rows, err := s.sqlDB.QueryContext(ctx,
+		`SELECT DISTINCT pool, dim FROM gb_request_rollups WHERE hour <= ? AND live <= 0`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: purge rollups: %w", err)
+	}
+	for rows.Next() {
+		var p pd
+		if err := rows.Scan(&p.pool, &p.dim); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: purge rollups: %w", err)
+		}
+		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: purge rollups: %w", err)
+	}
+	var total int64
+	for _, p := range pairs {
+		// One short transaction per (pool, dim): a primary-key range.
+		res, err := s.sqlDB.ExecContext(ctx,
+			`DELETE FROM gb_request_rollups WHERE pool = ? AND dim = ? AND hour <= ? AND live <= 0`, p.pool, p.dim, limit)
+		if err != nil {
+			return total, fmt.Errorf("store: purge rollups: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			total += n
+		}
+	}
+	res, err := s.sqlDB.ExecContext(ctx, `DELETE FROM gb_key_error_rollups WHERE hour <= ? AND live <= 0`, limit)
+	if err != nil {
+		return total, fmt.Errorf("store: purge rollups: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil {
+		total += n
+	}
+	return total, nil
+}
+
+// dropEmptyRollups deletes the pool's buckets that no longer count anything
+// (historyToo: also those that only count rows removed by the purge).
+func dropEmptyRollups(ctx context.Context, tx *sql.Tx, pool string, historyToo bool) error {
+	cond := `pool = ? AND live <= 0 AND count <= 0`
+	if historyToo {
+		cond = `pool = ? AND live <= 0`
+	}
+	for _, table := range []string{rollupTable, keyRollupTable} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+cond, pool); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeholders returns "?,?,…" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
