@@ -322,7 +322,8 @@ func TestQueryRequestLogsAgainstReference(t *testing.T) {
 	sorts := []string{"", "time", "-time", "status", "-status", "model", "-model", "latency", "-latency"}
 	pages := []struct{ off, lim int }{{0, 0}, {0, 7}, {13, 20}, {590, 50}, {-5, 1000}}
 	if raceEnabled {
-		pages = pages[1:3] // the transpiled SQLite is much slower under the race detector
+		// The transpiled SQLite is much slower under the race detector.
+		pages, sorts = pages[1:2], []string{"", "-status", "latency"}
 	}
 	checked := 0
 	for _, thr := range []int64{20000, 5} { // both row plans: filter index + sort, sort index + filter

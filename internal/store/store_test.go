@@ -282,7 +282,7 @@ func TestKeys100k(t *testing.T) {
 	if raceEnabled {
 		// The transpiled SQLite is ~50x slower under the race detector; keep
 		// the shape of the test, not the size.
-		n = 10_000
+		n = 2_000
 	}
 	s := openTest(t, Options{})
 	ctx := ctxT(t)
