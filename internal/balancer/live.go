@@ -20,7 +20,7 @@ import (
 
 // settingsPoll is how often the database is read for settings changed by
 // another instance of the pool (another process on the same file).
-const settingsPoll = time.Second
+const settingsPoll = 500 * time.Millisecond
 
 // storedSettings reads the database's settings (nil without a database).
 func (b *Balancer) storedSettings() map[string]json.RawMessage {

@@ -1,0 +1,86 @@
+package balancer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/settings"
+	"github.com/gemini-balance/gemini_balance/internal/store"
+)
+
+func openTestPool(t *testing.T, db string, locked map[string]bool, mutate func(*settings.Settings)) *Balancer {
+	t.Helper()
+	s := settings.Defaults()
+	s.BaseURL = "http://127.0.0.1:1/v1beta"
+	s.CheckInterval = 0
+	if mutate != nil {
+		mutate(&s)
+	}
+	b, err := Open(Config{Name: "live", DatabasePath: db, Keys: []string{"AIzaSyLIVE000000000000000000000000000000"}, Settings: s, Locked: locked}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// Two instances of one pool on one database (two processes, say): a change
+// made through one applies to the other within a second.
+func TestSettingsChangeReachesOtherInstanceWithinASecond(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shared.db")
+	a := openTestPool(t, db, map[string]bool{"max_retries": true}, func(s *settings.Settings) { s.MaxRetries = 1 })
+	b := openTestPool(t, db, nil, nil)
+	if _, err := a.PatchSettings(context.Background(), map[string]json.RawMessage{"max_retries": json.RawMessage(`5`)}); err == nil {
+		t.Fatal("a Caddyfile option was changed")
+	} else if ce := (*ConflictError)(nil); !errors.As(err, &ce) {
+		t.Fatalf("want a conflict, got %v", err)
+	}
+	changed, err := a.PatchSettings(context.Background(), map[string]json.RawMessage{"max_failures": json.RawMessage(`7`), "timeout": json.RawMessage(`"45s"`)})
+	if err != nil || len(changed) != 2 {
+		t.Fatalf("patch: %v %v", changed, err)
+	}
+	if a.Settings().MaxFailures != 7 || a.Client().Timeout() != 45*time.Second {
+		t.Fatal("not applied on the instance that made the change")
+	}
+	start := time.Now()
+	for b.Settings().MaxFailures != 7 || b.Client().Timeout() != 45*time.Second {
+		if time.Since(start) > time.Second {
+			t.Fatalf("other instance still has max_failures %d after %v", b.Settings().MaxFailures, time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("other instance applied the change after %v", time.Since(start).Round(time.Millisecond))
+	// The locked option keeps its Caddyfile value on its instance.
+	if a.Settings().MaxRetries != 1 {
+		t.Error("locked option overridden")
+	}
+	if v := a.SettingsView(); v["max_retries"].Source != "caddyfile" || v["max_failures"].Source != "database" || v["test_model"].Source != "default" {
+		t.Errorf("sources: %+v %+v %+v", v["max_retries"], v["max_failures"], v["test_model"])
+	}
+}
+
+func TestRetentionPurgesOldLogs(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ret.db")
+	b := openTestPool(t, db, nil, func(s *settings.Settings) { s.ErrorLogDays, s.RequestLogDays = 7, 30 })
+	st := b.Store()
+	now := time.Now()
+	for _, age := range []time.Duration{time.Hour, 8 * 24 * time.Hour, 31 * 24 * time.Hour} {
+		st.LogError(store.ErrorLog{Time: now.Add(-age), Pool: "live", Status: 500, Kind: "upstream_5xx"})
+		st.LogRequest(store.RequestLog{Time: now.Add(-age), Pool: "live", Status: 200, Model: "m"})
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	errs, reqs := b.PurgeOldLogs(context.Background())
+	if errs != 2 || reqs != 1 {
+		t.Fatalf("purged %d error logs and %d request logs, want 2 and 1", errs, reqs)
+	}
+	left, _, _ := st.QueryErrorLogs(context.Background(), "live", store.LogFilter{})
+	if len(left) != 1 {
+		t.Errorf("%d error logs left, want the recent one", len(left))
+	}
+}
