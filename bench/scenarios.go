@@ -1,0 +1,809 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+)
+
+// Scenario names, as they appear in the table (the test checks each one).
+const (
+	scNative       = "native generateContent"
+	scNativeFirst  = "native stream: first event"
+	scNativeTotal  = "native stream: total"
+	scChat         = "OpenAI chat (translated)"
+	scChatFirst    = "OpenAI chat stream: first event"
+	scChatTotal    = "OpenAI chat stream: total"
+	scPassthrough  = "passthrough /openai/v1"
+	scFailover     = "failover 429 -> 200"
+	scLargePool    = "large key pool"
+	scOpenStreams  = "open streams"
+	nameDirect     = "direct"
+	nameBare       = "reverse_proxy"
+	nameGB         = "gemini_balance"
+	nameGBNative   = "gemini_balance native"
+	nameGBChat     = "gemini_balance /v1 chat"
+	nameDirect429  = "direct, 429 only"
+	nameDirect200  = "direct, 200 only"
+	nameNoFailover = "gemini_balance, no failover"
+	nameFailover   = "gemini_balance, failover"
+)
+
+var scenarioNames = []string{scNative, scNativeFirst, scNativeTotal, scChat, scChatFirst, scChatTotal,
+	scPassthrough, scFailover, scLargePool, scOpenStreams}
+
+// bench is one run.
+type bench struct {
+	cfg   config
+	rep   *report
+	cl    *client
+	root  string
+	tmp   string
+	bin   string
+	up    *fakegemini.Server // fast answers and short streams
+	slow  *fakegemini.Server // the held-open streams
+	fo    *failoverUpstream
+	main  *caddyProc
+	procs []*caddyProc
+
+	adminPort                                  int
+	bareURL, gbURL, foURL, streamsURL          string
+	upHostPort                                 string
+	nativePath, streamPath                     string
+	idleGoroutines                             int
+	idleRSS                                    int64
+	largeLoad, largeReload                     time.Duration
+	largeRSS, largeReloadRSS                   int64
+	streamsRSS, streamsHWM                     int64
+	streamsBefore, streamsDuring, streamsAfter int
+	streamsOpenAtSample                        int64
+	streamsRSSBefore, streamsRSSAfter          int64
+}
+
+// run runs the whole benchmark and writes the report.
+func run(ctx context.Context, cfg config) (rep *report, err error) {
+	if cfg.logf == nil {
+		cfg.logf = func(string, ...any) {}
+	}
+	if cfg.rounds < 1 {
+		cfg.rounds = 1
+	}
+	b := &bench{cfg: cfg, rep: newReport(cfg), cl: newClient()}
+	defer b.cleanup()
+	defer func() {
+		if err != nil && b.rep.checks == nil {
+			b.evaluate() // for what is printed
+		}
+	}()
+	raiseFileLimit(cfg.logf)
+
+	if b.root, err = moduleRoot(); err != nil {
+		return nil, err
+	}
+	b.rep.source = sourceVersion(b.root)
+	if b.tmp, err = os.MkdirTemp("", "gemini-balance-bench-"); err != nil {
+		return nil, err
+	}
+	cfg.logf("building ./cmd/caddy")
+	t0 := time.Now()
+	if b.bin, err = buildCaddy(ctx, b.root, b.tmp); err != nil {
+		return nil, err
+	}
+	b.rep.buildTime = time.Since(t0)
+
+	if err := b.startUpstreams(); err != nil {
+		return nil, err
+	}
+	if err := b.startMain(ctx); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		name    string
+		fn      func(context.Context) error
+		noRetry bool // it cannot run twice
+	}{
+		{"native generateContent, closed loop", b.nativeClosed, false},
+		{"native generateContent, open loop", b.nativeOpen, false},
+		{"native stream, closed loop", b.nativeStream, false},
+		{"native stream, open loop", b.nativeStreamOpen, false},
+		{"OpenAI chat", b.chat, false},
+		{"OpenAI chat stream", b.chatStream, false},
+		{"passthrough", b.passthrough, false},
+		{"failover", b.failover, false},
+		{"large key pool", b.largePool, false},
+		{"open streams", b.openStreams, true},
+	}
+	var nz noise
+	began := time.Now()
+	for _, s := range steps {
+		for attempt := 1; ; attempt++ {
+			cfg.logf("scenario: %s", s.name)
+			rows, facts := len(b.rep.rows), len(b.rep.facts)
+			before := b.sampleCPU()
+			if err := s.fn(ctx); err != nil {
+				return b.rep, fmt.Errorf("%s: %w", s.name, err)
+			}
+			after := b.sampleCPU()
+			if !b.main.running() {
+				return b.rep, fmt.Errorf("after %s: caddy exited (%v):\n%s", s.name, b.main.waitErr, b.main.logTail())
+			}
+			// Measure again when other processes took a noticeable share of
+			// the CPU, within the time budget of the whole run.
+			share, ok := othersShare(before, after)
+			if ok && cfg.maxNoise > 0 && share > cfg.maxNoise && !s.noRetry && attempt < 3 && time.Since(began) < cfg.retryBudget {
+				cfg.logf("other processes took %.0f%% of the CPU during %s: measuring it again", 100*share, s.name)
+				b.rep.rows, b.rep.facts = b.rep.rows[:rows], b.rep.facts[:facts]
+				nz.repeats++
+				continue
+			}
+			nz.add(s.name, before, after)
+			break
+		}
+	}
+	if len(nz.steps) > 0 {
+		b.rep.fact("CPU taken by other processes during each scenario (share of the machine; 0% on a quiet machine)", "%s; %d measurement(s) repeated because of them", nz.String(), nz.repeats)
+		if m := nz.max(); m > 0.05 {
+			b.rep.notes = append(b.rep.notes, fmt.Sprintf("Other processes took up to %.0f%% of the machine's CPU during a scenario "+
+				"of this run (see the resources table): its numbers are skewed by them; re-run on a quiet machine.", 100*m))
+			cfg.logf("warning: other processes took up to %.0f%% of the CPU during a scenario", 100*m)
+		}
+	}
+	if cfg.cpuprofile != "" {
+		cfg.logf("profiling Caddy for 10 s under the native load")
+		if err := os.MkdirAll(filepath.Dir(cfg.cpuprofile), 0o755); err != nil {
+			return b.rep, err
+		}
+		if err := b.profile(ctx); err != nil {
+			return b.rep, fmt.Errorf("profile: %w", err)
+		}
+	}
+	var microErr error
+	if cfg.micro {
+		cfg.logf("Go micro-benchmarks")
+		if microErr = b.microBenchmarks(ctx); microErr != nil {
+			b.rep.notes = append(b.rep.notes, "The Go micro-benchmarks failed: "+firstLine(microErr.Error()))
+		}
+	}
+	b.evaluate()
+	b.rep.finished = time.Now()
+	if err := b.rep.write(); err != nil {
+		return b.rep, err
+	}
+	cfg.logf("wrote %s and %s", filepath.Join(cfg.out, "benchmark.md"), filepath.Join(cfg.out, "benchmark.png"))
+	return b.rep, microErr
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// sourceVersion names the commit the benchmark runs on, if it is a git
+// checkout (read-only git commands).
+func sourceVersion(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	v := "commit " + strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		v += " with uncommitted changes"
+	}
+	return v
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one; Caddy,
+// started later, inherits it.
+func raiseFileLimit(logf func(string, ...any)) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			logf("cannot raise the open-file limit: %v", err)
+		}
+	}
+}
+
+func (b *bench) cleanup() {
+	for i := len(b.procs) - 1; i >= 0; i-- {
+		b.procs[i].stop()
+	}
+	b.cl.tr.CloseIdleConnections()
+	if b.up != nil {
+		b.up.Close()
+	}
+	if b.slow != nil {
+		b.slow.Close()
+	}
+	if b.fo != nil {
+		b.fo.Close()
+	}
+	if b.tmp != "" {
+		_ = os.RemoveAll(b.tmp)
+	}
+}
+
+func (b *bench) startUpstreams() error {
+	b.up = fakegemini.New()
+	b.up.SetDefault(fakegemini.OK)
+	b.up.StreamEvents = b.cfg.streamEvents
+	b.up.StreamDelay = b.cfg.streamDelay
+	b.slow = fakegemini.New()
+	b.slow.SetDefault(fakegemini.OK)
+	b.slow.StreamEvents = 2
+	b.slow.StreamDelay = b.cfg.streamHold
+	var err error
+	b.fo, err = newFailoverUpstream()
+	if err != nil {
+		return err
+	}
+	u, _ := url.Parse(b.up.URL)
+	b.upHostPort = u.Host
+	b.nativePath = "/models/" + benchModel + ":generateContent"
+	b.streamPath = "/models/" + benchModel + ":streamGenerateContent?alt=sse"
+	return nil
+}
+
+// keyName makes a key that looks like a Google one (39 characters).
+func keyName(prefix string, i int) string {
+	s := fmt.Sprintf("AIzaSy%s%d", prefix, i)
+	if len(s) < 39 {
+		s += strings.Repeat("x", 39-len(s))
+	}
+	return s
+}
+
+func writeKeys(path string, n int, prefix string, random bool) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range n {
+		if random {
+			k := []byte("AIzaSy" + strings.Repeat(" ", 33))
+			for j := 6; j < len(k); j++ {
+				k[j] = chars[rng.IntN(len(chars))]
+			}
+			w.Write(k)
+		} else {
+			w.WriteString(keyName(prefix, i))
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// startMain starts the Caddy with the floor and the gemini_balance sites.
+func (b *bench) startMain(ctx context.Context) error {
+	ports, err := freePorts(5)
+	if err != nil {
+		return err
+	}
+	b.adminPort = ports[0]
+	dir := filepath.Join(b.tmp, "main")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	foKeys := filepath.Join(dir, "failover-keys.txt")
+	if err := writeKeys(foKeys, b.cfg.failoverKeys, "Failover", false); err != nil {
+		return err
+	}
+	poolKeys := []string{keyName("Pool", 1), keyName("Pool", 2), keyName("Pool", 3), keyName("Pool", 4)}
+	sites := []poolSite{
+		{port: ports[2], pool: "bench", keys: poolKeys, db: filepath.Join(dir, "bench.db"), baseURL: b.up.URL},
+		{port: ports[3], pool: "failover", keysFile: foKeys, db: filepath.Join(dir, "failover.db"), baseURL: b.fo.url},
+		{port: ports[4], pool: "streams", keys: poolKeys, db: filepath.Join(dir, "streams.db"), baseURL: b.slow.URL},
+	}
+	cf := globalOptions(b.adminPort) + bareSite(ports[1], b.upHostPort)
+	for _, s := range sites {
+		cf += s.caddyfile()
+	}
+	b.bareURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	b.gbURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
+	b.foURL = fmt.Sprintf("http://127.0.0.1:%d", ports[3])
+	b.streamsURL = fmt.Sprintf("http://127.0.0.1:%d", ports[4])
+
+	b.cfg.logf("starting Caddy")
+	p, err := startCaddy(b.bin, dir, "caddy", cf, b.adminPort)
+	if err != nil {
+		return err
+	}
+	b.procs = append(b.procs, p)
+	b.main = p
+	want := map[string]int{b.gbURL: 4, b.foURL: b.cfg.failoverKeys, b.streamsURL: 4}
+	err = p.waitReady(ctx, 60*time.Second, func() bool {
+		if !answers(b.bareURL + "/v1beta/models/" + benchModel) {
+			return false
+		}
+		for u, n := range want {
+			if healthKeys(u) < n {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Millisecond)
+	b.idleRSS = p.memory().rss
+	b.idleGoroutines, _ = p.goroutines()
+	b.rep.fact("Caddy at start (3 pools: 4, 4 and "+strconv.Itoa(b.cfg.failoverKeys)+" keys; bare proxy)", "RSS %s, %d goroutines", mib(b.idleRSS), b.idleGoroutines)
+	return nil
+}
+
+// newTarget builds a POST target; auth is "goog" (x-goog-api-key) or "bearer".
+func newTarget(name string, r role, url string, body []byte, stream bool, auth, token string) *target {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	if auth == "bearer" {
+		h.Set("Authorization", "Bearer "+token)
+	} else {
+		h.Set("X-Goog-Api-Key", token)
+	}
+	if stream {
+		h.Set("Accept", "text/event-stream")
+	}
+	return &target{name: name, role: r, method: http.MethodPost, url: url, header: h, body: body, stream: stream}
+}
+
+// slicer runs one target for one time slice.
+type slicer func(ctx context.Context, t *target, d time.Duration) result
+
+func (b *bench) closed(conc int) slicer {
+	return func(ctx context.Context, t *target, d time.Duration) result { return b.cl.closedLoop(ctx, t, conc, d) }
+}
+
+func (b *bench) open(rate float64) slicer {
+	return func(ctx context.Context, t *target, d time.Duration) result {
+		return b.cl.openLoop(ctx, t, rate, d, max(1000, int(rate)))
+	}
+}
+
+// resetUpstreams drops what the stand-ins recorded, so memory stays flat.
+func (b *bench) resetUpstreams() {
+	b.up.Reset()
+	if b.slow != nil {
+		b.slow.Reset()
+	}
+}
+
+// compare warms every target up, then measures them in alternating rounds.
+func (b *bench) compare(ctx context.Context, targets []*target, run slicer) ([]*result, error) {
+	for _, t := range targets {
+		run(ctx, t, b.cfg.warmup)
+	}
+	b.resetUpstreams()
+	b.fo.resetCounts()
+	res := make([]*result, len(targets))
+	for i := range res {
+		res[i] = &result{}
+	}
+	per := b.cfg.duration / time.Duration(b.cfg.rounds)
+	for range b.cfg.rounds {
+		for i, t := range targets {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			res[i].merge(run(ctx, t, per))
+			b.resetUpstreams()
+		}
+	}
+	return res, ctx.Err()
+}
+
+// measure compares targets and adds their rows (two per target for streams).
+func (b *bench) measure(ctx context.Context, scenario, firstScenario, mode string, targets []*target, run slicer) error {
+	res, err := b.compare(ctx, targets, run)
+	if err != nil {
+		return err
+	}
+	if firstScenario != "" {
+		for i, t := range targets {
+			b.rep.add(firstScenario, mode, t, res[i], true)
+		}
+	}
+	for i, t := range targets {
+		b.rep.add(scenario, mode, t, res[i], false)
+	}
+	return nil
+}
+
+func (b *bench) closedMode() string { return fmt.Sprintf("closed, c=%d", b.cfg.conc) }
+
+func (b *bench) nativeTargets(path string, stream bool, floor string) []*target {
+	roleOf := func(name string) role {
+		if name == floor {
+			return roleFloor
+		}
+		return roleRef
+	}
+	return []*target{
+		newTarget(nameDirect, roleOf(nameDirect), b.up.URL+path, nativeBody, stream, "goog", floorKey),
+		newTarget(nameBare, roleOf(nameBare), b.bareURL+"/v1beta"+path, nativeBody, stream, "goog", clientToken),
+		newTarget(nameGB, roleOurs, b.gbURL+"/v1beta"+path, nativeBody, stream, "goog", clientToken),
+	}
+}
+
+func (b *bench) nativeClosed(ctx context.Context) error {
+	return b.measure(ctx, scNative, "", b.closedMode(), b.nativeTargets(b.nativePath, false, nameBare), b.closed(b.cfg.conc))
+}
+
+func (b *bench) nativeOpen(ctx context.Context) error {
+	mode := fmt.Sprintf("open, %g req/s", b.cfg.rate)
+	return b.measure(ctx, scNative, "", mode, b.nativeTargets(b.nativePath, false, nameBare), b.open(b.cfg.rate))
+}
+
+func (b *bench) nativeStream(ctx context.Context) error {
+	return b.measure(ctx, scNativeTotal, scNativeFirst, b.closedMode(), b.nativeTargets(b.streamPath, true, nameDirect), b.closed(b.cfg.conc))
+}
+
+func (b *bench) nativeStreamOpen(ctx context.Context) error {
+	mode := fmt.Sprintf("open, %g req/s", b.cfg.streamRate)
+	return b.measure(ctx, scNativeTotal, scNativeFirst, mode, b.nativeTargets(b.streamPath, true, nameDirect), b.open(b.cfg.streamRate))
+}
+
+func (b *bench) chat(ctx context.Context) error {
+	targets := []*target{
+		newTarget(nameGBNative, roleFloor, b.gbURL+"/v1beta"+b.nativePath, nativeBody, false, "goog", clientToken),
+		newTarget(nameGBChat, roleOurs, b.gbURL+"/v1/chat/completions", chatBody, false, "bearer", clientToken),
+	}
+	return b.measure(ctx, scChat, "", b.closedMode(), targets, b.closed(b.cfg.conc))
+}
+
+func (b *bench) chatStream(ctx context.Context) error {
+	targets := []*target{
+		newTarget(nameGBNative, roleFloor, b.gbURL+"/v1beta"+b.streamPath, nativeBody, true, "goog", clientToken),
+		newTarget(nameGBChat, roleOurs, b.gbURL+"/v1/chat/completions", chatStream, true, "bearer", clientToken),
+	}
+	return b.measure(ctx, scChatTotal, scChatFirst, b.closedMode(), targets, b.closed(b.cfg.conc))
+}
+
+func (b *bench) passthrough(ctx context.Context) error {
+	targets := []*target{
+		newTarget(nameDirect, roleRef, b.up.URL+"/openai/chat/completions", chatBody, false, "bearer", floorKey),
+		newTarget(nameBare, roleFloor, b.bareURL+"/v1beta/openai/chat/completions", chatBody, false, "bearer", clientToken),
+		newTarget(nameGB, roleOurs, b.gbURL+"/openai/v1/chat/completions", chatBody, false, "bearer", clientToken),
+	}
+	return b.measure(ctx, scPassthrough, "", b.closedMode(), targets, b.closed(b.cfg.conc))
+}
+
+func (b *bench) failover(ctx context.Context) error {
+	direct := b.fo.url + b.nativePath
+	via := b.foURL + "/v1beta" + b.nativePath
+	targets := []*target{
+		newTarget(nameDirect429, roleRef, direct+"?fo=429", nativeBody, false, "goog", floorKey),
+		newTarget(nameDirect200, roleRef, direct+"?fo=ok", nativeBody, false, "goog", floorKey),
+		newTarget(nameNoFailover, roleFloor, via+"?fo=ok", nativeBody, false, "goog", clientToken),
+		newTarget(nameFailover, roleOurs, via+"?fo=alt", nativeBody, false, "goog", clientToken),
+	}
+	// The direct 429 is the expected answer of that target, not an error.
+	targets[0].expect = http.StatusTooManyRequests
+	if err := b.measure(ctx, scFailover, "", "closed, c=1", targets, b.closed(1)); err != nil {
+		return err
+	}
+	if fail, ok := b.rep.find(scFailover, nameFailover); ok {
+		b.rep.fact("failover: requests whose first key got a 429", "%d of %d (upstream answered %d 429s and %d 200s in that mode)",
+			min(b.fo.served429.Load(), b.fo.alt200.Load()), fail.res.n+fail.res.errs, b.fo.served429.Load(), b.fo.alt200.Load())
+	}
+	return nil
+}
+
+// largePool starts a second Caddy with a pool of cfg.bigPool keys, twice:
+// with a new database, then restoring from it.
+func (b *bench) largePool(ctx context.Context) error {
+	n := b.cfg.bigPool
+	dir, err := os.MkdirTemp(b.tmp, "large-") // a new database on every call
+	if err != nil {
+		return err
+	}
+	keys := filepath.Join(dir, "keys.txt")
+	if err := writeKeys(keys, n, "", true); err != nil {
+		return err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	site := poolSite{port: ports[1], pool: "large", keysFile: keys, db: filepath.Join(dir, "large.db"), baseURL: b.up.URL}
+	cf := globalOptions(ports[0]) + site.caddyfile()
+	base := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	label := fmt.Sprintf("gemini_balance, %d keys", n)
+	for attempt := range 2 {
+		p, err := startCaddy(b.bin, dir, "large", cf, ports[0])
+		if err != nil {
+			return err
+		}
+		b.procs = append(b.procs, p)
+		if err := p.waitReady(ctx, 120*time.Second, func() bool { return healthKeys(base) >= n }); err != nil {
+			return err
+		}
+		load := time.Since(p.started)
+		mem := p.memory()
+		if attempt == 0 {
+			b.largeLoad, b.largeRSS = load, mem.rss
+			b.rep.fact(fmt.Sprintf("%d-key pool, first start (keys inserted into a new database)", n),
+				"answers after %s; RSS %s (peak %s)", load.Round(time.Millisecond), mib(mem.rss), mib(mem.hwm))
+			targets := []*target{
+				newTarget("gemini_balance, 4 keys", roleFloor, b.gbURL+"/v1beta"+b.nativePath, nativeBody, false, "goog", clientToken),
+				newTarget(label, roleOurs, base+"/v1beta"+b.nativePath, nativeBody, false, "goog", clientToken),
+			}
+			if err := b.measure(ctx, scLargePool, "", b.closedMode(), targets, b.closed(b.cfg.conc)); err != nil {
+				return err
+			}
+			after := p.memory()
+			b.rep.fact(fmt.Sprintf("%d-key pool after its load run", n), "RSS %s (peak %s)", mib(after.rss), mib(after.hwm))
+		} else {
+			b.largeReload, b.largeReloadRSS = load, mem.rss
+			b.rep.fact(fmt.Sprintf("%d-key pool, restart (keys restored from the database)", n),
+				"answers after %s; RSS %s (peak %s)", load.Round(time.Millisecond), mib(mem.rss), mib(mem.hwm))
+		}
+		p.stop()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// openStreams holds cfg.openStreams streams open at once through
+// gemini_balance and reads Caddy's memory and goroutines before, during and
+// after.
+func (b *bench) openStreams(ctx context.Context) error {
+	n := b.cfg.openStreams
+	settle := 2 * time.Second
+	if b.cfg.quick {
+		settle = 300 * time.Millisecond
+	}
+	b.cl.tr.CloseIdleConnections()
+	time.Sleep(settle)
+	b.streamsBefore, _ = b.main.goroutines()
+	b.streamsRSSBefore = b.main.memory().rss
+
+	t := newTarget(nameGB, roleOurs, b.streamsURL+"/v1beta"+b.streamPath, nativeBody, true, "goog", clientToken)
+	var (
+		mu       sync.Mutex
+		res      result
+		wg       sync.WaitGroup
+		opened   atomic.Int64
+		failed   atomic.Int64
+		openNow  atomic.Int64
+		allReady = make(chan struct{})
+		once     sync.Once
+	)
+	sem := make(chan struct{}, 256) // streams being opened at once
+	ready := func() {
+		if opened.Load()+failed.Load() >= int64(n) {
+			once.Do(func() { close(allReady) })
+		}
+	}
+	start := time.Now()
+	for range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			released := false
+			release := func() {
+				if !released {
+					released = true
+					<-sem
+				}
+			}
+			tt := *t
+			tt.onFirst = func() {
+				opened.Add(1)
+				openNow.Add(1)
+				release()
+				ready()
+			}
+			first, total, err := b.cl.do(ctx, &tt, time.Now())
+			if released {
+				openNow.Add(-1)
+			} else {
+				failed.Add(1)
+				release()
+				ready()
+			}
+			mu.Lock()
+			res.record(first, total, err)
+			mu.Unlock()
+		}()
+	}
+	select {
+	case <-allReady:
+	case <-time.After(b.cfg.streamHold):
+	case <-ctx.Done():
+	}
+	openTime := time.Since(start)
+	b.streamsOpenAtSample = openNow.Load()
+	b.streamsDuring, _ = b.main.goroutines()
+	during := b.main.memory()
+	b.streamsRSS, b.streamsHWM = during.rss, during.hwm
+	wg.Wait()
+	res.elapsed = openTime
+	mode := fmt.Sprintf("%d at once, held %s", n, b.cfg.streamHold)
+	b.rep.add(scOpenStreams, mode+": first event", t, &res, true)
+
+	b.cl.tr.CloseIdleConnections()
+	b.slow.Close() // and so the idle connections Caddy keeps to it
+	b.slow = nil
+	time.Sleep(settle)
+	b.streamsAfter, _ = b.main.goroutines()
+	b.streamsRSSAfter = b.main.memory().rss
+
+	b.rep.fact(fmt.Sprintf("%d open streams: opened / failed", n), "%d / %d, all open after %s (req/s column: streams opened per second)",
+		opened.Load(), failed.Load(), openTime.Round(time.Millisecond))
+	b.rep.fact("open streams: Caddy RSS before / during / after", "%s / %s (peak %s) / %s, with %d streams open at the reading",
+		mib(b.streamsRSSBefore), mib(b.streamsRSS), mib(b.streamsHWM), mib(b.streamsRSSAfter), b.streamsOpenAtSample)
+	b.rep.fact("open streams: Caddy goroutines before / during / after", "%d / %d / %d",
+		b.streamsBefore, b.streamsDuring, b.streamsAfter)
+	return ctx.Err()
+}
+
+// profile runs the native load on gemini_balance while fetching a 10 s CPU
+// profile of Caddy.
+func (b *bench) profile(ctx context.Context) error {
+	t := b.nativeTargets(b.nativePath, false, nameBare)[2]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.cl.closedLoop(ctx, t, b.cfg.conc, 12*time.Second)
+	}()
+	time.Sleep(time.Second)
+	err := b.main.cpuProfile(ctx, 10*time.Second, b.cfg.cpuprofile)
+	<-done
+	return err
+}
+
+var microPackages = []string{"./internal/keypool", "./internal/failure", "./internal/openai/chat", "./internal/secret"}
+
+var pickLine = regexp.MustCompile(`^BenchmarkPick/keys=(\d+)-\d+\s+\d+\s+([\d.]+) ns/op`)
+
+// microBenchmarks runs the packages' Go benchmarks and keeps their lines.
+func (b *bench) microBenchmarks(ctx context.Context) error {
+	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem"}
+	if b.cfg.benchtime != "" {
+		args = append(args, "-benchtime", b.cfg.benchtime)
+	}
+	args = append(args, microPackages...)
+	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd.Dir = b.root
+	out, err := cmd.CombinedOutput()
+	var keep []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "pkg:") || strings.HasPrefix(line, "cpu:") && len(keep) == 0 {
+			keep = append(keep, strings.TrimRight(line, " \t"))
+		}
+		if m := pickLine.FindStringSubmatch(line); m != nil {
+			b.rep.fact("key pick (BenchmarkPick, parallel), "+m[1]+" keys", "%s ns", m[2])
+		}
+	}
+	b.rep.micro = strings.Join(keep, "\n")
+	if err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// evaluate checks the issue's targets.
+func (b *bench) evaluate() {
+	rep := b.rep
+	verdict := func(ok bool) string {
+		switch {
+		case b.cfg.quick:
+			return "n/a (quick run)"
+		case ok:
+			return "met"
+		}
+		return "not met"
+	}
+	get := func(scenario, name, mode string) (row, bool) {
+		for _, r := range rep.rows {
+			if r.scenario == scenario && r.t.name == name && (mode == "" || r.mode == mode) {
+				return r, true
+			}
+		}
+		return row{}, false
+	}
+	add := func(target, measured string, ok bool) {
+		rep.checks = append(rep.checks, check{target, measured, verdict(ok)})
+	}
+
+	closed := b.closedMode()
+	openMode := fmt.Sprintf("open, %g req/s", b.cfg.rate)
+	if gb, ok := get(scNative, nameGB, closed); ok {
+		bare, _ := get(scNative, nameBare, closed)
+		ratio, _ := rep.ratio(gb)
+		add(fmt.Sprintf("native ≥ 0.9× bare reverse_proxy throughput at c=%d", b.cfg.conc),
+			fmt.Sprintf("%.2f× (%s vs %s req/s)", ratio, rpsString(gb.res.rps()), rpsString(bare.res.rps())), ratio >= 0.9)
+		if gbo, ok := get(scNative, nameGB, openMode); ok {
+			bareo, _ := get(scNative, nameBare, openMode)
+			added := gbo.stats().p50 - bareo.stats().p50
+			addedC := gb.stats().p50 - bare.stats().p50
+			add("native p50 added ≤ 0.3 ms (vs bare reverse_proxy)",
+				fmt.Sprintf("%s at %g req/s open loop (p99 %s); %s at c=%d", msDelta(added), b.cfg.rate,
+					msDelta(gbo.stats().p99-bareo.stats().p99), msDelta(addedC), b.cfg.conc),
+				added <= 300*time.Microsecond)
+		}
+	}
+	if chat, ok := get(scChat, nameGBChat, ""); ok {
+		ratio, _ := rep.ratio(chat)
+		extra := ""
+		if cs, ok := get(scChatTotal, nameGBChat, ""); ok {
+			r2, _ := rep.ratio(cs)
+			extra = fmt.Sprintf("; stream %.2f×", r2)
+		}
+		add("translated chat ≥ 0.8× native (through gemini_balance)", fmt.Sprintf("%.2f× non-stream%s", ratio, extra), ratio >= 0.8)
+	}
+	streamOpen := fmt.Sprintf("open, %g req/s", b.cfg.streamRate)
+	if gb, ok := get(scNativeFirst, nameGB, streamOpen); ok {
+		direct, _ := get(scNativeFirst, nameDirect, streamOpen)
+		bare, _ := get(scNativeFirst, nameBare, streamOpen)
+		d := gb.stats().p50 - direct.stats().p50
+		measured := fmt.Sprintf("p50 %s at %g streams/s open loop (p99 %s; bare reverse_proxy p50 %s)", msDelta(d), b.cfg.streamRate,
+			msDelta(gb.stats().p99-direct.stats().p99), msDelta(bare.stats().p50-direct.stats().p50))
+		if gbc, ok := get(scNativeFirst, nameGB, closed); ok {
+			directc, _ := get(scNativeFirst, nameDirect, closed)
+			measured += fmt.Sprintf("; p50 %s at c=%d", msDelta(gbc.stats().p50-directc.stats().p50), b.cfg.conc)
+		}
+		add("first stream event ≤ 1 ms later than direct", measured, d <= time.Millisecond)
+	}
+	if fo, ok := get(scFailover, nameFailover, ""); ok {
+		no, _ := get(scFailover, nameNoFailover, "")
+		d429, _ := get(scFailover, nameDirect429, "")
+		added := fo.stats().p50 - no.stats().p50
+		beyond := added - d429.stats().p50
+		add("failover adds ≤ 1 ms beyond the upstream's own time",
+			fmt.Sprintf("%s beyond (added p50 %s, upstream 429 p50 %s)", msDelta(beyond), msDelta(added), ms(d429.stats().p50)),
+			beyond <= time.Millisecond && fo.res.errs == 0)
+	}
+	if b.largeLoad > 0 {
+		add(fmt.Sprintf("%d keys load in ≤ 2 s: first start", b.cfg.bigPool), b.largeLoad.Round(time.Millisecond).String(), b.largeLoad <= 2*time.Second)
+	}
+	if b.largeReload > 0 {
+		add(fmt.Sprintf("%d keys load in ≤ 2 s: restart", b.cfg.bigPool), b.largeReload.Round(time.Millisecond).String(), b.largeReload <= 2*time.Second)
+	}
+	if b.streamsRSS > 0 {
+		add(fmt.Sprintf("%d open streams in ≤ 400 MB RSS", b.cfg.openStreams),
+			fmt.Sprintf("%s (%.0f MB), peak %s, %d open at the reading", mib(b.streamsRSS), float64(b.streamsRSS)/1e6, mib(b.streamsHWM), b.streamsOpenAtSample),
+			b.streamsRSS <= 400e6 && b.streamsOpenAtSample == int64(b.cfg.openStreams))
+		left := b.streamsAfter - b.streamsBefore
+		add("no goroutine left after the streams close",
+			fmt.Sprintf("%+d (%d before, %d during, %d after)", left, b.streamsBefore, b.streamsDuring, b.streamsAfter),
+			b.streamsAfter > 0 && left <= 10)
+	}
+	if len(rep.checks) == 0 {
+		rep.notes = append(rep.notes, "no target could be checked")
+	}
+}
