@@ -284,59 +284,49 @@ func (s *Store) readSnapshot(ctx context.Context, fn func(q querier) error) erro
 // (whole hours) plus index counts of the partial hours at the edges of
 // [From, To), so it costs the same for 1,000 or 1,000,000 rows.
 func (s *Store) QueryRequestLogs(ctx context.Context, pool string, f LogFilter) (rows []RequestLog, total int64, err error) {
-	if s.isClosed() {
-		return nil, 0, ErrClosed
-	}
-	q, err := newLogQuery(&requestLogTable, pool, f)
-	if err != nil {
-		return nil, 0, err
-	}
-	err = s.readSnapshot(ctx, func(db querier) error {
-		var err error
-		if f.KeyID == "" && f.Text == "" {
-			total, err = liveTotal(ctx, db, pool, q)
-		} else {
-			total, err = rawCount(ctx, db, q.t, q.countIndex(), q.where, q.args)
-		}
-		if err != nil || total <= int64(q.f.Offset) {
-			return err
-		}
-		rows, err = readRequestLogs(ctx, db, q.selectSQL(total), q.pageArgs())
-		return err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: query request logs: %w", err)
-	}
-	if rows == nil {
-		rows = []RequestLog{}
-	}
-	return rows, total, nil
+	return queryLogs(ctx, s, &requestLogTable, pool, f, "request logs",
+		func(ctx context.Context, db querier, q *logQuery) (int64, error) {
+			if q.f.KeyID == "" && q.f.Text == "" {
+				return liveTotal(ctx, db, pool, q)
+			}
+			return rawCount(ctx, db, q.t, q.countIndex(), q.where, q.args)
+		}, readRequestLogs)
 }
 
 // QueryErrorLogs returns one page of the pool's error logs matching f and
 // the exact number of matching rows. Rows have their ID set.
 func (s *Store) QueryErrorLogs(ctx context.Context, pool string, f LogFilter) (rows []ErrorLog, total int64, err error) {
+	return queryLogs(ctx, s, &errorLogTable, pool, f, "error logs",
+		func(ctx context.Context, db querier, q *logQuery) (int64, error) {
+			return rawCount(ctx, db, q.t, q.countIndex(), q.where, q.args)
+		}, readErrorLogs)
+}
+
+// queryLogs reads one page of a log table and the exact number of matching
+// rows in one snapshot; count and read are the table's own ways to do so.
+func queryLogs[T any](ctx context.Context, s *Store, t *logTable, pool string, f LogFilter, what string,
+	count func(context.Context, querier, *logQuery) (int64, error),
+	read func(context.Context, querier, string, []any) ([]T, error)) (rows []T, total int64, err error) {
 	if s.isClosed() {
 		return nil, 0, ErrClosed
 	}
-	q, err := newLogQuery(&errorLogTable, pool, f)
+	q, err := newLogQuery(t, pool, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	err = s.readSnapshot(ctx, func(db querier) error {
 		var err error
-		total, err = rawCount(ctx, db, q.t, q.countIndex(), q.where, q.args)
-		if err != nil || total <= int64(q.f.Offset) {
+		if total, err = count(ctx, db, q); err != nil || total <= int64(q.f.Offset) {
 			return err
 		}
-		rows, err = readErrorLogs(ctx, db, q.selectSQL(total), q.pageArgs())
+		rows, err = read(ctx, db, q.selectSQL(total), q.pageArgs())
 		return err
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: query error logs: %w", err)
+		return nil, 0, fmt.Errorf("store: query %s: %w", what, err)
 	}
 	if rows == nil {
-		rows = []ErrorLog{}
+		rows = []T{}
 	}
 	return rows, total, nil
 }
