@@ -209,6 +209,19 @@ func TestAdminSettingsPrecedenceAndLiveChanges(t *testing.T) {
 	if view["max_failures"].Source != "database" || view["max_failures"].Value != 1.0 {
 		t.Errorf("after restart: %+v", view["max_failures"])
 	}
+	// caddy reload re-pins: an option removed from the Caddyfile becomes
+	// editable, and one written again wins over the stored value.
+	e.start(poolOpts{keys: []string{key}})
+	e.adminJSON("GET", p+"/settings", "", 200, &view)
+	if view["max_retries"].Source != "default" || view["max_retries"].Value != 3.0 {
+		t.Errorf("after removing max_retries from the Caddyfile: %+v", view["max_retries"])
+	}
+	e.adminJSON("PATCH", p+"/settings", `{"max_retries": 2}`, 200, nil)
+	e.start(poolOpts{keys: []string{key}, extra: "max_retries 1"})
+	e.adminJSON("GET", p+"/settings", "", 200, &view)
+	if view["max_retries"].Source != "caddyfile" || view["max_retries"].Value != 1.0 || e.balancer().Settings().MaxRetries != 1 {
+		t.Errorf("after writing max_retries again: %+v", view["max_retries"])
+	}
 	// Options the Caddyfile does not set change live: the module's log level.
 	e.adminJSON("PATCH", p+"/settings", `{"log_level": "debug"}`, 200, nil)
 	if e.balancer().Settings().LogLevel != "debug" {
