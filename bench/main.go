@@ -46,6 +46,7 @@ type config struct {
 	cpuprofile   string        // write a CPU profile of Caddy under the native load here
 	maxNoise     float64       // measure a scenario again when other processes took more of the CPU than this
 	retryBudget  time.Duration // no more re-measuring once the scenarios have run this long
+	only         string        // run only the scenarios whose names contain one of these comma-separated words
 	command      string        // the command line, for the report
 	logf         func(format string, args ...any)
 }
@@ -85,6 +86,7 @@ func main() {
 	micro := flag.Bool("micro", true, "also run the Go micro-benchmarks (go test -bench)")
 	benchtime := flag.String("benchtime", "", "-benchtime of the micro-benchmarks")
 	maxNoise := flag.Float64("max-noise", full.maxNoise, "measure a scenario again (at most twice, within 6 min) when other processes took more than this share of the CPU during it; 0 never")
+	only := flag.String("only", "", "run only the scenarios whose step names contain one of these comma-separated strings (for development; the report then lacks the others)")
 	cpuprofile := flag.String("cpuprofile", "", "after the scenarios, profile Caddy for 10 s under the native load and write the profile here")
 	flag.Parse()
 
@@ -127,7 +129,7 @@ func main() {
 	if set["benchtime"] {
 		cfg.benchtime = *benchtime
 	}
-	cfg.out, cfg.micro, cfg.cpuprofile = *out, *micro, *cpuprofile
+	cfg.out, cfg.micro, cfg.cpuprofile, cfg.only = *out, *micro, *cpuprofile, *only
 	cfg.command = strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " "))
 	cfg.logf = func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))

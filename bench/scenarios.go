@@ -132,6 +132,9 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	var nz noise
 	began := time.Now()
 	for _, s := range steps {
+		if !selected(cfg.only, s.name) {
+			continue
+		}
 		for attempt := 1; ; attempt++ {
 			cfg.logf("scenario: %s", s.name)
 			rows, facts := len(b.rep.rows), len(b.rep.facts)
@@ -187,6 +190,19 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	}
 	cfg.logf("wrote %s and %s", filepath.Join(cfg.out, "benchmark.md"), filepath.Join(cfg.out, "benchmark.png"))
 	return b.rep, microErr
+}
+
+// selected reports whether a step is in the -only list (all when empty).
+func selected(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	for _, o := range strings.Split(only, ",") {
+		if o = strings.TrimSpace(o); o != "" && strings.Contains(name, o) {
+			return true
+		}
+	}
+	return false
 }
 
 func firstLine(s string) string {

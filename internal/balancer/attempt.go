@@ -181,7 +181,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			v = b.errorVerdict(err, ctx, at, client)
 			la.errText = secret.RedactError(err, k.Secret())
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			body := bufio.NewReaderSize(resp.Body, 32<<10)
+			body := bufio.NewReaderSize(resp.Body, readBufferSize(call.Stream))
 			var perr error
 			switch {
 			case call.Accept != nil:
@@ -229,6 +229,21 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 	return nil, b.lastFailure(last, call.Model)
 }
 
+// Read buffers: a stream holds its buffer for its whole life, so it is kept
+// small (events are read line by line and may be longer than the buffer);
+// a plain answer is copied in large reads.
+const (
+	streamBufferSize = 4 << 10
+	plainBufferSize  = 32 << 10
+)
+
+func readBufferSize(stream bool) int {
+	if stream {
+		return streamBufferSize
+	}
+	return plainBufferSize
+}
+
 // errEmptyAnswer marks a 2xx answer that Call.Accept never accepted.
 var errEmptyAnswer = errors.New("empty answer")
 
@@ -253,7 +268,7 @@ func acceptAnswer(body *bufio.Reader, call *Call) (*bufio.Reader, error) {
 		event, err := gemini.ReadEvent(body)
 		held = append(held, event...)
 		if len(bytes.TrimSpace(event)) > 0 && call.Accept(event) {
-			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), 32<<10), nil
+			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil
 		}
 		if err == io.EOF {
 			return nil, errEmptyAnswer
@@ -262,7 +277,7 @@ func acceptAnswer(body *bufio.Reader, call *Call) (*bufio.Reader, error) {
 			return nil, err
 		}
 	}
-	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), 32<<10), nil
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil
 }
 
 func (b *Balancer) errorVerdict(err error, ctx context.Context, at *attemptTimer, client *upstream.Client) failure.Verdict {
