@@ -64,6 +64,7 @@ type Balancer struct {
 	stored     map[string]json.RawMessage
 
 	applyMu    sync.Mutex // serialises Apply
+	keyStoreMu sync.Mutex // serialises the configuration's key writes
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
@@ -141,26 +142,40 @@ func (b *Balancer) Apply(cfg Config) error {
 	}
 	added, removed := b.pool.SyncCaddyfile(cfg.Keys)
 	if b.store != nil && (len(added) > 0 || len(removed) > 0) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := b.insertKeys(ctx, added); err != nil {
-			b.logger.Error("cannot store new keys", zap.Error(err))
-		}
-		if len(removed) > 0 {
-			ids := make([]string, len(removed))
-			for i, k := range removed {
-				ids[i] = k.ID()
-			}
-			if _, err := b.store.DeleteKeys(ctx, b.name, ids); err != nil {
-				b.logger.Error("cannot delete removed keys", zap.Error(err))
-			}
-		}
+		// The keys serve at once; the database catches up in the background
+		// (100,000 new keys take seconds to insert). Close waits for it.
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.syncStoredKeys(added, removed)
+		}()
 	}
 	if len(added) > 0 || len(removed) > 0 {
 		b.logger.Info("keys synchronised with the configuration",
 			zap.String("pool", b.name), zap.Int("added", len(added)), zap.Int("removed", len(removed)), zap.Int("total", b.pool.Len()))
 	}
 	return nil
+}
+
+// syncStoredKeys writes the configuration's key changes to the database, one
+// change at a time so a quick second reload cannot overtake the first.
+func (b *Balancer) syncStoredKeys(added, removed []*keypool.Key) {
+	b.keyStoreMu.Lock()
+	defer b.keyStoreMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := b.insertKeys(ctx, added); err != nil {
+		b.logger.Error("cannot store new keys", zap.Error(err))
+	}
+	if len(removed) > 0 {
+		ids := make([]string, len(removed))
+		for i, k := range removed {
+			ids[i] = k.ID()
+		}
+		if _, err := b.store.DeleteKeys(ctx, b.name, ids); err != nil {
+			b.logger.Error("cannot delete removed keys", zap.Error(err))
+		}
+	}
 }
 
 func (b *Balancer) insertKeys(ctx context.Context, keys []*keypool.Key) error {
