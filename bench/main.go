@@ -46,7 +46,7 @@ type config struct {
 	cpuprofile   string        // write a CPU profile of Caddy under the native load here
 	maxNoise     float64       // measure a scenario again when other processes took more of the CPU than this
 	retryBudget  time.Duration // no more re-measuring once the scenarios have run this long
-	only         string        // run only the scenarios whose names contain one of these comma-separated words
+	only         string        // run only the scenarios whose names contain one of these '|'-separated strings
 	command      string        // the command line, for the report
 	logf         func(format string, args ...any)
 }
@@ -85,8 +85,8 @@ func main() {
 	out := flag.String("out", full.out, "directory for benchmark.md and benchmark.png")
 	micro := flag.Bool("micro", true, "also run the Go micro-benchmarks (go test -bench)")
 	benchtime := flag.String("benchtime", "", "-benchtime of the micro-benchmarks")
-	maxNoise := flag.Float64("max-noise", full.maxNoise, "measure a scenario again (at most twice, within 6 min) when other processes took more than this share of the CPU during it; 0 never")
-	only := flag.String("only", "", "run only the scenarios whose step names contain one of these comma-separated strings (for development; the report then lacks the others)")
+	maxNoise := flag.Float64("max-noise", full.maxNoise, "measure a scenario again (at most twice, three times per run) when other processes took more than this share of the CPU during it; 0 never")
+	only := flag.String("only", "", "run only the scenarios whose step names contain one of these '|'-separated strings (for development; the report then lacks the others)")
 	cpuprofile := flag.String("cpuprofile", "", "after the scenarios, profile Caddy for 10 s under the native load and write the profile here")
 	flag.Parse()
 

@@ -259,10 +259,15 @@ const method = `
 - Large pool: a second Caddy with ` + "`api_keys_file`" + ` of that many keys; load time is from starting the process until
   ` + "`/health`" + ` counts every key, first with a new database, then again restoring from it. RSS is VmRSS of the
   Caddy process from /proc.
-- Open streams: that many native SSE streams through ` + "`gemini_balance`" + ` are opened (256 at a time) on a stand-in
-  that sends one event, waits, then the last; while all are open, Caddy's RSS and goroutines (admin
-  ` + "`/debug/pprof/goroutine`" + `) are read; after they end and idle connections are closed, again. The file-descriptor
-  limit of the benchmark is raised to its hard limit, and Caddy inherits it.
+- Open streams: that many native SSE streams are opened (256 at a time) on a stand-in that sends one event, waits,
+  then sends the last; first through a bare ` + "`reverse_proxy`" + ` in a Caddy process of its own (the floor), then
+  through ` + "`gemini_balance`" + ` in the main one. While all are open, the Caddy process's RSS and goroutines (admin
+  ` + "`/debug/pprof/goroutine`" + `) are read; after they end and idle connections are closed, again. The
+  file-descriptor limit of the benchmark is raised to its hard limit, and Caddy inherits it.
+- Before and after every scenario the benchmark reads /proc/stat and its own CPU use (and Caddy's): the difference is
+  what other processes took. A scenario during which they took more than ` + "`-max-noise`" + ` (10 %) of the machine
+  is measured again (at most twice per scenario, three times per run); the table below the results shows the final
+  shares.
 `
 
 // write saves docs/benchmark.md and docs/benchmark.png.

@@ -227,7 +227,7 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 // where the busy timeout applies (a deferred transaction that upgrades from
 // read to write can fail with SQLITE_BUSY without waiting).
 func dsnParams(busy time.Duration) string {
-	return fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
+	return fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate",
 		busy.Milliseconds())
 }
 
