@@ -26,9 +26,6 @@ import (
 // Settings are a pool's run-time options (see internal/settings).
 type Settings = settings.Settings
 
-// DefaultTimeout is the per-attempt limit when none is configured.
-const DefaultTimeout = 300 * time.Second
-
 // Config builds or re-configures a Balancer.
 type Config struct {
 	Name         string

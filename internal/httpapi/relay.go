@@ -11,6 +11,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
 )
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -28,23 +29,21 @@ func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 	rc := http.NewResponseController(w)
 	var err error
 	var usage gemini.Usage
+	plain := false
 	switch {
 	case mt == "text/event-stream":
 		usage, err = relaySSE(w, rc, out)
 	case out.Resp.Request != nil && isArrayStream(out):
 		usage, err = relayJSONArray(w, rc, out)
 	default:
+		plain = true
 		usage, err = copyPlain(w, out)
 	}
 	out.Finish(err, r.Context().Err(), usage)
-	if err != nil && !out.TimedOut() && r.Context().Err() == nil && !isStream(mt, out) {
+	if err != nil && !out.TimedOut() && r.Context().Err() == nil && plain {
 		// A plain answer cut short must not look complete to the client.
 		panic(http.ErrAbortHandler)
 	}
-}
-
-func isStream(mt string, out *balancer.Outcome) bool {
-	return mt == "text/event-stream" || isArrayStream(out)
 }
 
 // isArrayStream: streamGenerateContent without alt=sse answers a JSON array
@@ -93,11 +92,7 @@ func redactRelayErr(out *balancer.Outcome, err error) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "connection closed before the answer was complete"
 	}
-	s := err.Error()
-	if k := out.Key.Secret(); k != "" {
-		s = string(bytes.ReplaceAll([]byte(s), []byte(k), []byte(out.Key.Masked())))
-	}
-	return s
+	return secret.RedactError(err, out.Key.Secret())
 }
 
 // relaySSE forwards "data: ..." events one at a time.
