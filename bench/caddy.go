@@ -334,9 +334,10 @@ func (p *caddyProc) goroutines() (int, error) {
 	return strconv.Atoi(f[len(f)-1])
 }
 
-// cpuProfile fetches a CPU profile of d from the admin endpoint into path.
-func (p *caddyProc) cpuProfile(ctx context.Context, d time.Duration, path string) error {
-	url := fmt.Sprintf("http://localhost:%d/debug/pprof/profile?seconds=%d", p.adminPort, int(d.Seconds()))
+// fetchProfile fetches a profile of kind ("profile" for CPU, "allocs" for
+// the allocations made) over d from the admin endpoint into path.
+func (p *caddyProc) fetchProfile(ctx context.Context, kind string, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://localhost:%d/debug/pprof/%s?seconds=%d", p.adminPort, kind, int(d.Seconds()))
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := (&http.Client{Timeout: d + 30*time.Second}).Do(req)
 	if err != nil {

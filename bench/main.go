@@ -87,7 +87,7 @@ func main() {
 	benchtime := flag.String("benchtime", "", "-benchtime of the micro-benchmarks")
 	maxNoise := flag.Float64("max-noise", full.maxNoise, "measure a scenario again (at most twice, three times per run) when other processes took more than this share of the CPU during it; 0 never")
 	only := flag.String("only", "", "run only the scenarios whose step names contain one of these '|'-separated strings (for development; the report then lacks the others)")
-	cpuprofile := flag.String("cpuprofile", "", "after the scenarios, profile Caddy for 10 s under the native load and write the profile here")
+	cpuprofile := flag.String("cpuprofile", "", "after the scenarios, profile Caddy for 10 s under the native load and write the CPU profile here (and the allocations to this path + \".allocs\")")
 	flag.Parse()
 
 	cfg := defaultConfig(*quick)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -747,8 +748,8 @@ func (b *bench) holdStreams(ctx context.Context, p *caddyProc, t *target, settle
 	return h, ctx.Err()
 }
 
-// profile runs the native load on gemini_balance while fetching a 10 s CPU
-// profile of Caddy.
+// profile runs the native load on gemini_balance while fetching 10 s CPU and
+// allocation profiles of Caddy (the latter next to the former, ".allocs").
 func (b *bench) profile(ctx context.Context) error {
 	t := b.nativeTargets(b.nativePath, false, nameBare)[2]
 	done := make(chan struct{})
@@ -757,9 +758,11 @@ func (b *bench) profile(ctx context.Context) error {
 		b.cl.closedLoop(ctx, t, b.cfg.conc, 12*time.Second)
 	}()
 	time.Sleep(time.Second)
-	err := b.main.cpuProfile(ctx, 10*time.Second, b.cfg.cpuprofile)
+	allocErr := make(chan error, 1)
+	go func() { allocErr <- b.main.fetchProfile(ctx, "allocs", 10*time.Second, b.cfg.cpuprofile+".allocs") }()
+	err := b.main.fetchProfile(ctx, "profile", 10*time.Second, b.cfg.cpuprofile)
 	<-done
-	return err
+	return errors.Join(err, <-allocErr)
 }
 
 var microPackages = []string{"./internal/keypool", "./internal/failure", "./internal/openai/chat", "./internal/secret"}

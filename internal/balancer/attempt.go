@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,7 +49,7 @@ type Call struct {
 // caller must call Finish exactly once.
 type Outcome struct {
 	Resp    *http.Response
-	Body    *bufio.Reader // the answer's body (the first byte already arrived for streams)
+	Body    *bufio.Reader // the answer's body (the first byte already arrived for streams); valid until Finish
 	Key     *keypool.Key
 	Attempt int
 
@@ -56,6 +57,7 @@ type Outcome struct {
 	call    *Call
 	attempt *attemptTimer
 	start   time.Time
+	reader  *bufio.Reader // pooled reader behind Body, returned by Finish
 }
 
 // Touch restarts the attempt's idle timer; stream relays call it after each read.
@@ -69,6 +71,8 @@ func (o *Outcome) TimedOut() bool { return o.attempt.timedOut.Load() }
 func (o *Outcome) Finish(relayErr error, clientCtxErr error, usage gemini.Usage) {
 	o.attempt.release()
 	o.Resp.Body.Close()
+	putBodyReader(o.reader, o.call.Stream)
+	o.reader, o.Body = nil, nil
 	status := o.Resp.StatusCode
 	if relayErr != nil {
 		v := failure.ClassifyError(relayErr, clientCtxErr)
@@ -181,7 +185,8 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			v = b.errorVerdict(err, ctx, at, client)
 			la.errText = secret.RedactError(err, k.Secret())
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			body := bufio.NewReaderSize(resp.Body, readBufferSize(call.Stream))
+			reader := getBodyReader(resp.Body, call.Stream)
+			body := reader
 			var perr error
 			switch {
 			case call.Accept != nil:
@@ -195,6 +200,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			}
 			if perr != nil {
 				resp.Body.Close()
+				putBodyReader(reader, call.Stream)
 				at.release()
 				if perr == errEmptyAnswer {
 					v = failure.Verdict{Action: failure.Transient, Status: http.StatusBadGateway, Kind: "empty",
@@ -207,7 +213,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 				break
 			}
 			k.MarkSuccess(now)
-			return &Outcome{Resp: resp, Body: body, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start}, nil
+			return &Outcome{Resp: resp, Body: body, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start, reader: reader}, nil
 		default:
 			raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
@@ -231,17 +237,37 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 
 // Read buffers: a stream holds its buffer for its whole life, so it is kept
 // small (events are read line by line and may be longer than the buffer);
-// a plain answer is copied in large reads.
+// a plain answer is copied in large reads. Both are pooled: a fresh 32 KiB
+// buffer per request was most of the bytes allocated on the hot path.
 const (
 	streamBufferSize = 4 << 10
 	plainBufferSize  = 32 << 10
 )
 
-func readBufferSize(stream bool) int {
+var bodyReaders = [2]sync.Pool{
+	{New: func() any { return bufio.NewReaderSize(nil, plainBufferSize) }},
+	{New: func() any { return bufio.NewReaderSize(nil, streamBufferSize) }},
+}
+
+func bodyReaderPool(stream bool) *sync.Pool {
 	if stream {
-		return streamBufferSize
+		return &bodyReaders[1]
 	}
-	return plainBufferSize
+	return &bodyReaders[0]
+}
+
+func getBodyReader(r io.Reader, stream bool) *bufio.Reader {
+	br := bodyReaderPool(stream).Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putBodyReader(br *bufio.Reader, stream bool) {
+	if br == nil {
+		return
+	}
+	br.Reset(nil)
+	bodyReaderPool(stream).Put(br)
 }
 
 // errEmptyAnswer marks a 2xx answer that Call.Accept never accepted.

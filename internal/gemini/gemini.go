@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -71,22 +72,98 @@ type Usage struct {
 var usageField = []byte(`"usageMetadata"`)
 
 // FindUsage reads usageMetadata from an answer or stream event without
-// decoding the rest of it.
+// decoding the rest of it: it runs on every answer, so the object's counts
+// are read by a byte scan, without allocating.
 func FindUsage(b []byte) (Usage, bool) {
 	i := bytes.LastIndex(b, usageField)
 	if i < 0 {
 		return Usage{}, false
 	}
-	rest := b[i+len(usageField):]
-	j := bytes.IndexByte(rest, '{')
-	if j < 0 {
+	rest := bytes.TrimLeft(b[i+len(usageField):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
 		return Usage{}, false
 	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '{' {
+		return Usage{}, false
+	}
+	return parseUsage(rest)
+}
+
+// parseUsage reads the integer members of Usage from the JSON object at the
+// start of b; other members, nested values included, are skipped. It fails
+// when the object is not closed within b.
+func parseUsage(b []byte) (Usage, bool) {
 	var u Usage
-	if err := json.NewDecoder(bytes.NewReader(rest[j:])).Decode(&u); err != nil {
-		return Usage{}, false
+	depth := 0
+	wantKey := false // the next string at depth 1 is a member name
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			end := stringEnd(b, i)
+			if end < 0 {
+				return Usage{}, false
+			}
+			if depth == 1 && wantKey {
+				wantKey = false
+				if field := usageCount(&u, b[i+1:end]); field != nil {
+					j := end + 1
+					for j < len(b) && (b[j] == ' ' || b[j] == ':' || b[j] == '\t' || b[j] == '\r' || b[j] == '\n') {
+						j++
+					}
+					k := j
+					for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+						k++
+					}
+					if n, err := strconv.Atoi(string(b[j:k])); err == nil {
+						*field = n
+					}
+					end = k - 1
+				}
+			}
+			i = end
+		case '{', '[':
+			depth++
+			wantKey = c == '{' && depth == 1
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return u, true
+			}
+		case ',':
+			wantKey = depth == 1
+		}
 	}
-	return u, true
+	return Usage{}, false
+}
+
+// stringEnd returns the index of the quote closing the string that starts
+// at b[start], or -1.
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+// usageCount is the field of u named name, or nil.
+func usageCount(u *Usage, name []byte) *int {
+	switch string(name) {
+	case "promptTokenCount":
+		return &u.PromptTokenCount
+	case "candidatesTokenCount":
+		return &u.CandidatesTokenCount
+	case "totalTokenCount":
+		return &u.TotalTokenCount
+	case "thoughtsTokenCount":
+		return &u.ThoughtsTokenCount
+	}
+	return nil
 }
 
 // HasContent reports whether a generateContent answer (or one SSE event of

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,7 +111,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -121,6 +122,17 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([
 		return nil, false
 	}
 	return body, true
+}
+
+// readAllSized reads r to the end into one allocation when the announced
+// length is right (io.ReadAll grows its buffer step by step).
+func readAllSized(r io.Reader, length, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if length > 0 && length <= limit {
+		buf.Grow(int(length) + bytes.MinRead) // ReadFrom wants MinRead free to finish
+	}
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

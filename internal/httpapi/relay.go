@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,9 +19,8 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // copied through, a stream is relayed event by event and flushed after each.
 func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 	copyHeaders(w.Header(), out.Resp.Header)
-	ct := out.Resp.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
-	if out.Resp.ContentLength < 0 || mt == "text/event-stream" {
+	sse := isEventStream(out.Resp.Header.Get("Content-Type"))
+	if out.Resp.ContentLength < 0 || sse {
 		w.Header().Del("Content-Length")
 	}
 	w.WriteHeader(out.Resp.StatusCode)
@@ -31,7 +29,7 @@ func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 	var usage gemini.Usage
 	plain := false
 	switch {
-	case mt == "text/event-stream":
+	case sse:
 		usage, err = relaySSE(w, rc, out)
 	case out.Resp.Request != nil && isArrayStream(out):
 		usage, err = relayJSONArray(w, rc, out)
@@ -44,6 +42,13 @@ func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 		// A plain answer cut short must not look complete to the client.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// isEventStream reports whether a Content-Type is text/event-stream, with
+// any parameters (mime.ParseMediaType would allocate for every answer).
+func isEventStream(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }
 
 // isArrayStream: streamGenerateContent without alt=sse answers a JSON array
@@ -69,13 +74,42 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// plainCopy is the pooled state of one copyPlain: allocating its buffers
+// per request was a large share of the hot path's garbage.
+type plainCopy struct {
+	buf  []byte
+	tail tailWriter
+}
+
+var plainCopies = sync.Pool{New: func() any {
+	return &plainCopy{buf: make([]byte, 32<<10), tail: tailWriter{buf: make([]byte, 0, tailSize)}}
+}}
+
+// copyPlain copies a plain answer to the client and reads the usage from
+// its last bytes.
 func copyPlain(w http.ResponseWriter, out *balancer.Outcome) (gemini.Usage, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	var tail tailWriter
-	_, err := io.CopyBuffer(io.MultiWriter(w, &tail), out.Body, *bp)
-	u, _ := gemini.FindUsage(tail.buf)
-	return u, err
+	pc := plainCopies.Get().(*plainCopy)
+	defer func() {
+		pc.tail.buf = pc.tail.buf[:0]
+		plainCopies.Put(pc)
+	}()
+	for {
+		n, err := out.Body.Read(pc.buf)
+		if n > 0 {
+			_, _ = pc.tail.Write(pc.buf[:n])
+			if _, werr := w.Write(pc.buf[:n]); werr != nil {
+				return gemini.Usage{}, werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return gemini.Usage{}, err
+		}
+	}
+	u, _ := gemini.FindUsage(pc.tail.buf)
+	return u, nil
 }
 
 // errorEvent is the SSE event that ends a stream which failed midway; both

@@ -1,0 +1,77 @@
+package gemini
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestFindUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want Usage
+		ok   bool
+	}{
+		{"plain answer", `{"candidates":[{"content":{"parts":[{"text":"hi"}]}}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":9,"thoughtsTokenCount":2},"modelVersion":"x"}`,
+			Usage{3, 4, 9, 2}, true},
+		{"nested details", `{"usageMetadata": {"promptTokenCount": 5, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}], "totalTokenCount": 7}}`,
+			Usage{PromptTokenCount: 5, TotalTokenCount: 7}, true},
+		{"braces in a string before it", `{"candidates":[{"content":{"parts":[{"text":"} \" {"}]}}],"usageMetadata":{"totalTokenCount":1}}`,
+			Usage{TotalTokenCount: 1}, true},
+		{"last occurrence wins", `{"usageMetadata":{"totalTokenCount":1}}` + "\n" + `{"usageMetadata":{"totalTokenCount":2}}`,
+			Usage{TotalTokenCount: 2}, true},
+		{"cut short", `{"usageMetadata":{"promptTokenCount":3,"totalTok`, Usage{}, false},
+		{"absent", `{"candidates":[]}`, Usage{}, false},
+		{"not an object", `{"usageMetadata":[1,2]}`, Usage{}, false},
+	}
+	for _, c := range cases {
+		got, ok := FindUsage([]byte(c.in))
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func BenchmarkFindUsage(b *testing.B) {
+	answer := []byte(`{"candidates":[{"content":{"parts":[{"text":"` + strings.Repeat("word ", 200) + `"}],"role":"model"},"finishReason":"STOP","index":0}],` +
+		`"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":200,"totalTokenCount":212,"promptTokensDetails":[{"modality":"TEXT","tokenCount":12}]},"modelVersion":"gemini-2.5-flash","responseId":"abc"}`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if u, ok := FindUsage(answer); !ok || u.TotalTokenCount != 212 {
+			b.Fatal(u, ok)
+		}
+	}
+}
+
+// FuzzFindUsage checks the byte scan against encoding/json: whenever the
+// usage object is valid JSON, both read the same counts (members named
+// exactly as Google names them, holding non-negative integers).
+func FuzzFindUsage(f *testing.F) {
+	f.Add(`{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":9}`)
+	f.Add(`{"promptTokensDetails":[{"modality":"TEXT","tokenCount":5}],"totalTokenCount":7}`)
+	f.Add(`{"x":"\"}{","thoughtsTokenCount":2}`)
+	f.Fuzz(func(t *testing.T, obj string) {
+		got, ok := FindUsage([]byte(`{"candidates":[],"usageMetadata":` + obj + `}`))
+		var members map[string]json.RawMessage
+		if json.Unmarshal([]byte(obj), &members) != nil {
+			return
+		}
+		var want Usage
+		for name, raw := range members {
+			field := usageCount(&want, []byte(name))
+			if field == nil {
+				continue
+			}
+			n, err := strconv.Atoi(string(raw))
+			if err != nil || n < 0 || strings.TrimLeft(string(raw), "0123456789") != "" {
+				return // not a count Google would send
+			}
+			*field = n
+		}
+		if !ok || got != want {
+			t.Fatalf("FindUsage(%s) = %+v, %v; encoding/json reads %+v", obj, got, ok, want)
+		}
+	})
+}
