@@ -240,7 +240,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 // a plain answer is copied in large reads. Both are pooled: a fresh 32 KiB
 // buffer per request was most of the bytes allocated on the hot path.
 const (
-	streamBufferSize = 4 << 10
+	streamBufferSize = 1 << 10
 	plainBufferSize  = 32 << 10
 )
 

@@ -203,17 +203,22 @@ func HasContent(b []byte) bool {
 // ReadEvent reads one server-sent event, up to and including the blank line
 // that ends it (either line ending). At the end of the stream it returns what
 // is left with io.EOF.
-func ReadEvent(r *bufio.Reader) ([]byte, error) {
-	var event []byte
+func ReadEvent(r *bufio.Reader) ([]byte, error) { return AppendEvent(nil, r) }
+
+// AppendEvent is ReadEvent appending to dst, so that a relay can reuse one
+// buffer for every event of a stream. Lines may be longer than r's buffer.
+func AppendEvent(dst []byte, r *bufio.Reader) ([]byte, error) {
+	lineStart := len(dst)
 	for {
-		line, err := r.ReadSlice('\n')
-		event = append(event, line...)
+		piece, err := r.ReadSlice('\n')
+		dst = append(dst, piece...)
 		if err == bufio.ErrBufferFull {
-			continue
+			continue // the same line goes on
 		}
-		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return event, err
+		if err != nil || len(bytes.TrimRight(dst[lineStart:], "\r\n")) == 0 {
+			return dst, err
 		}
+		lineStart = len(dst)
 	}
 }
 

@@ -1,7 +1,9 @@
 package gemini
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,4 +76,25 @@ func FuzzFindUsage(f *testing.F) {
 			t.Fatalf("FindUsage(%s) = %+v, %v; encoding/json reads %+v", obj, got, ok, want)
 		}
 	})
+}
+
+func TestAppendEventLongLines(t *testing.T) {
+	// Every cut of the buffer, including one just before a line's "\n".
+	long := "data: " + strings.Repeat("x", 40)
+	stream := long + "\n\n" + long + "\r\n\r\n" + "data: short\n\n"
+	want := []string{long + "\n\n", long + "\r\n\r\n", "data: short\n\n"}
+	for size := 16; size <= 64; size++ {
+		r := bufio.NewReaderSize(strings.NewReader(stream), size)
+		var buf []byte
+		for i, w := range want {
+			var err error
+			buf, err = AppendEvent(buf[:0], r)
+			if string(buf) != w || (err != nil && err != io.EOF) {
+				t.Fatalf("buffer %d, event %d: %q, %v; want %q", size, i, buf, err, w)
+			}
+		}
+		if rest, err := AppendEvent(buf[:0], r); len(rest) != 0 || err != io.EOF {
+			t.Fatalf("buffer %d: after the last event %q, %v", size, rest, err)
+		}
+	}
 }

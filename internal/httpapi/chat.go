@@ -127,8 +127,10 @@ func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, call *balan
 	}
 	sse := startSSE(w)
 	var usage gemini.Usage
+	var event []byte // reused: EventData copies what the translator gets
 	for {
-		event, err := gemini.ReadEvent(out.Body)
+		var err error
+		event, err = gemini.AppendEvent(event[:0], out.Body)
 		out.Touch()
 		if err != nil && err != io.EOF {
 			_ = sse.data(chat.ErrorEvent(http.StatusBadGateway, "upstream stream interrupted: "+redactRelayErr(out, err)))

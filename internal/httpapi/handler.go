@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,15 +123,29 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([
 	return body, true
 }
 
-// readAllSized reads r to the end into one allocation when the announced
-// length is right (io.ReadAll grows its buffer step by step).
+// readAllSized reads r to the end. When the announced length is right the
+// body takes one allocation of exactly its size: it is held for the whole
+// request (a stream's too), and io.ReadAll would grow it step by step.
 func readAllSized(r io.Reader, length, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	if length > 0 && length <= limit {
-		buf.Grow(int(length) + bytes.MinRead) // ReadFrom wants MinRead free to finish
+	if length <= 0 || length > limit {
+		return io.ReadAll(r)
 	}
-	_, err := buf.ReadFrom(r)
-	return buf.Bytes(), err
+	buf := make([]byte, length)
+	n, err := io.ReadFull(r, buf)
+	if err != nil {
+		return buf[:n], err
+	}
+	// Nothing should follow; if something does, keep reading the usual way.
+	var probe [1]byte
+	m, err := r.Read(probe[:])
+	if m == 0 && (err == io.EOF || err == nil) {
+		return buf, nil
+	}
+	if err != nil && err != io.EOF {
+		return buf, err
+	}
+	rest, err := io.ReadAll(r)
+	return append(append(buf, probe[:m]...), rest...), err
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -196,9 +209,15 @@ func copyHeaders(dst, src http.Header) {
 var forwardHeaders = []string{"Content-Type", "Accept", "Accept-Language", "User-Agent", "X-Goog-Api-Client"}
 
 func forwardedHeader(r *http.Request) http.Header {
-	h := make(http.Header, len(forwardHeaders))
+	n := 0
 	for _, name := range forwardHeaders {
-		if v := r.Header.Values(name); len(v) > 0 {
+		if _, ok := r.Header[name]; ok {
+			n++
+		}
+	}
+	h := make(http.Header, n) // sized exactly: a stream holds it to its end
+	for _, name := range forwardHeaders {
+		if v, ok := r.Header[name]; ok {
 			h[name] = v
 		}
 	}

@@ -135,8 +135,10 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 	// The error event keeps the upstream's line ending: SDKs that split on
 	// "\n\n" before "\r\n\r\n" would otherwise merge it with earlier events.
 	eol := "\n"
+	var event []byte // reused: each event is written before the next is read
 	for {
-		event, err := gemini.ReadEvent(out.Body)
+		var err error
+		event, err = gemini.AppendEvent(event[:0], out.Body)
 		out.Touch()
 		if bytes.HasSuffix(event, []byte("\r\n")) {
 			eol = "\r\n"

@@ -106,6 +106,11 @@ func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// Each HTTP/1.1 connection keeps its buffers for its whole life, and a
+		// stream holds one connection: 2 KiB instead of 4 KiB each saves 4 KiB
+		// per open stream. Large reads and writes bypass these buffers.
+		ReadBufferSize:  2 << 10,
+		WriteBufferSize: 2 << 10,
 	}
 }
 
