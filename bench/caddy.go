@@ -126,8 +126,9 @@ func (s poolSite) caddyfile() string {
 }
 
 // bareSite is the floor: Caddy's own reverse_proxy to the stand-in, putting
-// one key on every request, with no other work.
-func bareSite(port int, upstreamHostPort string) string {
+// one key on every request, with no other work. upstream is host:port, or
+// https://host:port for a TLS stand-in.
+func bareSite(port int, upstream string) string {
 	return fmt.Sprintf(`
 http://127.0.0.1:%d {
 	bind 127.0.0.1
@@ -136,7 +137,7 @@ http://127.0.0.1:%d {
 		header_up -Authorization
 	}
 }
-`, port, upstreamHostPort, floorKey)
+`, port, upstream, floorKey)
 }
 
 // caddyProc is a running Caddy.
@@ -151,7 +152,7 @@ type caddyProc struct {
 }
 
 // startCaddy writes the Caddyfile into dir and runs bin on it.
-func startCaddy(bin, dir, name, caddyfile string, adminPort int) (*caddyProc, error) {
+func startCaddy(bin, dir, name, caddyfile string, adminPort int, env []string) (*caddyProc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -171,6 +172,7 @@ func startCaddy(bin, dir, name, caddyfile string, adminPort int) (*caddyProc, er
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	// Its own process group, so a Ctrl-C reaches the benchmark, which stops
 	// Caddy in order; and killed with the benchmark if that dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

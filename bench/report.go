@@ -260,8 +260,11 @@ const method = `
   ` + "`/health`" + ` counts every key, first with a new database, then again restoring from it. RSS is VmRSS of the
   Caddy process from /proc.
 - Open streams: that many native SSE streams are opened (256 at a time) on a stand-in that sends one event, waits,
-  then sends the last; first through a bare ` + "`reverse_proxy`" + ` in a Caddy process of its own (the floor), then
-  through ` + "`gemini_balance`" + ` in the main one. While all are open, the Caddy process's RSS and goroutines (admin
+  then sends the last; first through a bare ` + "`reverse_proxy`" + ` (the floor), then through ` + "`gemini_balance`" + `,
+  each in a fresh Caddy process of its own. This is done twice: against a plain HTTP/1.1 stand-in (one upstream
+  connection, with its buffers and two goroutines, per stream) and against one that, like
+  generativelanguage.googleapis.com, speaks HTTP/2 over TLS (streams share connections); Caddy trusts its
+  certificate through ` + "`SSL_CERT_FILE`" + `. While all are open, the Caddy process's RSS and goroutines (admin
   ` + "`/debug/pprof/goroutine`" + `) are read; after they end and idle connections are closed, again. The
   file-descriptor limit of the benchmark is raised to its hard limit, and Caddy inherits it.
 - Before and after every scenario the benchmark reads /proc/stat and its own CPU use (and Caddy's): the difference is

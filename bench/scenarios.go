@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -58,24 +59,36 @@ type bench struct {
 	tmp   string
 	bin   string
 	up    *fakegemini.Server // fast answers and short streams
-	slow  *fakegemini.Server // the held-open streams
+	slow  []streamUpstream   // the held-open streams, one stand-in per protocol
 	fo    *failoverUpstream
 	main  *caddyProc
 	procs []*caddyProc
 
-	adminPort                                  int
-	bareURL, gbURL, foURL, streamsURL          string
-	upHostPort                                 string
-	nativePath, streamPath                     string
-	idleGoroutines                             int
-	idleRSS                                    int64
-	largeLoad, largeReload                     time.Duration
-	largeRSS, largeReloadRSS                   int64
-	streamsRSS, streamsHWM                     int64
-	streamsBefore, streamsDuring, streamsAfter int
-	streamsOpenAtSample                        int64
-	streamsRSSBefore, streamsRSSAfter          int64
-	floorStreamsRSS                            int64
+	adminPort                int
+	bareURL, gbURL, foURL    string
+	upHostPort               string
+	nativePath, streamPath   string
+	idleGoroutines           int
+	idleRSS                  int64
+	largeLoad, largeReload   time.Duration
+	largeRSS, largeReloadRSS int64
+	streams                  []streamsOutcome
+	caddyEnv                 []string // for every Caddy: trusts the TLS stand-in
+}
+
+// streamUpstream is a stand-in for the open-streams scenario.
+type streamUpstream struct {
+	label string // "HTTP/1.1" or "HTTP/2 over TLS"
+	srv   *fakegemini.Server
+	addr  string // what reverse_proxy is given: host:port or https://host:port
+}
+
+// streamsOutcome is what holding the streams open showed for one upstream.
+type streamsOutcome struct {
+	label           string
+	floor, ours     holdResult
+	oursAfter       memory
+	goroutinesAfter int
 }
 
 // run runs the whole benchmark and writes the report.
@@ -250,8 +263,8 @@ func (b *bench) cleanup() {
 	if b.up != nil {
 		b.up.Close()
 	}
-	if b.slow != nil {
-		b.slow.Close()
+	for _, su := range b.slow {
+		su.srv.Close()
 	}
 	if b.fo != nil {
 		b.fo.Close()
@@ -266,10 +279,31 @@ func (b *bench) startUpstreams() error {
 	b.up.SetDefault(fakegemini.OK)
 	b.up.StreamEvents = b.cfg.streamEvents
 	b.up.StreamDelay = b.cfg.streamDelay
-	b.slow = fakegemini.New()
-	b.slow.SetDefault(fakegemini.OK)
-	b.slow.StreamEvents = 2
-	b.slow.StreamDelay = b.cfg.streamHold
+	// The held-open streams go to a plain HTTP/1.1 stand-in (one upstream
+	// connection per stream) and to one that, like Google, speaks HTTP/2
+	// over TLS (streams share connections). Every Caddy trusts the latter's
+	// certificate through SSL_CERT_FILE.
+	for _, useTLS := range []bool{false, true} {
+		su := streamUpstream{label: "HTTP/1.1", srv: fakegemini.New()}
+		if useTLS {
+			su = streamUpstream{label: "HTTP/2 over TLS", srv: fakegemini.NewTLS()}
+		}
+		su.srv.SetDefault(fakegemini.OK)
+		su.srv.StreamEvents = 2
+		su.srv.StreamDelay = b.cfg.streamHold
+		u, _ := url.Parse(su.srv.URL)
+		su.addr = u.Host
+		if useTLS {
+			su.addr = "https://" + u.Host
+			ca := filepath.Join(b.tmp, "stand-in-ca.pem")
+			pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: su.srv.Certificate().Raw})
+			if err := os.WriteFile(ca, pemBytes, 0o644); err != nil {
+				return err
+			}
+			b.caddyEnv = append(b.caddyEnv, "SSL_CERT_FILE="+ca)
+		}
+		b.slow = append(b.slow, su)
+	}
 	var err error
 	b.fo, err = newFailoverUpstream()
 	if err != nil {
@@ -320,7 +354,7 @@ func writeKeys(path string, n int, prefix string, random bool) error {
 
 // startMain starts the Caddy with the floor and the gemini_balance sites.
 func (b *bench) startMain(ctx context.Context) error {
-	ports, err := freePorts(5)
+	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
@@ -337,7 +371,6 @@ func (b *bench) startMain(ctx context.Context) error {
 	sites := []poolSite{
 		{port: ports[2], pool: "bench", keys: poolKeys, db: filepath.Join(dir, "bench.db"), baseURL: b.up.URL},
 		{port: ports[3], pool: "failover", keysFile: foKeys, db: filepath.Join(dir, "failover.db"), baseURL: b.fo.url},
-		{port: ports[4], pool: "streams", keys: poolKeys, db: filepath.Join(dir, "streams.db"), baseURL: b.slow.URL},
 	}
 	cf := globalOptions(b.adminPort) + bareSite(ports[1], b.upHostPort)
 	for _, s := range sites {
@@ -346,16 +379,15 @@ func (b *bench) startMain(ctx context.Context) error {
 	b.bareURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	b.gbURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
 	b.foURL = fmt.Sprintf("http://127.0.0.1:%d", ports[3])
-	b.streamsURL = fmt.Sprintf("http://127.0.0.1:%d", ports[4])
 
 	b.cfg.logf("starting Caddy")
-	p, err := startCaddy(b.bin, dir, "caddy", cf, b.adminPort)
+	p, err := startCaddy(b.bin, dir, "caddy", cf, b.adminPort, b.caddyEnv)
 	if err != nil {
 		return err
 	}
 	b.procs = append(b.procs, p)
 	b.main = p
-	want := map[string]int{b.gbURL: 4, b.foURL: b.cfg.failoverKeys, b.streamsURL: 4}
+	want := map[string]int{b.gbURL: 4, b.foURL: b.cfg.failoverKeys}
 	err = p.waitReady(ctx, 60*time.Second, func() bool {
 		if !answers(b.bareURL + "/v1beta/models/" + benchModel) {
 			return false
@@ -373,7 +405,7 @@ func (b *bench) startMain(ctx context.Context) error {
 	time.Sleep(200 * time.Millisecond)
 	b.idleRSS = p.memory().rss
 	b.idleGoroutines, _ = p.goroutines()
-	b.rep.fact("Caddy at start (3 pools: 4, 4 and "+strconv.Itoa(b.cfg.failoverKeys)+" keys; bare proxy)", "RSS %s, %d goroutines", mib(b.idleRSS), b.idleGoroutines)
+	b.rep.fact("Caddy at start (2 pools: 4 and "+strconv.Itoa(b.cfg.failoverKeys)+" keys; bare proxy)", "RSS %s, %d goroutines", mib(b.idleRSS), b.idleGoroutines)
 	return nil
 }
 
@@ -408,8 +440,8 @@ func (b *bench) open(rate float64) slicer {
 // resetUpstreams drops what the stand-ins recorded, so memory stays flat.
 func (b *bench) resetUpstreams() {
 	b.up.Reset()
-	if b.slow != nil {
-		b.slow.Reset()
+	for _, su := range b.slow {
+		su.srv.Reset()
 	}
 }
 
@@ -555,7 +587,7 @@ func (b *bench) largePool(ctx context.Context) error {
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	label := fmt.Sprintf("gemini_balance, %d keys", n)
 	for attempt := range 2 {
-		p, err := startCaddy(b.bin, dir, "large", cf, ports[0])
+		p, err := startCaddy(b.bin, dir, "large", cf, ports[0], b.caddyEnv)
 		if err != nil {
 			return err
 		}
@@ -591,74 +623,98 @@ func (b *bench) largePool(ctx context.Context) error {
 	return nil
 }
 
-// openStreams holds cfg.openStreams streams open at once, first through a
-// bare reverse_proxy in a Caddy of its own (the floor), then through
-// gemini_balance, and reads the Caddy process's memory and goroutines
-// before, during and after.
+// openStreams holds cfg.openStreams streams open at once, for each stand-in
+// (HTTP/1.1, then HTTP/2 over TLS): first through a bare reverse_proxy, then
+// through gemini_balance, each in a fresh Caddy process of its own, and
+// reads the process's memory and goroutines before, during and after.
 func (b *bench) openStreams(ctx context.Context) error {
+	for i, su := range b.slow {
+		out, err := b.openStreamsTo(ctx, su)
+		b.slow[i].srv = nil
+		if err != nil {
+			return err
+		}
+		b.streams = append(b.streams, out)
+	}
+	b.slow = nil
+	return ctx.Err()
+}
+
+func (b *bench) openStreamsTo(ctx context.Context, su streamUpstream) (streamsOutcome, error) {
+	out := streamsOutcome{label: su.label}
 	n := b.cfg.openStreams
 	settle := 2 * time.Second
 	if b.cfg.quick {
 		settle = 300 * time.Millisecond
 	}
-	mode := fmt.Sprintf("%d at once, held %s: first event", n, b.cfg.streamHold)
+	mode := fmt.Sprintf("%d at once, held %s, %s upstream: first event", n, b.cfg.streamHold, su.label)
+	dir := filepath.Join(b.tmp, "streams-"+strings.NewReplacer("/", "", " ", "-", ".", "").Replace(su.label))
+	defer su.srv.Close()
 
-	// The floor: Caddy's reverse_proxy alone, in a fresh process.
-	ports, err := freePorts(2)
+	// The floor: Caddy's reverse_proxy alone.
+	ports, err := freePorts(4)
 	if err != nil {
-		return err
+		return out, err
 	}
-	u, _ := url.Parse(b.slow.URL)
 	floorURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	fp, err := startCaddy(b.bin, filepath.Join(b.tmp, "streams-floor"), "caddy", globalOptions(ports[0])+bareSite(ports[1], u.Host), ports[0])
+	fp, err := startCaddy(b.bin, filepath.Join(dir, "floor"), "caddy", globalOptions(ports[0])+bareSite(ports[1], su.addr), ports[0], b.caddyEnv)
 	if err != nil {
-		return err
+		return out, err
 	}
 	b.procs = append(b.procs, fp)
 	if err := fp.waitReady(ctx, 30*time.Second, func() bool { return answers(floorURL + "/v1beta/models/" + benchModel) }); err != nil {
-		return err
+		return out, err
 	}
 	ft := newTarget(nameBare, roleFloor, floorURL+"/v1beta"+b.streamPath, nativeBody, true, "goog", clientToken)
-	floor, err := b.holdStreams(ctx, fp, ft, settle)
+	out.floor, err = b.holdStreams(ctx, fp, ft, settle)
 	fp.stop()
 	if err != nil {
-		return err
+		return out, err
 	}
-	b.rep.add(scOpenStreams, mode, ft, &floor.res, true)
+	b.rep.add(scOpenStreams, mode, ft, &out.floor.res, true)
 
-	// gemini_balance, in the main Caddy.
-	t := newTarget(nameGB, roleOurs, b.streamsURL+"/v1beta"+b.streamPath, nativeBody, true, "goog", clientToken)
-	gb, err := b.holdStreams(ctx, b.main, t, settle)
+	// gemini_balance, with a pool of 4 keys.
+	site := poolSite{port: ports[3], pool: "streams", db: filepath.Join(dir, "ours", "streams.db"), baseURL: su.srv.URL,
+		keys: []string{keyName("Pool", 1), keyName("Pool", 2), keyName("Pool", 3), keyName("Pool", 4)}}
+	oursURL := fmt.Sprintf("http://127.0.0.1:%d", ports[3])
+	op, err := startCaddy(b.bin, filepath.Join(dir, "ours"), "caddy", globalOptions(ports[2])+site.caddyfile(), ports[2], b.caddyEnv)
 	if err != nil {
-		return err
+		return out, err
 	}
-	b.rep.add(scOpenStreams, mode, t, &gb.res, true)
+	b.procs = append(b.procs, op)
+	defer op.stop()
+	if err := op.waitReady(ctx, 30*time.Second, func() bool { return healthKeys(oursURL) >= 4 }); err != nil {
+		return out, err
+	}
+	t := newTarget(nameGB, roleOurs, oursURL+"/v1beta"+b.streamPath, nativeBody, true, "goog", clientToken)
+	out.ours, err = b.holdStreams(ctx, op, t, settle)
+	if err != nil {
+		return out, err
+	}
+	b.rep.add(scOpenStreams, mode, t, &out.ours.res, true)
 	b.cl.tr.CloseIdleConnections()
-	b.slow.Close() // and so the idle connections Caddy keeps to it
-	b.slow = nil
+	su.srv.Close() // and so the idle connections Caddy keeps to it
 	time.Sleep(settle)
-	b.streamsBefore, b.streamsDuring = gb.goroutinesBefore, gb.goroutinesDuring
-	b.streamsAfter, _ = b.main.goroutines()
-	b.streamsRSSBefore, b.streamsRSS, b.streamsHWM = gb.before.rss, gb.during.rss, gb.during.hwm
-	b.streamsRSSAfter = b.main.memory().rss
-	b.streamsOpenAtSample = gb.openAtSample
-	b.floorStreamsRSS = floor.during.rss
+	out.goroutinesAfter, _ = op.goroutines()
+	out.oursAfter = op.memory()
 
 	for _, h := range []struct {
 		name string
 		r    *holdResult
-	}{{"bare reverse_proxy (its own Caddy)", &floor}, {"gemini_balance", &gb}} {
-		b.rep.fact(fmt.Sprintf("%d open streams, %s: opened / failed", n, h.name), "%d / %d, all open after %s (req/s column: streams opened per second)",
+	}{{"bare reverse_proxy", &out.floor}, {"gemini_balance", &out.ours}} {
+		b.rep.fact(fmt.Sprintf("%d open streams, %s upstream, %s: opened / failed", n, su.label, h.name),
+			"%d / %d, all open after %s (req/s column: streams opened per second)",
 			h.r.opened, h.r.failed, h.r.openTime.Round(time.Millisecond))
 	}
-	b.rep.fact("open streams, bare reverse_proxy: Caddy RSS before / during; goroutines before / during",
-		"%s / %s (%d open at the reading); %d / %d", mib(floor.before.rss), mib(floor.during.rss), floor.openAtSample,
-		floor.goroutinesBefore, floor.goroutinesDuring)
-	b.rep.fact("open streams, gemini_balance: Caddy RSS before / during / after", "%s / %s (peak %s) / %s, with %d streams open at the reading",
-		mib(b.streamsRSSBefore), mib(b.streamsRSS), mib(b.streamsHWM), mib(b.streamsRSSAfter), b.streamsOpenAtSample)
-	b.rep.fact("open streams, gemini_balance: Caddy goroutines before / during / after", "%d / %d / %d",
-		b.streamsBefore, b.streamsDuring, b.streamsAfter)
-	return ctx.Err()
+	b.rep.fact(fmt.Sprintf("open streams, %s upstream, bare reverse_proxy: Caddy RSS before / during; goroutines before / during", su.label),
+		"%s / %s (%d open at the reading); %d / %d", mib(out.floor.before.rss), mib(out.floor.during.rss), out.floor.openAtSample,
+		out.floor.goroutinesBefore, out.floor.goroutinesDuring)
+	b.rep.fact(fmt.Sprintf("open streams, %s upstream, gemini_balance: Caddy RSS before / during / after", su.label),
+		"%s / %s (peak %s) / %s, with %d streams open at the reading",
+		mib(out.ours.before.rss), mib(out.ours.during.rss), mib(out.ours.during.hwm), mib(out.oursAfter.rss), out.ours.openAtSample)
+	b.rep.fact(fmt.Sprintf("open streams, %s upstream, gemini_balance: Caddy goroutines before / during / after", su.label), "%d / %d / %d",
+		out.ours.goroutinesBefore, out.ours.goroutinesDuring, out.goroutinesAfter)
+	return out, ctx.Err()
 }
 
 // holdResult is what holding streams open through one Caddy showed.
@@ -873,15 +929,15 @@ func (b *bench) evaluate() {
 	if b.largeReload > 0 {
 		add(fmt.Sprintf("%d keys load in ≤ 2 s: restart", b.cfg.bigPool), b.largeReload.Round(time.Millisecond).String(), b.largeReload <= 2*time.Second)
 	}
-	if b.streamsRSS > 0 {
-		add(fmt.Sprintf("%d open streams in ≤ 400 MB RSS", b.cfg.openStreams),
-			fmt.Sprintf("%s (%.0f MB), peak %s, %d open at the reading; a bare reverse_proxy Caddy: %s", mib(b.streamsRSS), float64(b.streamsRSS)/1e6,
-				mib(b.streamsHWM), b.streamsOpenAtSample, mib(b.floorStreamsRSS)),
-			b.streamsRSS <= 400e6 && b.streamsOpenAtSample == int64(b.cfg.openStreams))
-		left := b.streamsAfter - b.streamsBefore
-		add("no goroutine left after the streams close",
-			fmt.Sprintf("%+d (%d before, %d during, %d after)", left, b.streamsBefore, b.streamsDuring, b.streamsAfter),
-			b.streamsAfter > 0 && left <= 10)
+	for _, so := range b.streams {
+		add(fmt.Sprintf("%d open streams in ≤ 400 MB RSS, %s upstream", b.cfg.openStreams, so.label),
+			fmt.Sprintf("%s (%.0f MB), peak %s, %d open at the reading; a bare reverse_proxy Caddy: %s", mib(so.ours.during.rss),
+				float64(so.ours.during.rss)/1e6, mib(so.ours.during.hwm), so.ours.openAtSample, mib(so.floor.during.rss)),
+			so.ours.during.rss <= 400e6 && so.ours.openAtSample == int64(b.cfg.openStreams))
+		left := so.goroutinesAfter - so.ours.goroutinesBefore
+		add(fmt.Sprintf("no goroutine left after the streams close, %s upstream", so.label),
+			fmt.Sprintf("%+d (%d before, %d during, %d after)", left, so.ours.goroutinesBefore, so.ours.goroutinesDuring, so.goroutinesAfter),
+			so.goroutinesAfter > 0 && left <= 10)
 	}
 	if len(rep.checks) == 0 {
 		rep.notes = append(rep.notes, "no target could be checked")

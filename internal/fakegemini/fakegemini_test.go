@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -724,5 +726,25 @@ func TestOpenAI(t *testing.T) {
 func TestBehaviorString(t *testing.T) {
 	if OK.String() != "OK" || EmptyAnswer.String() != "EmptyAnswer" || Behavior(99).String() != "Behavior(99)" {
 		t.Error("Behavior.String")
+	}
+}
+
+func TestTLSSpeaksHTTP2(t *testing.T) {
+	s := NewTLS()
+	defer s.Close()
+	s.SetDefault(OK)
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/models/gemini-2.5-flash:generateContent", strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
+	req.Header.Set("X-Goog-Api-Key", "AIzaSyTLS")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("status %d over %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
 	}
 }

@@ -16,6 +16,7 @@
 package fakegemini
 
 import (
+	"crypto/x509"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -172,7 +173,16 @@ func New() *Server { return NewWithPrefix("") }
 // NewWithPrefix starts a stand-in whose routes all live under prefix (e.g.
 // "/relay/abc"), imitating a relay such as a Deno or Cloudflare Worker proxy.
 // URL is then base+prefix+"/v1beta".
-func NewWithPrefix(prefix string) *Server {
+func NewWithPrefix(prefix string) *Server { return start(prefix, false) }
+
+// NewTLS starts a stand-in that, like Google, speaks HTTP/2 over TLS (and
+// HTTP/1.1 to clients that do not offer h2). Its certificate is Certificate.
+func NewTLS() *Server { return start("", true) }
+
+// Certificate is the certificate of a NewTLS stand-in, nil otherwise.
+func (s *Server) Certificate() *x509.Certificate { return s.ts.Certificate() }
+
+func start(prefix string, useTLS bool) *Server {
 	prefix = "/" + strings.Trim(prefix, "/")
 	if prefix == "/" {
 		prefix = ""
@@ -186,7 +196,13 @@ func NewWithPrefix(prefix string) *Server {
 		behaviors:      map[string]Behavior{},
 		def:            Invalid,
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if useTLS {
+		s.ts.EnableHTTP2 = true
+		s.ts.StartTLS()
+	} else {
+		s.ts.Start()
+	}
 	s.root = s.ts.URL + prefix
 	s.URL = s.root + "/v1beta"
 	return s
