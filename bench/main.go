@@ -44,6 +44,7 @@ type config struct {
 	micro        bool          // run the Go micro-benchmarks
 	benchtime    string        // -benchtime of the micro-benchmarks ("" = go test's default)
 	cpuprofile   string        // write a CPU profile of Caddy under the native load here
+	profileChat  bool          // profile under the translated chat load instead
 	maxNoise     float64       // measure a scenario again when other processes took more of the CPU than this
 	retryBudget  time.Duration // no more re-measuring once the scenarios have run this long
 	only         string        // run only the scenarios whose names contain one of these '|'-separated strings
@@ -88,6 +89,7 @@ func main() {
 	maxNoise := flag.Float64("max-noise", full.maxNoise, "measure a scenario again (at most twice, three times per run) when other processes took more than this share of the CPU during it; 0 never")
 	only := flag.String("only", "", "run only the scenarios whose step names contain one of these '|'-separated strings (for development; the report then lacks the others)")
 	cpuprofile := flag.String("cpuprofile", "", "after the scenarios, profile Caddy for 10 s under the native load and write the CPU profile here (and the allocations to this path + \".allocs\")")
+	profileChat := flag.Bool("profile-chat", false, "with -cpuprofile: profile under the translated /v1/chat/completions load instead of the native one")
 	flag.Parse()
 
 	cfg := defaultConfig(*quick)
@@ -129,7 +131,7 @@ func main() {
 	if set["benchtime"] {
 		cfg.benchtime = *benchtime
 	}
-	cfg.out, cfg.micro, cfg.cpuprofile, cfg.only = *out, *micro, *cpuprofile, *only
+	cfg.out, cfg.micro, cfg.cpuprofile, cfg.only, cfg.profileChat = *out, *micro, *cpuprofile, *only, *profileChat
 	cfg.command = strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " "))
 	cfg.logf = func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))

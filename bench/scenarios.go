@@ -808,6 +808,9 @@ func (b *bench) holdStreams(ctx context.Context, p *caddyProc, t *target, settle
 // allocation profiles of Caddy (the latter next to the former, ".allocs").
 func (b *bench) profile(ctx context.Context) error {
 	t := b.nativeTargets(b.nativePath, false, nameBare)[2]
+	if b.cfg.profileChat {
+		t = newTarget(nameGBChat, roleOurs, b.gbURL+"/v1/chat/completions", chatBody, false, "bearer", clientToken)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"io"
 	"math"
 	"net/http"
@@ -50,6 +51,7 @@ type Call struct {
 type Outcome struct {
 	Resp    *http.Response
 	Body    *bufio.Reader // the answer's body (the first byte already arrived for streams); valid until Finish
+	Whole   []byte        // the whole plain answer when Call.Accept has read it already (Body replays it), else nil
 	Key     *keypool.Key
 	Attempt int
 
@@ -187,10 +189,11 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			reader := getBodyReader(resp.Body, call.Stream)
 			body := reader
+			var whole []byte
 			var perr error
 			switch {
 			case call.Accept != nil:
-				body, perr = acceptAnswer(body, call)
+				body, whole, perr = acceptAnswer(body, resp.ContentLength, call)
 			case call.Stream:
 				// Wait for the first byte so a stream that fails before
 				// anything reaches the client is retried on another key.
@@ -213,7 +216,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 				break
 			}
 			k.MarkSuccess(now)
-			return &Outcome{Resp: resp, Body: body, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start, reader: reader}, nil
+			return &Outcome{Resp: resp, Body: body, Whole: whole, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start, reader: reader}, nil
 		default:
 			raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
@@ -278,32 +281,32 @@ const maxAcceptBuffer = 64 << 20
 
 // acceptAnswer reads ahead until call.Accept accepts the answer and returns a
 // reader that replays what was read followed by the rest.
-func acceptAnswer(body *bufio.Reader, call *Call) (*bufio.Reader, error) {
+func acceptAnswer(body *bufio.Reader, length int64, call *Call) (*bufio.Reader, []byte, error) {
 	if !call.Stream {
-		raw, err := io.ReadAll(io.LimitReader(body, maxAcceptBuffer))
+		raw, err := readall.Sized(io.LimitReader(body, maxAcceptBuffer), length, maxAcceptBuffer)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !call.Accept(raw) {
-			return nil, errEmptyAnswer
+			return nil, nil, errEmptyAnswer
 		}
-		return bufio.NewReader(bytes.NewReader(raw)), nil
+		return bufio.NewReader(bytes.NewReader(raw)), raw, nil
 	}
 	var held []byte
 	for len(held) < maxAcceptBuffer {
 		event, err := gemini.ReadEvent(body)
 		held = append(held, event...)
 		if len(bytes.TrimSpace(event)) > 0 && call.Accept(event) {
-			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil
+			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil, nil
 		}
 		if err == io.EOF {
-			return nil, errEmptyAnswer
+			return nil, nil, errEmptyAnswer
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil, nil
 }
 
 func (b *Balancer) errorVerdict(err error, ctx context.Context, at *attemptTimer, client *upstream.Client) failure.Verdict {

@@ -55,11 +55,22 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 	}
 	switch {
 	case !req.Stream:
+		// The answer is decoded once, to judge it and to translate it.
+		var answer *chat.Answer
+		if set.RetryEmpty {
+			call.Accept = func(raw []byte) bool {
+				answer = chat.DecodeAnswer(raw)
+				return answer.HasContent()
+			}
+		}
 		raw, ok := h.doTranslated(w, r, call)
 		if !ok {
 			return
 		}
-		out, err := chat.FromGemini(raw, opts)
+		if answer == nil {
+			answer = chat.DecodeAnswer(raw)
+		}
+		out, err := answer.Translate(opts)
 		if err != nil {
 			writeChatError(w, err)
 			return

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"net/http"
 	"strings"
 
@@ -110,7 +110,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	body, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
+	body, err := readall.Sized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -121,31 +121,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([
 		return nil, false
 	}
 	return body, true
-}
-
-// readAllSized reads r to the end. When the announced length is right the
-// body takes one allocation of exactly its size: it is held for the whole
-// request (a stream's too), and io.ReadAll would grow it step by step.
-func readAllSized(r io.Reader, length, limit int64) ([]byte, error) {
-	if length <= 0 || length > limit {
-		return io.ReadAll(r)
-	}
-	buf := make([]byte, length)
-	n, err := io.ReadFull(r, buf)
-	if err != nil {
-		return buf[:n], err
-	}
-	// Nothing should follow; if something does, keep reading the usual way.
-	var probe [1]byte
-	m, err := r.Read(probe[:])
-	if m == 0 && (err == io.EOF || err == nil) {
-		return buf, nil
-	}
-	if err != nil && err != io.EOF {
-		return buf, err
-	}
-	rest, err := io.ReadAll(r)
-	return append(append(buf, probe[:m]...), rest...), err
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

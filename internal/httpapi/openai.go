@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"io"
 	"net/http"
 	"net/url"
@@ -135,7 +136,10 @@ func generateCall(route, model, token string, body []byte, stream bool) *balance
 
 // readAnswer reads a whole upstream answer for translation.
 func readAnswer(r *http.Request, out *balancer.Outcome) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(out.Body, maxTranslatedAnswer))
+	raw, err := out.Whole, error(nil)
+	if raw == nil {
+		raw, err = readall.Sized(io.LimitReader(out.Body, maxTranslatedAnswer), out.Resp.ContentLength, maxTranslatedAnswer)
+	}
 	usage, _ := gemini.FindUsage(raw)
 	out.Finish(err, r.Context().Err(), usage)
 	return raw, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"strings"
 	"testing"
 )
@@ -168,6 +169,26 @@ func FuzzStream(f *testing.F) {
 		}
 		if len(started) == 0 {
 			t.Fatal("no choice at all")
+		}
+	})
+}
+
+// FuzzAnswerHasContent checks Answer.HasContent against gemini.HasContent.
+func FuzzAnswerHasContent(f *testing.F) {
+	for _, s := range []string{
+		`{"candidates":[{"content":{"parts":[{"text":"hi"}]},"finishReason":"STOP"}]}`,
+		`{"candidates":[{"content":{"parts":[]},"finishReason":"STOP"}]}`,
+		`{"candidates":[{"finishReason":"MAX_TOKENS"}]}`,
+		`{"candidates":[{"content":{"role":"model"}}],"usageMetadata":{"totalTokenCount":3}}`,
+		`{"promptFeedback":{"blockReason":"SAFETY"}}`,
+		`{"candidates":[]}`, `{}`, `not json`, `{"error":{"code":500,"message":"x","status":"INTERNAL"}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		want := gemini.HasContent([]byte(body))
+		if got := DecodeAnswer([]byte(body)).HasContent(); got != want {
+			t.Fatalf("HasContent(%s) = %v, gemini.HasContent says %v", body, got, want)
 		}
 	})
 }

@@ -133,6 +133,18 @@ type (
 // decodeGemini reads one Gemini answer or stream event. An SSE "data:" prefix
 // is tolerated. An {"error":...} object comes back as *UpstreamError.
 func decodeGemini(b []byte) (*geminiResponse, error) {
+	r, err := decodeGeminiParts(b)
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, r.Error
+	}
+	return r, nil
+}
+
+// decodeGeminiParts decodes b, an error object included.
+func decodeGeminiParts(b []byte) (*geminiResponse, error) {
 	b = bytes.TrimSpace(b)
 	if rest, ok := bytes.CutPrefix(b, []byte("data:")); ok {
 		b = bytes.TrimSpace(rest)
@@ -140,9 +152,6 @@ func decodeGemini(b []byte) (*geminiResponse, error) {
 	var r geminiResponse
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("chat: decoding Gemini response: %w", err)
-	}
-	if r.Error != nil {
-		return nil, r.Error
 	}
 	return &r, nil
 }
@@ -153,10 +162,52 @@ func decodeGemini(b []byte) (*geminiResponse, error) {
 // digits derived from responseId (or o.ID), the choice and the call's position:
 // the same answer always gets the same ids.
 func FromGemini(body []byte, o ResponseOptions) ([]byte, error) {
-	r, err := decodeGemini(body)
-	if err != nil {
-		return nil, err
+	return DecodeAnswer(body).Translate(o)
+}
+
+// Answer is a decoded Gemini generateContent answer: a route that first
+// judges an answer (HasContent, to retry an empty one on another key) and
+// then translates it decodes the JSON once.
+type Answer struct {
+	r   *geminiResponse
+	err error
+}
+
+// DecodeAnswer decodes body; a decoding error or a Google error object is
+// kept and returned by Translate.
+func DecodeAnswer(body []byte) *Answer {
+	r, err := decodeGeminiParts(body)
+	if err == nil && r.Error != nil {
+		err = r.Error
 	}
+	return &Answer{r: r, err: err}
+}
+
+// HasContent follows gemini.HasContent: an answer carries something when it
+// has a part, a block reason, or a finish reason other than STOP; one that
+// does not decode is not ours to judge and counts as having content.
+func (a *Answer) HasContent() bool {
+	if a.r == nil {
+		return true
+	}
+	if pf := a.r.PromptFeedback; pf != nil && pf.BlockReason != "" {
+		return true
+	}
+	for i := range a.r.Candidates {
+		c := &a.r.Candidates[i]
+		if (c.Content != nil && len(c.Content.Parts) > 0) || (c.FinishReason != "" && c.FinishReason != "STOP") {
+			return true
+		}
+	}
+	return false
+}
+
+// Translate is FromGemini on the decoded answer.
+func (a *Answer) Translate(o ResponseOptions) ([]byte, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	r := a.r
 	out := completion{
 		ID: o.ID, Object: "chat.completion", Created: o.Created, Model: o.Model,
 		Usage: toUsage(r.UsageMetadata),
