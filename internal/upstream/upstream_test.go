@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -91,5 +92,55 @@ func TestDoSendsKeyInHeaderWithExtraHeadersAndReferer(t *testing.T) {
 	resp.Body.Close()
 	if got.Header.Get("Authorization") != "Bearer AIzaSyPOOLKEY" || got.Header.Get("X-Goog-Api-Key") != "" {
 		t.Errorf("bearer mode headers %v", got.Header)
+	}
+}
+
+// The connection buffers are small (1 KiB); header lines, header blocks,
+// bodies and chunks far larger than that must still go through whole.
+func TestLargeHeadersAndBodiesPassTheSmallBuffers(t *testing.T) {
+	long := strings.Repeat("v", 5000)
+	answer := strings.Repeat("0123456789", 20000) // 200 kB
+	var gotBody []byte
+	var gotHeader string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHeader = r.Header.Get("X-Long")
+		gotBody, _ = io.ReadAll(r.Body)
+		w.Header().Set("X-Long-Answer", long)
+		for i := range 40 {
+			w.Header().Set(fmt.Sprintf("X-Header-%d", i), strings.Repeat("h", 60))
+		}
+		if r.URL.Query().Get("chunked") != "" {
+			fl := http.NewResponseController(w)
+			for i := 0; i < len(answer); i += 7000 {
+				_, _ = io.WriteString(w, answer[i:min(i+7000, len(answer))])
+				_ = fl.Flush()
+			}
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(answer)))
+		_, _ = io.WriteString(w, answer)
+	}))
+	defer srv.Close()
+	c, err := New(Options{BaseURL: srv.URL, Headers: http.Header{"X-Long": {long}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Repeat("b", 300000))
+	for _, q := range []url.Values{nil, {"chunked": {"1"}}} {
+		resp, err := c.Do(context.Background(), &Request{Method: "POST", Path: "/x", Query: q, Body: body}, "AIzaSyPOOLKEY")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(got) != answer {
+			t.Fatalf("query %v: answer of %d bytes (%v), want %d", q, len(got), err, len(answer))
+		}
+		if resp.Header.Get("X-Long-Answer") != long || resp.Header.Get("X-Header-39") == "" {
+			t.Errorf("query %v: long answer headers lost", q)
+		}
+		if string(gotBody) != string(body) || gotHeader != long {
+			t.Errorf("query %v: upstream got a body of %d bytes and a header of %d", q, len(gotBody), len(gotHeader))
+		}
 	}
 }
