@@ -78,10 +78,10 @@ var requestLogTable = logTable{
 	idxStatus: "idx_gb_request_logs_pool_status_time",
 	idxModel:  "idx_gb_request_logs_pool_model_time",
 	sortIdx: map[string]string{
-		"time":    "idx_gb_request_logs_pool_time",
-		"status":  "idx_gb_request_logs_pool_status_time",
-		"model":   "idx_gb_request_logs_pool_model_time",
-		"latency": "idx_gb_request_logs_pool_latency",
+		"time":   "idx_gb_request_logs_pool_time",
+		"status": "idx_gb_request_logs_pool_status_time",
+		"model":  "idx_gb_request_logs_pool_model_time",
+		// latency: no index (see requestLogRow); the rows are sorted.
 	},
 	sortColumn: map[string]string{"time": "time", "status": "status", "model": "model", "latency": "latency_ms"},
 }
@@ -213,7 +213,13 @@ func (q *logQuery) countIndex() string {
 
 // rowsIndex is the index used to read the page, given the filtered total.
 func (q *logQuery) rowsIndex(total int64) string {
-	sortIdx := q.t.sortIdx[q.field]
+	sortIdx, ok := q.t.sortIdx[q.field]
+	if !ok { // no index in this order: read the narrowest set and sort it
+		if q.filter != "" {
+			return q.filter
+		}
+		return q.t.idxTime
+	}
 	hasRange := !q.f.From.IsZero() || !q.f.To.IsZero()
 	switch {
 	case q.filter == "":

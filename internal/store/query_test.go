@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -636,7 +637,7 @@ func TestSeedRequestLogs(t *testing.T) {
 	if err := s.SeedRequestLogs(ctx, "b", 3000, keys[:7], nil, from, testNow); err != nil {
 		t.Fatal(err)
 	}
-	if after := indexes(); after != before || strings.Count(after, "CREATE INDEX") != 5 {
+	if after := indexes(); after != before || strings.Count(after, "CREATE INDEX") != 4 {
 		t.Fatalf("indexes changed by bulk seeding:\n%s\n---\n%s", before, after)
 	}
 	if _, total, _ := s.QueryRequestLogs(ctx, "b", LogFilter{Model: "gemini-2.5-pro"}); total < 1400 || total > 1600 {
@@ -703,5 +704,52 @@ func TestClosedStoreQueries(t *testing.T) {
 	}
 	if err := s.SeedRequestLogs(ctx, "p", 1, []string{"k"}, nil, time.Time{}, time.Time{}); !errors.Is(err, ErrClosed) {
 		t.Fatal(err)
+	}
+}
+
+// A database made by an earlier version loses the latency index on open,
+// and the latency sort still works without it.
+func TestOpenDropsTheLatencyIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gb.db")
+	s, err := OpenWithOptions(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Exec("CREATE INDEX idx_gb_request_logs_pool_latency ON gb_request_logs(pool, latency_ms)").Error; err != nil {
+		t.Fatal(err)
+	}
+	for i, ms := range []int64{30, 10, 20} {
+		s.LogRequest(RequestLog{Pool: "p", Model: "m", KeyID: fmt.Sprint("k", i), Status: 200, LatencyMs: ms})
+	}
+	if err := s.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	s, err = OpenWithOptions(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.db.Raw("SELECT count(*) FROM sqlite_master WHERE name = 'idx_gb_request_logs_pool_latency'").Scan(&n).Error; err != nil || n != 0 {
+		t.Fatalf("latency index still there (%d, %v)", n, err)
+	}
+	for _, c := range []struct {
+		f    LogFilter
+		want []int64
+	}{
+		{LogFilter{Sort: "-latency"}, []int64{30, 20, 10}},
+		{LogFilter{Sort: "latency"}, []int64{10, 20, 30}},
+		{LogFilter{Sort: "-latency", Status: 200}, []int64{30, 20, 10}},
+		{LogFilter{Sort: "-latency", From: time.Now().Add(-time.Hour)}, []int64{30, 20, 10}},
+	} {
+		rows, total, err := s.QueryRequestLogs(ctxT(t), "p", c.f)
+		var got []int64
+		for _, r := range rows {
+			got = append(got, r.LatencyMs)
+		}
+		if err != nil || total != 3 || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%+v: %v (total %d, %v), want %v", c.f, got, total, err, c.want)
+		}
 	}
 }
