@@ -228,7 +228,7 @@ func (rep *report) markdown() string {
 		if c.benchtime != "" {
 			bt = "-benchtime " + c.benchtime
 		}
-		fmt.Fprintf(&b, "`go test -run '^$' -bench . -benchmem ./internal/keypool ./internal/failure ./internal/openai/chat ./internal/secret` (%s):\n\n", bt)
+		fmt.Fprintf(&b, "`go test -run '^$' -bench . -benchmem %s` (%s):\n\n", strings.Join(microPackages, " "), bt)
 		b.WriteString("```\n" + strings.TrimSpace(rep.micro) + "\n```\n")
 	}
 	b.WriteString(method)

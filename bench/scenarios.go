@@ -824,7 +824,7 @@ func (b *bench) profile(ctx context.Context) error {
 	return errors.Join(err, <-allocErr)
 }
 
-var microPackages = []string{"./internal/keypool", "./internal/failure", "./internal/openai/chat", "./internal/secret"}
+var microPackages = []string{"./internal/keypool", "./internal/failure", "./internal/gemini", "./internal/openai/chat", "./internal/secret", "./internal/store"}
 
 var pickLine = regexp.MustCompile(`^BenchmarkPick/keys=(\d+)-\d+\s+\d+\s+([\d.]+) ns/op`)
 
