@@ -290,7 +290,10 @@ func acceptAnswer(body *bufio.Reader, length int64, call *Call) (*bufio.Reader, 
 		if !call.Accept(raw) {
 			return nil, nil, errEmptyAnswer
 		}
-		return bufio.NewReader(bytes.NewReader(raw)), raw, nil
+		// The answer has been read to its end: the same (pooled) reader now
+		// replays it.
+		body.Reset(bytes.NewReader(raw))
+		return body, raw, nil
 	}
 	var held []byte
 	for len(held) < maxAcceptBuffer {
