@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	fastjson "github.com/goccy/go-json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -190,5 +192,37 @@ func FuzzAnswerHasContent(f *testing.F) {
 		if got := DecodeAnswer([]byte(body)).HasContent(); got != want {
 			t.Fatalf("HasContent(%s) = %v, gemini.HasContent says %v", body, got, want)
 		}
+	})
+}
+
+// FuzzFastDecoderAgrees holds goccy/go-json (the fast path of unmarshal) to
+// encoding/json on the types it decodes: whatever goccy accepts, encoding/json
+// accepts with the same result.
+func FuzzFastDecoderAgrees(f *testing.F) {
+	for _, s := range requestSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"candidates":[{"content":{"parts":[{"text":"hi","thought":true},{"functionCall":{"name":"f","args":{"a":1}}}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3},"responseId":"r"}`,
+		`{"promptFeedback":{"blockReason":"SAFETY"}}`, `{"error":{"code":500,"message":"x","status":"INTERNAL"}}`,
+		`{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	check := func(t *testing.T, body []byte, fast, std any) {
+		if fastjson.Unmarshal(body, fast) != nil {
+			return
+		}
+		if err := json.Unmarshal(body, std); err != nil {
+			t.Fatalf("goccy accepts %q, encoding/json refuses it: %v", body, err)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q decodes differently:\n goccy %+v\n std   %+v", body, fast, std)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		check(t, body, new(wireRequest), new(wireRequest))
+		check(t, body, new(geminiResponse), new(geminiResponse))
+		check(t, body, new(wireMessage), new(wireMessage))
 	})
 }

@@ -150,7 +150,7 @@ func decodeGeminiParts(b []byte) (*geminiResponse, error) {
 		b = bytes.TrimSpace(rest)
 	}
 	var r geminiResponse
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("chat: decoding Gemini response: %w", err)
 	}
 	return &r, nil
