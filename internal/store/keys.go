@@ -39,9 +39,12 @@ type KeyRecord struct {
 
 // loadKeysSQL reads the times as plain text (no DATETIME decltype, so the
 // driver does not parse them) and parseDBTime parses them with a fast path.
+// loadKeysSQL reads the table in rowid order (NOT INDEXED): through the
+// (pool, key_id) index every row was a random seek plus a sort by id, 1.2 s
+// for 100,000 keys against 0.5 s for the scan (TestLoad100kKeys).
 const loadKeysSQL = `SELECT key_id, api_key, masked, status, reason, consecutive_failures, total_failures,
  cooldowns, calls, CAST(last_used_at AS TEXT), last_error, source, CAST(created_at AS TEXT)
- FROM gb_keys WHERE pool = ? ORDER BY id`
+ FROM gb_keys NOT INDEXED WHERE pool = ? ORDER BY id`
 
 // LoadKeys returns all rows of the pool, ordered by id (insertion order).
 func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) {
