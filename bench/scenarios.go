@@ -628,15 +628,13 @@ func (b *bench) largePool(ctx context.Context) error {
 // through gemini_balance, each in a fresh Caddy process of its own, and
 // reads the process's memory and goroutines before, during and after.
 func (b *bench) openStreams(ctx context.Context) error {
-	for i, su := range b.slow {
-		out, err := b.openStreamsTo(ctx, su)
-		b.slow[i].srv = nil
+	for _, su := range b.slow {
+		out, err := b.openStreamsTo(ctx, su) // closes su.srv (Close may run again in cleanup)
 		if err != nil {
 			return err
 		}
 		b.streams = append(b.streams, out)
 	}
-	b.slow = nil
 	return ctx.Err()
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"net/http"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
+	"github.com/gemini-balance/gemini_balance/internal/readall"
 )
 
 // DefaultMaxBodyBytes bounds a client request body: Gemini accepts 20 MB of

@@ -13,8 +13,6 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 )
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // relay writes a successful upstream answer to the client: a plain answer is
 // copied through, a stream is relayed event by event and flushed after each.
 func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
@@ -74,25 +72,30 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// plainCopy is the pooled state of one copyPlain: allocating its buffers
-// per request was a large share of the hot path's garbage.
-type plainCopy struct {
+// copyState is the pooled state of one relay (copyPlain, relayJSONArray):
+// allocating its buffers per request was a large share of the hot path's
+// garbage.
+type copyState struct {
 	buf  []byte
-	tail tailWriter
+	tail tailWriter // copyPlain's
 }
 
-var plainCopies = sync.Pool{New: func() any {
-	return &plainCopy{buf: make([]byte, 32<<10), tail: tailWriter{buf: make([]byte, 0, tailSize)}}
+var copyStates = sync.Pool{New: func() any {
+	return &copyState{buf: make([]byte, 32<<10), tail: tailWriter{buf: make([]byte, 0, tailSize)}}
 }}
+
+func getCopyState() *copyState { return copyStates.Get().(*copyState) }
+
+func putCopyState(cs *copyState) {
+	cs.tail.buf = cs.tail.buf[:0]
+	copyStates.Put(cs)
+}
 
 // copyPlain copies a plain answer to the client and reads the usage from
 // its last bytes.
 func copyPlain(w http.ResponseWriter, out *balancer.Outcome) (gemini.Usage, error) {
-	pc := plainCopies.Get().(*plainCopy)
-	defer func() {
-		pc.tail.buf = pc.tail.buf[:0]
-		plainCopies.Put(pc)
-	}()
+	pc := getCopyState()
+	defer putCopyState(pc)
 	for {
 		n, err := out.Body.Read(pc.buf)
 		if n > 0 {
@@ -244,9 +247,9 @@ func relayJSONArray(w http.ResponseWriter, rc *http.ResponseController, out *bal
 		}
 		return rc.Flush()
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
+	cs := getCopyState()
+	defer putCopyState(cs)
+	buf := cs.buf
 	for {
 		n, err := out.Body.Read(buf)
 		if n > 0 {

@@ -424,45 +424,44 @@ func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64
 	return total, nil
 }
 
-func readRequestLogs(ctx context.Context, db querier, query string, args []any) ([]RequestLog, error) {
+// readRows runs query and scans each of its rows with scan.
+func readRows[T any](ctx context.Context, db querier, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	rs, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	var out []RequestLog
-	var ts string
+	var out []T
 	for rs.Next() {
-		var r RequestLog
-		if err := rs.Scan(&r.ID, &ts, &r.Pool, &r.Model, &r.KeyID, &r.KeyMasked, &r.Status, &r.LatencyMs,
-			&r.Attempt, &r.Stream, &r.Route, &r.ClientToken, &r.PromptTokens, &r.CompletionTokens,
-			&r.TotalTokens); err != nil {
+		v, err := scan(rs)
+		if err != nil {
 			return nil, err
 		}
-		r.Time, _ = parseDBTime(ts)
-		out = append(out, r)
+		out = append(out, v)
 	}
 	return out, rs.Err()
 }
 
+func readRequestLogs(ctx context.Context, db querier, query string, args []any) ([]RequestLog, error) {
+	return readRows(ctx, db, query, args, func(rs *sql.Rows) (RequestLog, error) {
+		var r RequestLog
+		var ts string
+		err := rs.Scan(&r.ID, &ts, &r.Pool, &r.Model, &r.KeyID, &r.KeyMasked, &r.Status, &r.LatencyMs,
+			&r.Attempt, &r.Stream, &r.Route, &r.ClientToken, &r.PromptTokens, &r.CompletionTokens, &r.TotalTokens)
+		r.Time, _ = parseDBTime(ts)
+		return r, err
+	})
+}
+
 func readErrorLogs(ctx context.Context, db querier, query string, args []any) ([]ErrorLog, error) {
-	rs, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []ErrorLog
-	var ts string
-	for rs.Next() {
+	return readRows(ctx, db, query, args, func(rs *sql.Rows) (ErrorLog, error) {
 		var e ErrorLog
-		if err := rs.Scan(&e.ID, &ts, &e.Pool, &e.Model, &e.KeyID, &e.KeyMasked, &e.Status, &e.Kind,
-			&e.Message, &e.Body, &e.RequestBody); err != nil {
-			return nil, err
-		}
+		var ts string
+		err := rs.Scan(&e.ID, &ts, &e.Pool, &e.Model, &e.KeyID, &e.KeyMasked, &e.Status, &e.Kind,
+			&e.Message, &e.Body, &e.RequestBody)
 		e.Time, _ = parseDBTime(ts)
-		out = append(out, e)
-	}
-	return out, rs.Err()
+		return e, err
+	})
 }
 
 // ErrorLogByID returns one error log of the pool, or ErrNotFound.
