@@ -49,8 +49,10 @@ var templates = func() map[string]*template.Template {
 		t := template.Must(template.Must(base.Clone()).ParseFS(files, "templates/"+page+".html"))
 		out[page] = t
 	}
-	out["login"] = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/login.html"))
-	out["message"] = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/message.html"))
+	box := template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/box.html"))
+	for _, page := range []string{"login", "message"} {
+		out[page] = template.Must(template.Must(box.Clone()).ParseFS(files, "templates/"+page+".html"))
+	}
 	return out
 }()
 
