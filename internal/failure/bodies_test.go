@@ -1,5 +1,7 @@
 package failure
 
+import "fmt"
+
 // Error bodies as the Gemini API (generativelanguage.googleapis.com) sends
 // them: pretty-printed JSON, google.rpc.Status with typed details. The shapes
 // follow bodies reported verbatim in public issue trackers; project numbers
@@ -359,3 +361,43 @@ const bodyLocationUnsupported = `{
   }
 }
 `
+
+// bodyForeignFile is Google's answer for a fileData.fileUri the key does not own.
+const bodyForeignFile = `{
+  "error": {
+    "code": 403,
+    "message": "You do not have permission to access the File abc123 or it may not exist.",
+    "status": "PERMISSION_DENIED"
+  }
+}`
+
+// bodyForeignCache is Google's answer for a cachedContent the key does not own.
+const bodyForeignCache = `{
+  "error": {
+    "code": 403,
+    "message": "CachedContent not found (or permission denied)",
+    "status": "PERMISSION_DENIED"
+  }
+}`
+
+const bodyServiceBlocked = `{
+  "error": {
+    "code": 403,
+    "message": "Requests to this API generativelanguage.googleapis.com method google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent are blocked.",
+    "status": "PERMISSION_DENIED",
+    "details": [
+      {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "API_KEY_SERVICE_BLOCKED",
+        "domain": "googleapis.com",
+        "metadata": {"service": "generativelanguage.googleapis.com", "consumer": "projects/411082643095"}
+      }
+    ]
+  }
+}`
+
+// reasonBody is a Google error with one ErrorInfo reason.
+func reasonBody(code int, status, message, reason string) string {
+	return fmt.Sprintf(`{"error":{"code":%d,"message":%q,"status":%q,"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":%q,"domain":"googleapis.com"}]}}`,
+		code, message, status, reason)
+}

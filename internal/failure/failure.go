@@ -6,15 +6,24 @@
 //
 //	upstream answer                        key                                   retry  client gets, when no attempt succeeds
 //	2xx                                    success                               -      the response
-//	400 API_KEY_INVALID, key expired,      Invalid at once                       yes    last upstream status and body
-//	  403 suspended / CONSUMER_SUSPENDED
-//	other 401 / 403                        Failure +1; invalid at max_failures   yes    same
+//	4xx naming a dead key: API_KEY_INVALID, Invalid at once                       yes    last upstream status and body
+//	  API_KEY_EXPIRED, CONSUMER_SUSPENDED...
+//	401/403 naming the key or its project  Failure +1; invalid at max_failures   yes    same
+//	  (SERVICE_DISABLED, API_KEY_*_BLOCKED,
+//	  ACCESS_TOKEN_SCOPE_INSUFFICIENT...)
 //	403 API_KEY_HTTP_REFERRER_BLOCKED      Failure +1, hint: set `referer`       yes    same, with that hint
 //	429                                    Cooldown for that model until         yes    429 with Retry-After of the earliest
 //	                                         CooldownUntil; not a failure                 key's return
 //	5xx, timeout, connection error         Transient: no failure count           yes    502 / 503 / 504 with the upstream error
-//	other 4xx (bad request, unknown model) ClientError: the client's fault       no     upstream status and body as is
+//	any other 4xx, other 401/403 included  ClientError: the client's fault       no     upstream status and body as is
+//	  (a file or cache the key may not use)
 //	client went away                       ClientGone: nothing                   no     -
+//
+// A 401 or 403 counts against a key only when Google says it concerns the
+// key or its project (KeyReasons, or the documented messages for keys): any
+// other 403 is about something the request names, such as a file or a
+// cachedContent another key owns, and a client holding a token must not be
+// able to take healthy keys out of rotation with it.
 //
 // Bodies Google sends for a suspended key carry the key itself (in the
 // message and in ErrorInfo metadata); pass them through secret.Redact before
@@ -29,6 +38,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,12 +137,45 @@ type Verdict struct {
 	Hint string
 }
 
-// Google ErrorInfo reasons.
+// Google ErrorInfo reasons (google.api.ErrorReason) that concern the key
+// itself or the project it belongs to.
 const (
 	reasonKeyInvalid      = "API_KEY_INVALID"
+	reasonKeyExpired      = "API_KEY_EXPIRED"
 	reasonSuspended       = "CONSUMER_SUSPENDED"
 	reasonReferrerBlocked = "API_KEY_HTTP_REFERRER_BLOCKED"
 )
+
+// deadKeyReasons make a key invalid at once: it will not work again until
+// someone changes it (re-checks bring it back if they do).
+var deadKeyReasons = []string{reasonKeyInvalid, reasonKeyExpired, reasonSuspended, "CONSUMER_INVALID", "GCP_SUSPENDED"}
+
+// keyFaultReasons count a failure against the key: its restrictions, its
+// project's API or billing state, or its credential type.
+var keyFaultReasons = []string{
+	reasonReferrerBlocked, "API_KEY_SERVICE_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
+	"API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
+	"SERVICE_DISABLED", "BILLING_DISABLED", "USER_PROJECT_DENIED", "SERVICE_NOT_VISIBLE",
+	"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "ACCESS_TOKEN_TYPE_UNSUPPORTED", "ACCESS_TOKEN_EXPIRED", "CREDENTIALS_MISSING",
+}
+
+// KeyReasons lists every ErrorInfo reason that counts against a key: the
+// first ones make it invalid at once, the others count as a failure.
+func KeyReasons() (invalid, failure []string) {
+	return append([]string(nil), deadKeyReasons...), append([]string(nil), keyFaultReasons...)
+}
+
+// keyFaultMessages are the lower-cased fragments of Google's documented
+// messages for key and project problems, for bodies whose details a relay
+// stripped.
+var keyFaultMessages = []string{
+	"has not been used in project", // SERVICE_DISABLED
+	"billing to be enabled",        // BILLING_DISABLED
+	"requests to this api",         // API_KEY_SERVICE_BLOCKED: "Requests to this API ... are blocked."
+	"requests from this",           // API_KEY_{IP_ADDRESS,ANDROID_APP,IOS_APP}_BLOCKED
+	"request had invalid authentication credentials",
+	"request had insufficient authentication scopes",
+}
 
 // Classify classifies an HTTP answer from the upstream. body is the error
 // body, possibly truncated (callers read at most 64 KiB of it); it is not
@@ -140,16 +183,17 @@ const (
 //
 // Detection:
 //   - 2xx: Success.
-//   - a 4xx with ErrorInfo reason API_KEY_INVALID ("API key not valid",
-//     "API key expired"): Invalid. So is a 400 whose message says "API key
-//     not valid" / "API key expired" / "API key not found" without details,
-//     as relays sometimes strip them.
-//   - a 4xx with reason CONSUMER_SUSPENDED, or a 403 whose message says
-//     "has been suspended": Invalid.
-//   - a 403 with reason API_KEY_HTTP_REFERRER_BLOCKED: Failure, with
-//     ReferrerHint.
-//   - any other 401 or 403 (SERVICE_DISABLED, PERMISSION_DENIED,
-//     UNAUTHENTICATED, ...): Failure.
+//   - a 4xx with a dead-key ErrorInfo reason (API_KEY_INVALID,
+//     API_KEY_EXPIRED, CONSUMER_SUSPENDED, CONSUMER_INVALID,
+//     GCP_SUSPENDED): Invalid. So is a 400 whose message says "API key not
+//     valid" / "API key expired" / "API key not found", or a 403 whose
+//     message says "has been suspended", without details (relays strip them).
+//   - a 403 with reason API_KEY_HTTP_REFERRER_BLOCKED (or the message
+//     "Requests from referer"): Failure, with ReferrerHint.
+//   - a 401 or 403 with another reason that names the key or its project
+//     (keyFaultReasons) or its documented message: Failure.
+//   - any other 401 or 403 (PERMISSION_DENIED on a file, cachedContent,
+//     tuned model, batch or corpus; no body): ClientError.
 //   - 429: Cooldown until CooldownUntil.
 //   - 5xx: Transient with the upstream status.
 //   - 408: Transient 504 (an upstream timeout).
@@ -179,31 +223,36 @@ func Classify(status int, header http.Header, body []byte, now time.Time) Verdic
 		sum.reasons = rawReasons(body)
 		msg = string(body[:min(len(body), 4096)])
 	}
-	has := func(r string) bool {
+	has := func(set ...string) bool {
 		for _, x := range sum.reasons {
-			if x == r {
+			if slices.Contains(set, x) {
 				return true
 			}
 		}
 		return false
 	}
 	lmsg := strings.ToLower(msg)
+	auth := status == http.StatusUnauthorized || status == http.StatusForbidden
 
 	switch {
-	case has(reasonKeyInvalid) ||
+	case has(reasonKeyInvalid, reasonKeyExpired) ||
 		status == http.StatusBadRequest && (strings.Contains(lmsg, "api key not valid") ||
 			strings.Contains(lmsg, "api key expired") ||
 			strings.Contains(lmsg, "api key not found")):
 		reason := "API key invalid"
-		if strings.Contains(lmsg, "expired") {
+		if has(reasonKeyExpired) || strings.Contains(lmsg, "expired") {
 			reason = "API key expired"
 		}
 		return Verdict{Action: Invalid, Status: status, Reason: reason, Kind: KindInvalid}
 
-	case has(reasonSuspended) || status == http.StatusForbidden && strings.Contains(lmsg, "has been suspended"):
-		return Verdict{Action: Invalid, Status: status, Reason: "consumer suspended", Kind: KindInvalid}
+	case has(deadKeyReasons...) || status == http.StatusForbidden && strings.Contains(lmsg, "has been suspended"):
+		reason := "consumer suspended"
+		if !has(reasonSuspended) && !strings.Contains(lmsg, "has been suspended") {
+			reason = "key unusable: " + describe(status, gstatus, sum)
+		}
+		return Verdict{Action: Invalid, Status: status, Reason: reason, Kind: KindInvalid}
 
-	case status == http.StatusForbidden && has(reasonReferrerBlocked):
+	case status == http.StatusForbidden && (has(reasonReferrerBlocked) || strings.HasPrefix(lmsg, "requests from referer")):
 		return Verdict{
 			Action: Failure, Status: status,
 			Reason: "referrer blocked: set the `referer` option to a URL the key allows",
@@ -211,7 +260,7 @@ func Classify(status int, header http.Header, body []byte, now time.Time) Verdic
 			Hint:   ReferrerHint,
 		}
 
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case auth && (has(keyFaultReasons...) || containsAny(lmsg, keyFaultMessages)):
 		return Verdict{Action: Failure, Status: status, Reason: "auth failed: " + describe(status, gstatus, sum), Kind: KindAuth}
 
 	case status == http.StatusTooManyRequests:
@@ -232,6 +281,15 @@ func Classify(status int, header http.Header, body []byte, now time.Time) Verdic
 	return Verdict{Action: ClientError, Status: status, Reason: "client error: " + describe(status, gstatus, sum), Kind: KindClientError}
 }
 
+func containsAny(s string, fragments []string) bool {
+	for _, f := range fragments {
+		if strings.Contains(s, f) {
+			return true
+		}
+	}
+	return false
+}
+
 // describe names an error by status, Google status and reasons, never by
 // message (Google's messages may quote the API key).
 func describe(status int, gstatus string, s summary) string {
@@ -250,9 +308,11 @@ func describe(status int, gstatus string, s summary) string {
 // parsed, such as a truncated one.
 func rawReasons(body []byte) []string {
 	var rs []string
-	for _, r := range [...]string{reasonKeyInvalid, reasonSuspended, reasonReferrerBlocked} {
-		if bytes.Contains(body, []byte(`"`+r+`"`)) {
-			rs = append(rs, r)
+	for _, list := range [][]string{deadKeyReasons, keyFaultReasons} {
+		for _, r := range list {
+			if bytes.Contains(body, []byte(`"`+r+`"`)) {
+				rs = append(rs, r)
+			}
 		}
 	}
 	return rs

@@ -54,7 +54,32 @@ func TestClassifyPolicy(t *testing.T) {
 		// Other 401 / 403: a failure.
 		{"403 SERVICE_DISABLED", 403, nil, bodyServiceDisabled, Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403 PERMISSION_DENIED (SERVICE_DISABLED)", Kind: "auth"}},
 		{"401 UNAUTHENTICATED", 401, nil, bodyUnauthenticated, Verdict{Action: Failure, Status: 401, Reason: "auth failed: upstream 401 UNAUTHENTICATED (ACCESS_TOKEN_TYPE_UNSUPPORTED)", Kind: "auth"}},
-		{"403 no body", 403, nil, "", Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403", Kind: "auth"}},
+		// Any other 401 / 403 is the client's: it names a resource the key may not use.
+		{"403 no body", 403, nil, "", Verdict{Action: ClientError, Status: 403, Reason: "client error: upstream 403", Kind: "client_error"}},
+		{"403 foreign file", 403, nil, bodyForeignFile, Verdict{Action: ClientError, Status: 403, Reason: "client error: upstream 403 PERMISSION_DENIED", Kind: "client_error"}},
+		{"403 foreign cachedContent", 403, nil, bodyForeignCache, Verdict{Action: ClientError, Status: 403, Reason: "client error: upstream 403 PERMISSION_DENIED", Kind: "client_error"}},
+		{"403 caller has no permission", 403, nil, `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`,
+			Verdict{Action: ClientError, Status: 403, Reason: "client error: upstream 403 PERMISSION_DENIED", Kind: "client_error"}},
+		{"401 without a key reason", 401, nil, `{"error":{"code":401,"message":"unauthorized","status":"UNAUTHENTICATED"}}`,
+			Verdict{Action: ClientError, Status: 401, Reason: "client error: upstream 401 UNAUTHENTICATED", Kind: "client_error"}},
+		{"403 unregistered callers", 403, nil, `{"error":{"code":403,"message":"Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.","status":"PERMISSION_DENIED"}}`,
+			Verdict{Action: ClientError, Status: 403, Reason: "client error: upstream 403 PERMISSION_DENIED", Kind: "client_error"}},
+		// Reasons and messages that name the key or its project count.
+		{"403 API_KEY_SERVICE_BLOCKED", 403, nil, bodyServiceBlocked, Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403 PERMISSION_DENIED (API_KEY_SERVICE_BLOCKED)", Kind: "auth"}},
+		{"403 ACCESS_TOKEN_SCOPE_INSUFFICIENT", 403, nil, reasonBody(403, "PERMISSION_DENIED", "Request had insufficient authentication scopes.", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
+			Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403 PERMISSION_DENIED (ACCESS_TOKEN_SCOPE_INSUFFICIENT)", Kind: "auth"}},
+		{"403 BILLING_DISABLED", 403, nil, reasonBody(403, "PERMISSION_DENIED", "This API method requires billing to be enabled.", "BILLING_DISABLED"),
+			Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403 PERMISSION_DENIED (BILLING_DISABLED)", Kind: "auth"}},
+		{"403 API_KEY_IP_ADDRESS_BLOCKED", 403, nil, reasonBody(403, "PERMISSION_DENIED", "The provided API key has an IP address restriction.", "API_KEY_IP_ADDRESS_BLOCKED"),
+			Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403 PERMISSION_DENIED (API_KEY_IP_ADDRESS_BLOCKED)", Kind: "auth"}},
+		{"400 API_KEY_EXPIRED reason", 400, nil, reasonBody(400, "INVALID_ARGUMENT", "API key expired. Please renew the API key.", "API_KEY_EXPIRED"),
+			Verdict{Action: Invalid, Status: 400, Reason: "API key expired", Kind: "invalid"}},
+		{"403 CONSUMER_INVALID", 403, nil, reasonBody(403, "PERMISSION_DENIED", "Permission denied: Consumer 'projects/1' has been deleted.", "CONSUMER_INVALID"),
+			Verdict{Action: Invalid, Status: 403, Reason: "key unusable: upstream 403 PERMISSION_DENIED (CONSUMER_INVALID)", Kind: "invalid"}},
+		{"403 service disabled, details stripped", 403, nil, `{"error":{"code":403,"message":"Generative Language API has not been used in project 1 before or it is disabled.","status":"PERMISSION_DENIED"}}`,
+			Verdict{Action: Failure, Status: 403, Reason: "auth failed: upstream 403 PERMISSION_DENIED", Kind: "auth"}},
+		{"403 referrer blocked, details stripped", 403, nil, `{"error":{"code":403,"message":"Requests from referer <empty> are blocked.","status":"PERMISSION_DENIED"}}`,
+			Verdict{Action: Failure, Status: 403, Reason: "referrer blocked: set the `referer` option to a URL the key allows", Kind: "referrer_blocked", Hint: ReferrerHint}},
 
 		// 403 referrer blocked: a failure, with the hint.
 		{"403 API_KEY_HTTP_REFERRER_BLOCKED", 403, nil, bodyReferrerBlocked, Verdict{

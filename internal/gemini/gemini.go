@@ -236,3 +236,36 @@ func EventData(event []byte) []byte {
 	}
 	return data
 }
+
+// DropModels removes from a model list the models whose name (without
+// "models/") hide reports; the list's other fields stay. field names the
+// array and idField its entries' name: "models" and "name" for Gemini's
+// models.list, "data" and "id" for OpenAI's. An answer of another shape
+// comes back unchanged.
+func DropModels(list []byte, field, idField string, hide func(string) bool) []byte {
+	var page map[string]json.RawMessage
+	if json.Unmarshal(list, &page) != nil || page[field] == nil {
+		return list
+	}
+	var entries []map[string]json.RawMessage
+	if json.Unmarshal(page[field], &entries) != nil {
+		return list
+	}
+	kept := make([]map[string]json.RawMessage, 0, len(entries))
+	for _, m := range entries {
+		var name string
+		_ = json.Unmarshal(m[idField], &name)
+		if !hide(strings.TrimPrefix(name, "models/")) {
+			kept = append(kept, m)
+		}
+	}
+	if len(kept) == len(entries) {
+		return list
+	}
+	page[field], _ = json.Marshal(kept)
+	out, err := json.Marshal(page)
+	if err != nil {
+		return list
+	}
+	return out
+}

@@ -98,3 +98,22 @@ func TestAppendEventLongLines(t *testing.T) {
 		}
 	}
 }
+
+func TestDropModels(t *testing.T) {
+	hide := func(m string) bool { return m == "gemini-hidden" }
+	native := []byte(`{"models":[{"name":"models/gemini-2.5-flash"},{"name":"models/gemini-hidden"}],"nextPageToken":"abc"}`)
+	got := string(DropModels(native, "models", "name", hide))
+	if strings.Contains(got, "gemini-hidden") || !strings.Contains(got, "gemini-2.5-flash") || !strings.Contains(got, `"nextPageToken":"abc"`) {
+		t.Errorf("native: %s", got)
+	}
+	oa := []byte(`{"object":"list","data":[{"id":"models/gemini-hidden","object":"model"},{"id":"gemini-2.5-pro","object":"model"}]}`)
+	got = string(DropModels(oa, "data", "id", hide))
+	if strings.Contains(got, "gemini-hidden") || !strings.Contains(got, "gemini-2.5-pro") || !strings.Contains(got, `"object":"list"`) {
+		t.Errorf("openai: %s", got)
+	}
+	for _, raw := range []string{`not json`, `{"error":{}}`, `{"models":[{"name":"models/a"}]}`} {
+		if got := string(DropModels([]byte(raw), "models", "name", hide)); got != raw {
+			t.Errorf("%s changed to %s", raw, got)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
+	"github.com/gemini-balance/gemini_balance/internal/pathguard"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
 )
 
@@ -36,25 +37,66 @@ type Handler struct {
 // did; other paths are left for the next handler.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 	p := r.URL.Path
-	switch {
-	case p == "/health":
+	if p == "/health" {
 		h.serveHealth(w, r)
 		return true
-	case strings.HasPrefix(p, "/v1beta/"):
-		return h.serveNative(w, r, p[len("/v1beta"):])
-	case strings.HasPrefix(p, "/gemini/v1beta/"):
-		return h.serveNative(w, r, p[len("/gemini/v1beta"):])
-	case strings.HasPrefix(p, "/v1/"):
-		return h.serveOpenAI(w, r, p[len("/v1"):])
-	case strings.HasPrefix(p, "/hf/v1/"):
-		return h.serveOpenAI(w, r, p[len("/hf/v1"):])
-	case strings.HasPrefix(p, "/openai/v1/"):
-		return h.servePassthrough(w, r, p[len("/openai/v1"):])
-	case isMisdirected(p):
-		h.serveMisdirected(w, r)
+	}
+	fam, rest, ok := familyOf(p)
+	if !ok {
+		if isMisdirected(p) {
+			h.serveMisdirected(w, r)
+			return true
+		}
+		return false
+	}
+	// Before anything else (and before a key is chosen): a path a front
+	// end could read as another path is refused.
+	if err := pathguard.CheckPath(r.URL); err != nil {
+		fam.dialect.writeError(w, http.StatusBadRequest, err.Error()+": send the path without dot segments or encoded separators", "")
 		return true
 	}
-	return false
+	switch fam.kind {
+	case nativeFamily:
+		return h.serveNative(w, r, rest)
+	case openaiFamily:
+		return h.serveOpenAI(w, r, rest)
+	default:
+		return h.servePassthrough(w, r, rest)
+	}
+}
+
+type familyKind int
+
+const (
+	nativeFamily familyKind = iota
+	openaiFamily
+	passthroughFamily
+)
+
+// family is one route family: a path prefix, what it serves and its dialect.
+type family struct {
+	prefix  string
+	kind    familyKind
+	dialect dialect
+}
+
+var families = []family{
+	{"/v1beta", nativeFamily, nativeDialect},
+	{"/gemini/v1beta", nativeFamily, nativeDialect},
+	{"/v1", openaiFamily, openaiDialect},
+	{"/hf/v1", openaiFamily, openaiDialect},
+	{"/openai/v1", passthroughFamily, openaiDialect},
+}
+
+// familyOf finds the family p belongs to and the path below its prefix
+// (starting with "/").
+func familyOf(p string) (family, string, bool) {
+	for _, f := range families {
+		if rest, ok := strings.CutPrefix(p, f.prefix); ok && strings.HasPrefix(rest, "/") {
+			return f, rest, true
+		}
+	}
+	return family{}, "", false
 }
 
 func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {

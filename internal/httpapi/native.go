@@ -9,6 +9,8 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/models"
+	"github.com/gemini-balance/gemini_balance/internal/pathguard"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
@@ -20,22 +22,37 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 	}
 	name := strings.TrimPrefix(strings.TrimPrefix(rest, "/models"), "/")
 	model, action := gemini.SplitModelAction(name)
+	hasAction := strings.Contains(name, ":")
 	wantMethod := http.MethodPost
-	if action == "" {
+	if !hasAction {
 		wantMethod = http.MethodGet
-	}
-	if name != "" && model == "" {
-		return false
 	}
 	if r.Method != wantMethod && !(wantMethod == http.MethodGet && r.Method == http.MethodHead) {
 		w.Header().Set("Allow", wantMethod)
 		writeJSON(w, http.StatusMethodNotAllowed, gemini.ErrorBody(http.StatusMethodNotAllowed,
-			fmt.Sprintf("%s %s is not supported; use %s", r.Method, r.URL.Path, wantMethod)))
+			fmt.Sprintf("%s %s is not supported; use %s", r.Method, shorten(r.URL.Path), wantMethod)))
 		return true
 	}
 	token, ok := h.authenticate(w, r, nativeDialect)
 	if !ok {
 		return true
+	}
+	// The model and method go into the upstream URL: only validated ones.
+	if name != "" {
+		if !pathguard.ValidModel(model) {
+			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, pathguard.ModelError(model)))
+			return true
+		}
+		if hasAction && !pathguard.LettersOnly(action) {
+			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest,
+				fmt.Sprintf("method %q is not valid: a method name is letters only, such as generateContent", shortenTo(action, 64))))
+			return true
+		}
+		if hasAction && !pathguard.KnownAction(action) {
+			writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound,
+				fmt.Sprintf("unknown method %s; this server forwards %s", action, strings.Join(pathguard.NativeActions, ", "))))
+			return true
+		}
 	}
 	query := upstreamQuery(r.URL.Query())
 	call := &balancer.Call{
@@ -45,6 +62,15 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 			Method: http.MethodGet, Path: "/models", Query: query, Header: forwardedHeader(r),
 		},
 	}
+	var res models.Resolved
+	if name != "" {
+		res = h.Balancer.Resolve(r.Context(), model)
+		if h.Balancer.Aliases().Filtered(res.Upstream) {
+			writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound,
+				fmt.Sprintf("model %s is not available on this server (filtered_models)", model)))
+			return true
+		}
+	}
 	switch {
 	case name == "":
 		call.Route = "gemini.models"
@@ -52,9 +78,11 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 			h.listAllModels(w, r)
 			return true
 		}
-	case action == "":
+		h.listModelPage(w, r, call)
+		return true
+	case !hasAction:
 		call.Route = "gemini.getModel"
-		call.Request.Path = "/models/" + url.PathEscape(model)
+		call.Request.Path = "/models/" + model
 	default:
 		body, ok := h.readBody(w, r, nativeDialect)
 		if !ok {
@@ -68,12 +96,6 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 			writeJSON(w, http.StatusBadRequest, gemini.ErrorBody(http.StatusBadRequest, msg))
 			return true
 		}
-		res := h.Balancer.Resolve(r.Context(), model)
-		if h.Balancer.Aliases().Filtered(res.Upstream) {
-			writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound,
-				fmt.Sprintf("model %s is not available on this server (filtered_models)", model)))
-			return true
-		}
 		if action == "generateContent" || action == "streamGenerateContent" {
 			var err error
 			if body, err = gemini.ApplyFeatures(body, h.Balancer.Features(res)); err != nil {
@@ -85,11 +107,21 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 		call.Route = "gemini." + action
 		call.Stream = action == "streamGenerateContent"
 		call.Request.Method = http.MethodPost
-		call.Request.Path = "/models/" + url.PathEscape(res.Upstream) + ":" + action
+		call.Request.Path = "/models/" + res.Upstream + ":" + action
 		call.Request.Body = body
 	}
 	h.forwardAs(w, r, call, nativeDialect)
 	return true
+}
+
+// shorten keeps a client-sent string short enough to quote in a message.
+func shorten(s string) string { return shortenTo(s, 200) }
+
+func shortenTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // upstreamQuery is the client's query without its credential.
@@ -116,10 +148,29 @@ func (h *Handler) listAllModels(w http.ResponseWriter, r *http.Request) {
 		nativeDialect.writeFailure(w, fail)
 		return
 	}
-	models := cat.Models
-	if models == nil {
-		models = []json.RawMessage{}
+	aliases := h.Balancer.Aliases()
+	models := make([]json.RawMessage, 0, len(cat.Models))
+	for i, m := range cat.Models {
+		if !aliases.Filtered(cat.IDs[i]) {
+			models = append(models, m)
+		}
 	}
 	body, _ := json.Marshal(map[string]any{"models": models})
 	writeJSON(w, http.StatusOK, body)
+}
+
+// listModelPage forwards one page of the model list (the SDKs' pagers ask
+// for pages) with the filtered models taken out.
+func (h *Handler) listModelPage(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
+	out, fail := h.Balancer.Do(r.Context(), call)
+	if fail != nil {
+		nativeDialect.writeFailure(w, fail)
+		return
+	}
+	raw, err := readAnswer(r, out)
+	if err != nil {
+		nativeDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		return
+	}
+	writeJSON(w, out.Resp.StatusCode, gemini.DropModels(raw, "models", "name", h.Balancer.Aliases().Filtered))
 }

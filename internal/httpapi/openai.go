@@ -14,6 +14,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/models"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
+	"github.com/gemini-balance/gemini_balance/internal/pathguard"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
@@ -91,6 +92,10 @@ func (h *Handler) openaiModels(w http.ResponseWriter, r *http.Request, _ string)
 
 func (h *Handler) openaiModel(w http.ResponseWriter, r *http.Request, _ string) {
 	id := strings.TrimPrefix(r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):], "models/")
+	if !pathguard.ValidModel(id) {
+		openaiDialect.writeError(w, http.StatusBadRequest, pathguard.ModelError(id), "model")
+		return
+	}
 	cat, fail := h.Balancer.Catalogue(r.Context())
 	if fail != nil {
 		openaiDialect.writeFailure(w, fail)
@@ -108,13 +113,28 @@ func (h *Handler) openaiModel(w http.ResponseWriter, r *http.Request, _ string) 
 // resolveModel reads the model a translated request names; a filtered model
 // is refused (answered here, ok false).
 func (h *Handler) resolveModel(w http.ResponseWriter, r *http.Request, model string) (models.Resolved, bool) {
-	res := h.Balancer.Resolve(r.Context(), model)
-	if h.Balancer.Aliases().Filtered(res.Upstream) || res.Upstream == "" {
-		writeJSON(w, http.StatusNotFound, openai.ErrorBodyCode(http.StatusNotFound,
-			fmt.Sprintf("The model '%s' does not exist or is not available on this server", model), "model", "model_not_found"))
-		return res, false
+	if m := models.Bare(model); !pathguard.ValidModel(m) {
+		openaiDialect.writeError(w, http.StatusBadRequest, pathguard.ModelError(m), "model")
+		return models.Resolved{}, false
 	}
-	return res, true
+	res := h.Balancer.Resolve(r.Context(), model)
+	return res, h.allowModel(w, res.Upstream, model)
+}
+
+// allowModel refuses, in OpenAI's shape, a model that may not go upstream:
+// an invalid name (400) or one in filtered_models (404). requested is the
+// name the client wrote, for the message.
+func (h *Handler) allowModel(w http.ResponseWriter, upstreamModel, requested string) bool {
+	if !pathguard.ValidModel(upstreamModel) {
+		openaiDialect.writeError(w, http.StatusBadRequest, pathguard.ModelError(upstreamModel), "model")
+		return false
+	}
+	if h.Balancer.Aliases().Filtered(upstreamModel) {
+		writeJSON(w, http.StatusNotFound, openai.ErrorBodyCode(http.StatusNotFound,
+			fmt.Sprintf("The model '%s' does not exist or is not available on this server", shorten(requested)), "model", "model_not_found"))
+		return false
+	}
+	return true
 }
 
 // generate sends a translated generateContent body over the pool.
@@ -218,6 +238,9 @@ func (h *Handler) imageGenerations(w http.ResponseWriter, r *http.Request, token
 	}
 	set := h.Balancer.Settings().Models
 	model := openai.ImagesModel(req.Model, set.ImageModel)
+	if !h.allowModel(w, model, req.Model) {
+		return
+	}
 	call := &balancer.Call{Route: "openai.images", Model: model, ClientToken: token, Request: upstream.Request{
 		Method: http.MethodPost, Path: "/models/" + url.PathEscape(model) + ":predict",
 		Body: openai.ImagesToGemini(req), Header: http.Header{"Content-Type": {"application/json"}},
@@ -245,6 +268,9 @@ func (h *Handler) speech(w http.ResponseWriter, r *http.Request, token string) {
 	}
 	set := h.Balancer.Settings().Models
 	model := openai.SpeechModel(req.Model, set.TTSModel)
+	if !h.allowModel(w, model, req.Model) {
+		return
+	}
 	voice := set.TTSVoice
 	if req.Voice != "" {
 		voice = openai.MapVoice(req.Voice)
@@ -264,33 +290,35 @@ func (h *Handler) speech(w http.ResponseWriter, r *http.Request, token string) {
 }
 
 // servePassthrough forwards /openai/v1/... to Google's own OpenAI-compatible
-// endpoint: the body goes as it is, the pool key as a Bearer token.
+// endpoint: the body goes as it is, the pool key as a Bearer token. Only
+// the documented endpoints are forwarded, with validated model names.
 func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest string) bool {
+	method, route := http.MethodPost, "openai.passthrough"+strings.ReplaceAll(rest, "/", ".")
+	var model string // of GET /models/{m}
 	switch {
-	case rest == "/models" || strings.HasPrefix(rest, "/models/"):
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			openaiDialect.writeError(w, http.StatusMethodNotAllowed, "use GET", "")
-			return true
-		}
+	case rest == "/models":
+		method = http.MethodGet
+	case strings.HasPrefix(rest, "/models/"):
+		method, route, model = http.MethodGet, "openai.passthrough.model", models.Bare(strings.TrimPrefix(rest, "/models/"))
 	case rest == "/chat/completions" || rest == "/embeddings" || rest == "/images/generations":
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			openaiDialect.writeError(w, http.StatusMethodNotAllowed, "use POST", "")
-			return true
-		}
 	default:
 		h.serveMisdirected(w, r)
+		return true
+	}
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		openaiDialect.writeError(w, http.StatusMethodNotAllowed, "use "+method, "")
 		return true
 	}
 	token, ok := h.authenticate(w, r, openaiDialect)
 	if !ok {
 		return true
 	}
-	call := &balancer.Call{Route: "openai.passthrough" + strings.ReplaceAll(rest, "/", "."), ClientToken: secret.Mask(token),
+	call := &balancer.Call{Route: route, ClientToken: secret.Mask(token),
 		Request: upstream.Request{Method: r.Method, Path: "/openai" + rest, Query: upstreamQuery(r.URL.Query()),
 			Header: forwardedHeader(r), Bearer: true}}
-	if r.Method == http.MethodPost {
+	switch {
+	case r.Method == http.MethodPost:
 		body, ok := h.readBody(w, r, openaiDialect)
 		if !ok {
 			return true
@@ -304,8 +332,35 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest 
 			openaiDialect.writeError(w, http.StatusBadRequest, "request body is not valid JSON: "+err.Error(), "")
 			return true
 		}
-		call.Model, call.Stream, call.Request.Body = models.Bare(head.Model), head.Stream, body
+		m := models.Bare(head.Model)
+		if !h.allowModel(w, m, head.Model) {
+			return true
+		}
+		call.Model, call.Stream, call.Request.Body = m, head.Stream, body
+	case model != "":
+		if !h.allowModel(w, model, model) {
+			return true
+		}
+		call.Model, call.Request.Path = model, "/openai/models/"+model
+	default:
+		h.forwardModelList(w, r, call)
+		return true
 	}
 	h.forwardAs(w, r, call, openaiDialect)
 	return true
+}
+
+// forwardModelList relays Google's OpenAI model list without the filtered models.
+func (h *Handler) forwardModelList(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
+	out, fail := h.Balancer.Do(r.Context(), call)
+	if fail != nil {
+		openaiDialect.writeFailure(w, fail)
+		return
+	}
+	raw, err := readAnswer(r, out)
+	if err != nil {
+		openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		return
+	}
+	writeJSON(w, out.Resp.StatusCode, gemini.DropModels(raw, "data", "id", h.Balancer.Aliases().Filtered))
 }
