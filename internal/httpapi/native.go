@@ -124,9 +124,23 @@ func shortenTo(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// upstreamQuery is the client's query without its credential.
+// forwardedQuery are the query parameters passed upstream: the ones the
+// served methods read, plus Google's harmless system parameters. Others
+// (the client's key, access tokens, method overrides such as $httpMethod)
+// are dropped.
+var forwardedQuery = map[string]bool{
+	"alt": true, "$alt": true, "pageSize": true, "pageToken": true,
+	"fields": true, "$fields": true, "prettyPrint": true, "$prettyPrint": true,
+}
+
+// upstreamQuery is the client's query without its credential or anything
+// but forwardedQuery.
 func upstreamQuery(q url.Values) url.Values {
-	q.Del("key")
+	for name := range q {
+		if !forwardedQuery[name] {
+			delete(q, name)
+		}
+	}
 	return q
 }
 
