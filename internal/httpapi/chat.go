@@ -8,15 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
 	"github.com/gemini-balance/gemini_balance/internal/openai/chat"
+	"github.com/gemini-balance/gemini_balance/internal/safefetch"
 )
 
 // chatCompletions translates an OpenAI chat request to Gemini and back.
@@ -40,7 +40,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 		Search: bf.Search, ImageOutput: bf.ImageOutput, DisableThinking: bf.DisableThinking,
 		ThinkingBudget: bf.ThinkingBudget, IncludeThoughts: set.ShowThinking, SafetySettings: bf.SafetySettings,
 		CodeExecution: bf.CodeExecution, URLContext: bf.URLContext,
-	}, h.fetchImage)
+	}, h.newImageFetch().fetch)
 	if err != nil {
 		writeChatError(w, err)
 		return
@@ -227,58 +227,66 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Image URLs in chat messages are fetched with one shared client, a size cap
-// and a timeout; private and loopback addresses are refused so the proxy
-// cannot be used to reach the network behind it.
-const maxFetchedImage = 20 << 20
+// Image URLs in chat messages are fetched with one shared guarded client
+// (safefetch: only global unicast addresses, checked at dial time, no proxy
+// from the environment, at most 3 redirects, 20 s per fetch) and within a
+// budget per chat request: at most maxFetchedImages URLs, maxFetchedImage
+// bytes each and maxFetchedTotal bytes in all.
+const (
+	maxFetchedImages = 16
+	maxFetchedImage  = 20 << 20
+	maxFetchedTotal  = 64 << 20
+)
 
-var imageClient = &http.Client{
-	Timeout: 20 * time.Second,
-	Transport: &http.Transport{
-		Proxy:       http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: refusePrivate}).DialContext,
-	},
+var imageClient = safefetch.NewClient()
+
+// imageFetch is the image fetcher of one chat request; it counts what the
+// request has fetched. A spent budget fails the request with a 400 (the
+// translator turns fetch errors into request errors naming the image).
+type imageFetch struct {
+	client *http.Client
+	mu     sync.Mutex
+	urls   int
+	bytes  int64
 }
 
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsLinkLocalMulticast() {
-		return fmt.Errorf("image URL points to a private address (%s)", host)
-	}
-	return nil
-}
-
-func (h *Handler) fetchImage(ctx context.Context, rawURL string) (string, []byte, error) {
+func (h *Handler) newImageFetch() *imageFetch {
 	client := imageClient
 	if h.ImageFetchClient != nil {
 		client = h.ImageFetchClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return "", nil, err
+	return &imageFetch{client: client}
+}
+
+func (f *imageFetch) fetch(ctx context.Context, rawURL string) (string, []byte, error) {
+	// The URL and the most it may read are reserved before the fetch, so
+	// concurrent calls cannot overrun the budget; what was not read is
+	// given back after.
+	f.mu.Lock()
+	if f.urls >= maxFetchedImages {
+		f.mu.Unlock()
+		return "", nil, fmt.Errorf("a request may fetch at most %d image URLs", maxFetchedImages)
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", nil, err
+	left := int64(maxFetchedTotal) - f.bytes
+	limit := min(left, maxFetchedImage)
+	if limit <= 0 {
+		f.mu.Unlock()
+		return "", nil, fmt.Errorf("a request may fetch at most %d MiB of images in total", maxFetchedTotal>>20)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", nil, fmt.Errorf("fetching the image answered %s", resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchedImage+1))
-	if err != nil {
-		return "", nil, err
-	}
-	if len(data) > maxFetchedImage {
+	f.urls++
+	f.bytes += limit
+	f.mu.Unlock()
+	mt, data, err := safefetch.Get(ctx, f.client, rawURL, limit)
+	f.mu.Lock()
+	f.bytes -= limit - int64(len(data))
+	f.mu.Unlock()
+	switch {
+	case errors.Is(err, safefetch.ErrTooLarge) && limit == maxFetchedImage:
 		return "", nil, fmt.Errorf("image is larger than %d MiB", maxFetchedImage>>20)
-	}
-	mt := resp.Header.Get("Content-Type")
-	if mt == "" {
-		mt = http.DetectContentType(data)
+	case errors.Is(err, safefetch.ErrTooLarge):
+		return "", nil, fmt.Errorf("a request may fetch at most %d MiB of images in total", maxFetchedTotal>>20)
+	case err != nil:
+		return "", nil, err
 	}
 	return mt, data, nil
 }
