@@ -7,8 +7,8 @@ package console
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/clientinfo"
 )
 
 const (
@@ -236,12 +237,16 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request, tokenHash [32
 	c.api.ServeHTTP(w, r)
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// lockoutKey is what login failures are counted by: the address, or for
+// IPv6 its /64, since one client usually holds a whole /64 and could
+// otherwise step to a fresh address after each lockout.
+func lockoutKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
 	}
-	return host
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // safeNext is the page to go to after login: a console page, else the dashboard.
@@ -277,8 +282,11 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request, token strin
 		writeJSONError(w, http.StatusMethodNotAllowed, "use GET or POST for the login page")
 		return
 	}
-	ip, now := clientIP(r), c.now()
-	if wait, locked := c.state.lockedOut(ip, now); locked {
+	// The login lockout counts per client: behind a CDN or load balancer
+	// listed in Caddy's trusted_proxies that is the forwarded address, else
+	// the direct peer (whose X-Forwarded-For is ignored).
+	ip, now := clientinfo.ClientIP(r), c.now()
+	if wait, locked := c.state.lockedOut(lockoutKey(ip), now); locked {
 		secs := int(wait.Seconds() + 0.999)
 		if secs < 1 {
 			secs = 1
@@ -302,7 +310,7 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request, token strin
 	}
 	given := r.PostForm.Get("auth_token")
 	if given == "" || !tokenMatches(given, token) {
-		c.state.fail(ip, now)
+		c.state.fail(lockoutKey(ip), now)
 		c.logger.Warn("console login failed: wrong auth_token", zap.String("pool", c.b.Name()), zap.String("remote", ip))
 		c.renderLogin(w, r, http.StatusUnauthorized, next, "login.wrong", nil)
 		return
@@ -311,7 +319,7 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request, token strin
 	id, _ := c.state.create(tokenHash, now)
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: id, Path: c.cookiePath(), MaxAge: int(sessionTTL / time.Second),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: clientinfo.IsHTTPS(r), SameSite: http.SameSiteStrictMode,
 	})
 	c.logger.Info("console login", zap.String("pool", c.b.Name()), zap.String("remote", ip))
 	w.Header().Set("Cache-Control", "no-store")
@@ -346,9 +354,9 @@ func (c *Console) serveLogout(w http.ResponseWriter, r *http.Request, tokenHash 
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: "", Path: c.cookiePath(), MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: clientinfo.IsHTTPS(r), SameSite: http.SameSiteStrictMode,
 	})
-	c.logger.Info("console logout", zap.String("pool", c.b.Name()), zap.String("remote", clientIP(r)))
+	c.logger.Info("console logout", zap.String("pool", c.b.Name()), zap.String("remote", clientinfo.ClientIP(r)))
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "login": c.prefix + "/login"})
 }
 
