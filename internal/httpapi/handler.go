@@ -152,7 +152,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, d dialect) ([
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	body, err := readall.Sized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
+	var err error
+	var body []byte
+	if r.ContentLength > limit {
+		// Refused before a byte is read: the client need not send it all.
+		err = &http.MaxBytesError{Limit: limit}
+	} else {
+		// Read as it arrives: the announced length reserves nothing.
+		body, err = readall.Sized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
