@@ -98,7 +98,8 @@ func projectNumber(key string) string {
 }
 
 // behaviorError is the error answer for a failing behavior.
-func behaviorError(b Behavior, key, referer, model, retryDelay string) *rpcError {
+// method is the RPC method of the route, named by ServiceBlocked.
+func behaviorError(b Behavior, key, referer, model, retryDelay, method string) *rpcError {
 	project := projectNumber(key)
 	consumer := map[string]string{"consumer": "projects/" + project}
 	switch b {
@@ -136,6 +137,14 @@ func behaviorError(b Behavior, key, referer, model, retryDelay string) *rpcError
 		}
 		return &rpcError{403, "Requests from referer " + referer + " are blocked.", "PERMISSION_DENIED",
 			[]any{newErrorInfo("API_KEY_HTTP_REFERRER_BLOCKED", consumer)}}
+	case ServiceBlocked:
+		msg := "Requests to this API " + service + " method " + method + " are blocked."
+		return &rpcError{403, msg, "PERMISSION_DENIED", []any{
+			newErrorInfo("API_KEY_SERVICE_BLOCKED", map[string]string{
+				"consumer": "projects/" + project, "methodName": method, "apiName": service,
+			}),
+			newLocalized(msg),
+		}}
 	case RateLimited:
 		return quotaError(model, "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10", retryDelay)
 	case DailyQuota:
@@ -172,6 +181,19 @@ func quotaError(model, quotaID, limit, retryDelay string) *rpcError {
 		}}},
 		retryInfo{rpcPrefix + "RetryInfo", retryDelay},
 	}}
+}
+
+// fileDenied is Google's answer to a request naming a file (by its id, the
+// part of "files/{id}" after the slash) that the key's project does not own
+// or that does not exist: no details.
+func fileDenied(id string) *rpcError {
+	return &rpcError{403, "You do not have permission to access the File " + id + " or it may not exist.", "PERMISSION_DENIED", nil}
+}
+
+// cacheDenied is Google's answer to a request naming a cached content the
+// key's project does not own or that does not exist: no details.
+func cacheDenied() *rpcError {
+	return &rpcError{403, "CachedContent not found (or permission denied)", "PERMISSION_DENIED", nil}
 }
 
 func unregisteredError() *rpcError {

@@ -111,6 +111,7 @@ func TestBehaviors(t *testing.T) {
 		{RetryAfterHeader, "RESOURCE_EXHAUSTED", "", "Resource has been exhausted (e.g. check quota)."},
 		{ServerError, "INTERNAL", "", "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"},
 		{Unavailable, "UNAVAILABLE", "", "The model is overloaded. Please try again later."},
+		{ServiceBlocked, "PERMISSION_DENIED", "API_KEY_SERVICE_BLOCKED", "Requests to this API generativelanguage.googleapis.com method google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent are blocked."},
 	}
 	for _, c := range cases {
 		t.Run(c.b.String(), func(t *testing.T) {
@@ -165,6 +166,20 @@ func TestBehaviors(t *testing.T) {
 			case ServiceDisabled:
 				if d["ErrorInfo"].Metadata["activationUrl"] == "" || d["ErrorInfo"].Metadata["consumer"] == "" {
 					t.Errorf("SERVICE_DISABLED metadata = %v", d["ErrorInfo"].Metadata)
+				}
+			case ServiceBlocked:
+				md := d["ErrorInfo"].Metadata
+				if md["methodName"] != "google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent" ||
+					md["apiName"] != service || !strings.HasPrefix(md["consumer"], "projects/") {
+					t.Errorf("API_KEY_SERVICE_BLOCKED metadata = %v", md)
+				}
+				if e.Error.Message != c.message {
+					t.Errorf("message %q", e.Error.Message)
+				}
+				// The method named is the one called.
+				_, b := call(t, "POST", s.URL+"/models/gemini-2.5-flash:countTokens", hello, "x-goog-api-key", key)
+				if e := decodeJSON[rpcBody](t, b); !strings.Contains(e.Error.Message, "GenerativeService.CountTokens are blocked.") {
+					t.Errorf("countTokens: %s", b)
 				}
 			}
 		})
@@ -724,7 +739,8 @@ func TestOpenAI(t *testing.T) {
 }
 
 func TestBehaviorString(t *testing.T) {
-	if OK.String() != "OK" || EmptyAnswer.String() != "EmptyAnswer" || Behavior(99).String() != "Behavior(99)" {
+	if OK.String() != "OK" || EmptyAnswer.String() != "EmptyAnswer" || ServiceBlocked.String() != "ServiceBlocked" ||
+		Behavior(99).String() != "Behavior(99)" {
 		t.Error("Behavior.String")
 	}
 }

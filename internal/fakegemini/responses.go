@@ -77,7 +77,8 @@ var (
 	}
 )
 
-// Models returns the models the stand-in serves, in list order.
+// Models returns the models every stand-in lists, in list order;
+// Server.AddModel lists more on one server, after these.
 func Models() []Model {
 	out := make([]Model, len(catalogue))
 	for i, m := range catalogue {
@@ -99,9 +100,10 @@ func UnlistedModels() []Model {
 	return out
 }
 
-// lookupModel finds a model the stand-in serves, listed or not.
-func lookupModel(id string) (Model, bool) {
-	if m, _, ok := findModel(id); ok {
+// lookupModel finds a model the stand-in serves, listed (in listed, the
+// server's listing) or not.
+func lookupModel(listed []Model, id string) (Model, bool) {
+	if m, _, ok := findModel(listed, id); ok {
 		return m, true
 	}
 	for _, m := range unlisted {
@@ -113,8 +115,8 @@ func lookupModel(id string) (Model, bool) {
 }
 
 // findModel finds a listed model and its index in the listing.
-func findModel(id string) (Model, int, bool) {
-	for i, m := range catalogue {
+func findModel(listed []Model, id string) (Model, int, bool) {
+	for i, m := range listed {
 		if m.Name == "models/"+id {
 			return m, i, true
 		}
@@ -239,7 +241,7 @@ func (x *exchange) decode(v any) bool {
 // answering 404 otherwise.
 func (x *exchange) model() (string, bool) {
 	id := x.rt.model
-	m, ok := lookupModel(id)
+	m, ok := lookupModel(x.cfg.models, id)
 	method := methodOf[x.rt.op]
 	if ok && method != "" && !contains(m.SupportedGenerationMethods, method) {
 		ok = false
@@ -291,12 +293,12 @@ func pageToken(name string) string {
 }
 
 // pageStart decodes a page token into the index of the next model.
-func pageStart(tok string) (int, bool) {
+func pageStart(listed []Model, tok string) (int, bool) {
 	b, err := base64.StdEncoding.DecodeString(tok)
 	if err != nil || len(b) < 2 || b[0] != 0x0a || int(b[1]) != len(b)-2 {
 		return 0, false
 	}
-	_, i, ok := findModel(strings.TrimPrefix(string(b[2:]), "models/"))
+	_, i, ok := findModel(listed, strings.TrimPrefix(string(b[2:]), "models/"))
 	return i + 1, ok
 }
 
@@ -322,23 +324,24 @@ func (x *exchange) listModels() {
 	for _, name := range []string{"pageToken", "page_token"} {
 		if tok := q.Get(name); tok != "" {
 			var ok bool
-			if start, ok = pageStart(tok); !ok {
+			if start, ok = pageStart(x.cfg.models, tok); !ok {
 				x.fail(invalidArgument("Invalid page token."))
 				return
 			}
 		}
 	}
-	end := min(start+size, len(catalogue))
-	resp := modelList{Models: Models()[start:end]}
-	if end < len(catalogue) {
-		resp.NextPageToken = pageToken(catalogue[end-1].Name)
+	listed := x.cfg.models
+	end := min(start+size, len(listed))
+	resp := modelList{Models: listed[start:end]}
+	if end < len(listed) {
+		resp.NextPageToken = pageToken(listed[end-1].Name)
 	}
 	x.ok(resp)
 }
 
 func (x *exchange) getModel() {
 	if _, ok := x.model(); ok {
-		m, _ := lookupModel(x.rt.model)
+		m, _ := lookupModel(x.cfg.models, x.rt.model)
 		x.ok(m)
 	}
 }
@@ -412,6 +415,10 @@ func (x *exchange) generation() (string, *genRequest, bool) {
 	}
 	if len(req.Contents) == 0 {
 		x.fail(contentsMissing())
+		return "", nil, false
+	}
+	if e := x.foreignResource(); e != nil {
+		x.fail(e)
 		return "", nil, false
 	}
 	gr := parseGenRequest(x.body)
@@ -500,6 +507,10 @@ func (x *exchange) countTokens() {
 	}
 	var req map[string]json.RawMessage
 	if !x.decode(&req) {
+		return
+	}
+	if e := x.foreignResource(); e != nil {
+		x.fail(e)
 		return
 	}
 	n := tokens(x.body)
@@ -635,8 +646,8 @@ func openaiModelEntry(m Model) object {
 }
 
 func (x *exchange) openaiModels() {
-	data := make([]object, len(catalogue))
-	for i, m := range catalogue {
+	data := make([]object, len(x.cfg.models))
+	for i, m := range x.cfg.models {
 		data[i] = openaiModelEntry(m)
 	}
 	x.ok(object{"object": "list", "data": data})
@@ -645,7 +656,7 @@ func (x *exchange) openaiModels() {
 func (x *exchange) openaiModel() {
 	x.rt.model = strings.TrimPrefix(x.rt.model, "models/")
 	if _, ok := x.model(); ok {
-		m, _ := lookupModel(x.rt.model)
+		m, _ := lookupModel(x.cfg.models, x.rt.model)
 		x.ok(openaiModelEntry(m))
 	}
 }

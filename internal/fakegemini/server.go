@@ -13,6 +13,13 @@
 // current turn comes back without one), thoughts, structured output, images,
 // speech, Google Search grounding and cached content; see features.go for
 // the exact answers.
+//
+// Files and cached contents belong to keys (Server.SetOwner), as they belong
+// to the project of the key that made them at Google. Every request is routed
+// on the path a front end would act on, dot segments and encoded dots and
+// slashes resolved (Request.Resolved), so a path that escapes /v1beta/models
+// reaches what it points at: POST /v1alpha/auth_tokens answers with a minted
+// token, GET /v1beta/files and /v1beta/cachedContents list the key's own.
 package fakegemini
 
 import (
@@ -20,6 +27,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,6 +89,13 @@ const (
 	// safetyRatings, and usageMetadata; a stream is one such event. Native
 	// generation routes only; other routes answer like OK.
 	PromptBlocked
+	// ServiceBlocked answers 403 PERMISSION_DENIED, reason
+	// API_KEY_SERVICE_BLOCKED, as Google does for a key whose API
+	// restrictions leave out the Generative Language API: "Requests to this
+	// API generativelanguage.googleapis.com method
+	// google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent
+	// are blocked." (the method named is the one called).
+	ServiceBlocked
 )
 
 var behaviorNames = [...]string{
@@ -89,6 +105,7 @@ var behaviorNames = [...]string{
 	DailyQuota: "DailyQuota", RetryAfterHeader: "RetryAfterHeader",
 	ServerError: "ServerError", Unavailable: "Unavailable", Hang: "Hang",
 	CutStream: "CutStream", EmptyAnswer: "EmptyAnswer", PromptBlocked: "PromptBlocked",
+	ServiceBlocked: "ServiceBlocked",
 }
 
 func (b Behavior) String() string {
@@ -107,7 +124,7 @@ func (b Behavior) Status() int {
 		return http.StatusOK
 	case Invalid, Expired:
 		return http.StatusBadRequest
-	case Suspended, ServiceDisabled, ReferrerBlocked:
+	case Suspended, ServiceDisabled, ReferrerBlocked, ServiceBlocked:
 		return http.StatusForbidden
 	case Unauthenticated:
 		return http.StatusUnauthorized
@@ -123,9 +140,20 @@ func (b Behavior) Status() int {
 
 // Request is what the stand-in received, for assertions.
 type Request struct {
+	// Path is the request's path, percent-decoded (net/url's URL.Path), dot
+	// segments left as they came.
 	Method, Path, RawQuery string
-	Header                 http.Header
-	Body                   []byte
+	// RawPath is the path as it came on the wire, escapes kept
+	// (URL.EscapedPath).
+	RawPath string
+	// Resolved is the path a front end such as Google's acts on, and the one
+	// the stand-in routes on: RawPath with %2E/%2e read as "." and %2F/%2f as
+	// "/", dot segments removed (RFC 3986 §5.2.4), the other escapes then
+	// decoded. "/v1beta/models/x:y/../../../../v1alpha/auth_tokens" resolves
+	// to "/v1alpha/auth_tokens".
+	Resolved string
+	Header   http.Header
+	Body     []byte
 	// Key is the API key used: from the x-goog-api-key header, else the key
 	// query parameter, else "Authorization: Bearer".
 	Key  string
@@ -165,6 +193,11 @@ type Server struct {
 	behaviors map[string]Behavior
 	def       Behavior
 	reqs      []Request
+	// owners maps a resource ("files/abc", "cachedContents/xyz") to the keys
+	// that own it; enforced once ownership is set (see SetOwner).
+	owners    map[string]map[string]bool
+	ownership bool
+	models    []Model // the listing: catalogue, then AddModel's
 }
 
 // New starts a stand-in on 127.0.0.1 with default settings.
@@ -195,6 +228,8 @@ func start(prefix string, useTLS bool) *Server {
 		done:           make(chan struct{}),
 		behaviors:      map[string]Behavior{},
 		def:            Invalid,
+		owners:         map[string]map[string]bool{},
+		models:         Models(),
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	if useTLS {
@@ -230,6 +265,115 @@ func (s *Server) SetDefault(b Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.def = b
+}
+
+// SetOwner declares that keys own resource, a file ("files/abc123") or a
+// cached content ("cachedContents/xyz"), as Google ties each to the project
+// of the key that created it; with no keys the resource exists but no key
+// owns it. The first call turns ownership checks on: from then on a
+// generateContent, streamGenerateContent or countTokens request that names a
+// file (contents[].parts[].fileData.fileUri) or a cachedContent its key does
+// not own, or one never declared, gets Google's 403 PERMISSION_DENIED ("You
+// do not have permission to access the File abc123 or it may not exist.",
+// "CachedContent not found (or permission denied)"), without ErrorInfo. Until
+// then any name is accepted, as before.
+func (s *Server) SetOwner(resource string, keys ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ownership = true
+	set := s.owners[resource]
+	if set == nil {
+		set = map[string]bool{}
+		s.owners[resource] = set
+	}
+	for _, k := range keys {
+		set[k] = true
+	}
+}
+
+// owns reports whether key may use resource; true while ownership is off.
+func (s *Server) owns(key, resource string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ownership || s.owners[resource][key]
+}
+
+// ownedBy reports whether key owns resource, ownership checks on or off.
+func (s *Server) ownedBy(key, resource string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owners[resource][key]
+}
+
+// owned lists the resources of a kind ("files/", "cachedContents/") key owns,
+// sorted.
+func (s *Server) owned(key, kind string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for name, keys := range s.owners {
+		if strings.HasPrefix(name, kind) && keys[key] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddModel lists one more model on this server, after the built-in ones (or
+// replaces the listed model of the same name): GET /models, GET
+// /models/{m}, the generation routes and the OpenAI-compatible endpoint then
+// know it. Name may be given with or without "models/"; empty fields get
+// defaults (the generation methods of gemini-2.5-flash, the name as display
+// name, the version "001").
+func (s *Server) AddModel(m Model) {
+	if !strings.HasPrefix(m.Name, "models/") {
+		m.Name = "models/" + m.Name
+	}
+	id := strings.TrimPrefix(m.Name, "models/")
+	if m.Version == "" {
+		m.Version = "001"
+	}
+	if m.DisplayName == "" {
+		m.DisplayName = id
+	}
+	if m.Description == "" {
+		m.Description = m.DisplayName
+	}
+	if m.InputTokenLimit == 0 {
+		m.InputTokenLimit = 1048576
+	}
+	if m.OutputTokenLimit == 0 {
+		m.OutputTokenLimit = 65536
+	}
+	if len(m.SupportedGenerationMethods) == 0 {
+		m.SupportedGenerationMethods = chatMethods
+	}
+	m.SupportedGenerationMethods = append([]string(nil), m.SupportedGenerationMethods...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	models := append([]Model(nil), s.models...) // snapshots share the old slice
+	for i, old := range models {
+		if old.Name == m.Name {
+			models[i] = m
+			s.models = models
+			return
+		}
+	}
+	s.models = append(models, m)
+}
+
+// ListedModels returns the models this server lists, in list order: Models
+// and those added with AddModel.
+func (s *Server) ListedModels() []Model {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Model, len(s.models))
+	for i, m := range s.models {
+		m.SupportedGenerationMethods = append([]string(nil), m.SupportedGenerationMethods...)
+		out[i] = m
+	}
+	return out
 }
 
 // Requests returns a copy of every request received, in order.
@@ -271,12 +415,13 @@ type settings struct {
 	maxPageSize    int
 	streamEvents   int
 	streamDelay    time.Duration
+	models         []Model // the listing; never modified (AddModel copies)
 }
 
 func (s *Server) snapshot() settings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := settings{s.AllowedReferer, s.RetryDelay, s.ModelsPageSize, s.MaxPageSize, s.StreamEvents, s.StreamDelay}
+	c := settings{s.AllowedReferer, s.RetryDelay, s.ModelsPageSize, s.MaxPageSize, s.StreamEvents, s.StreamDelay, s.models}
 	if c.maxPageSize <= 0 {
 		c.maxPageSize = 1000
 	}
@@ -324,16 +469,56 @@ type route struct {
 	sse    bool   // alt=sse
 }
 
+// method is the RPC method Google names in errors for the route, e.g.
+// "google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent".
+func (rt route) method() string {
+	const v1beta = "google.ai.generativelanguage.v1beta."
+	switch rt.op {
+	case "listModels":
+		return v1beta + "ModelService.ListModels"
+	case "getModel":
+		return v1beta + "ModelService.GetModel"
+	case "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents":
+		return v1beta + "GenerativeService." + strings.ToUpper(rt.op[:1]) + rt.op[1:]
+	case "predict":
+		return v1beta + "PredictionService.Predict"
+	case "createAuthToken":
+		return "google.ai.generativelanguage.v1alpha.AuthTokenService.CreateToken"
+	case "list:files":
+		return v1beta + "FileService.ListFiles"
+	case "get:files":
+		return v1beta + "FileService.GetFile"
+	case "list:cachedContents":
+		return v1beta + "CacheService.ListCachedContents"
+	case "get:cachedContents":
+		return v1beta + "CacheService.GetCachedContent"
+	}
+	return v1beta + "GenerativeService.GenerateContent"
+}
+
 // streams reports whether the route answers with a stream.
 func (rt route) streams() bool { return rt.op == "streamGenerateContent" || rt.op == "chat" }
 
-// parseRoute maps method and path (prefix removed) to a route.
+// parseRoute maps method and path (prefix removed, resolved) to a route.
 func parseRoute(method, path string, sse bool) (route, bool) {
+	get, post := method == http.MethodGet, method == http.MethodPost
+	if path == "/v1alpha/auth_tokens" {
+		// Live API ephemeral tokens: what a path that escapes /v1beta/models
+		// could reach (answered, so that a test sees the danger).
+		return route{op: "createAuthToken"}, post
+	}
 	rest, ok := strings.CutPrefix(path, "/v1beta/")
 	if !ok {
 		return route{}, false
 	}
-	get, post := method == http.MethodGet, method == http.MethodPost
+	for _, kind := range []string{"files", "cachedContents"} {
+		if rest == kind {
+			return route{op: "list:" + kind}, get
+		}
+		if id, ok := strings.CutPrefix(rest, kind+"/"); ok && id != "" && !strings.Contains(id, "/") {
+			return route{op: "get:" + kind, model: id}, get
+		}
+	}
 	if o, ok := strings.CutPrefix(rest, "openai/"); ok {
 		switch {
 		case get && o == "models":
@@ -369,23 +554,92 @@ func parseRoute(method, path string, sse bool) (route, bool) {
 	return route{}, false
 }
 
+// ResolvePath is the path a front end acts on for a raw (escaped) request
+// path: %2E/%2e read as "." and %2F/%2f as "/", dot segments removed as RFC
+// 3986 §5.2.4 says, then the other escapes decoded (left as they are when
+// they are malformed).
+func ResolvePath(raw string) string {
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+2 < len(raw) {
+			switch strings.ToLower(raw[i+1 : i+3]) {
+			case "2e":
+				b.WriteByte('.')
+				i += 2
+				continue
+			case "2f":
+				b.WriteByte('/')
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(raw[i])
+	}
+	p := removeDotSegments(b.String())
+	if d, err := url.PathUnescape(p); err == nil {
+		p = d
+	}
+	return p
+}
+
+// removeDotSegments is RFC 3986 §5.2.4's algorithm.
+func removeDotSegments(in string) string {
+	var out []string // output segments, each with its leading "/" if any
+	for in != "" {
+		switch {
+		case strings.HasPrefix(in, "../"):
+			in = in[3:]
+		case strings.HasPrefix(in, "./"):
+			in = in[2:]
+		case strings.HasPrefix(in, "/./"):
+			in = in[2:]
+		case in == "/.":
+			in = "/"
+		case strings.HasPrefix(in, "/../"):
+			in = in[3:]
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		case in == "/..":
+			in = "/"
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		case in == "." || in == "..":
+			in = ""
+		default:
+			// Move the first segment, with its leading "/" if any, to the
+			// output.
+			end := len(in)
+			if j := strings.IndexByte(in[1:], '/'); j >= 0 {
+				end = j + 1
+			}
+			out = append(out, in[:end])
+			in = in[end:]
+		}
+	}
+	return strings.Join(out, "")
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	key := apiKey(r)
+	raw := r.URL.EscapedPath()
+	resolved := ResolvePath(raw)
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Request{
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Method: r.Method, Path: r.URL.Path, RawPath: raw, Resolved: resolved, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body, Key: key, Time: time.Now(),
 	})
 	s.mu.Unlock()
 
-	x := &exchange{s: s, w: w, r: r, body: body, cfg: s.snapshot()}
-	path, ok := strings.CutPrefix(r.URL.Path, s.prefix)
+	x := &exchange{s: s, w: w, r: r, body: body, cfg: s.snapshot(), key: key}
+	path, ok := strings.CutPrefix(resolved, s.prefix)
 	if ok {
 		x.rt, ok = parseRoute(r.Method, path, r.URL.Query().Get("alt") == "sse")
 	}
 	if !ok {
-		writeNotFoundPage(w, r.URL.Path)
+		writeNotFoundPage(w, resolved)
 		return
 	}
 	if key == "" {
@@ -415,7 +669,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if b == Unauthenticated {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)
 		}
-		x.fail(behaviorError(b, key, r.Referer(), x.quotaModel(), x.cfg.retryDelay))
+		x.fail(behaviorError(b, key, r.Referer(), x.quotaModel(), x.cfg.retryDelay, x.rt.method()))
 		return
 	}
 	x.behavior = b
@@ -431,6 +685,7 @@ type exchange struct {
 	cfg      settings
 	rt       route
 	behavior Behavior
+	key      string
 }
 
 func (x *exchange) serve() {
@@ -459,6 +714,12 @@ func (x *exchange) serve() {
 		x.openaiChat()
 	case "embeddings":
 		x.openaiEmbeddings()
+	case "createAuthToken":
+		x.createAuthToken()
+	case "list:files", "list:cachedContents":
+		x.listResources(strings.TrimPrefix(x.rt.op, "list:"))
+	case "get:files", "get:cachedContents":
+		x.getResource(strings.TrimPrefix(x.rt.op, "get:"))
 	}
 }
 
