@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,8 +118,11 @@ func TestCountTokensEmbeddingsAndModelPager(t *testing.T) {
 		}
 		names = append(names, m.Name)
 	}
-	if len(names) != len(fakegemini.Models()) {
-		t.Fatalf("pager saw %d models, want %d: %v", len(names), len(fakegemini.Models()), names)
+	// Every upstream model, and the -search aliases of the two default
+	// search_models as models of their own.
+	wantModels := len(fakegemini.Models()) + 2
+	if len(names) != wantModels || !slices.Contains(names, "models/gemini-2.5-pro-search") {
+		t.Fatalf("pager saw %d models, want %d with the aliases: %v", len(names), wantModels, names)
 	}
 	// A plain GET without paging parameters gets every model in one answer,
 	// from the briefly cached list.
@@ -132,8 +136,8 @@ func TestCountTokensEmbeddingsAndModelPager(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &list); err != nil || status != 200 {
 		t.Fatalf("list: %d %v %s", status, err, body)
 	}
-	if len(list.Models) != len(fakegemini.Models()) || list.NextPageToken != "" {
-		t.Fatalf("list has %d models (token %q), want all %d", len(list.Models), list.NextPageToken, len(fakegemini.Models()))
+	if len(list.Models) != wantModels || list.NextPageToken != "" {
+		t.Fatalf("list has %d models (token %q), want all %d", len(list.Models), list.NextPageToken, wantModels)
 	}
 	if n := len(e.up.Requests()); n != 3 {
 		t.Errorf("proxy made %d upstream page requests, want 3 (8 models, 3 per page, then cached)", n)

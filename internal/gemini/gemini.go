@@ -269,3 +269,32 @@ func DropModels(list []byte, field, idField string, hide func(string) bool) []by
 	}
 	return out
 }
+
+// AsModel is a Gemini model object (as models.get answers) renamed to
+// models/{id}, for an alias that answers as its base model. The display
+// name says which alias it is.
+func AsModel(base []byte, id, label string) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(base, &m) != nil {
+		return base
+	}
+	m["name"], _ = json.Marshal("models/" + id)
+	var display string
+	if json.Unmarshal(m["displayName"], &display) == nil && display != "" && label != "" {
+		m["displayName"], _ = json.Marshal(display + " (" + label + ")")
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return base
+	}
+	return out
+}
+
+// ModelName is the id of a Gemini model object, without "models/".
+func ModelName(model []byte) string {
+	var meta struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(model, &meta)
+	return strings.TrimPrefix(meta.Name, "models/")
+}

@@ -59,10 +59,28 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 	case nativeFamily:
 		return h.serveNative(w, r, rest)
 	case openaiFamily:
+		if speaksGemini(r, rest) {
+			return h.serveNative(w, r, rest)
+		}
 		return h.serveOpenAI(w, r, rest)
 	default:
 		return h.servePassthrough(w, r, rest)
 	}
+}
+
+// speaksGemini tells a Gemini call on /v1 (the Google GenAI SDKs' default
+// API version) from an OpenAI one: a model method (/models/{m}:{action}) is
+// Gemini's; a model list or get is Gemini's when the credential came in one
+// of Google's carriers (x-goog-api-key, ?key=) or with x-goog-api-client,
+// and OpenAI's with Authorization: Bearer.
+func speaksGemini(r *http.Request, rest string) bool {
+	if m, ok := strings.CutPrefix(rest, "/models/"); ok && strings.Contains(m, ":") {
+		return true
+	}
+	if rest != "/models" && !strings.HasPrefix(rest, "/models/") {
+		return false
+	}
+	return r.Header.Get("X-Goog-Api-Key") != "" || r.Header.Get("X-Goog-Api-Client") != "" || r.URL.Query().Has("key")
 }
 
 type familyKind int
@@ -83,6 +101,7 @@ type family struct {
 var families = []family{
 	{"/v1beta", nativeFamily, nativeDialect},
 	{"/gemini/v1beta", nativeFamily, nativeDialect},
+	{"/gemini/v1", nativeFamily, nativeDialect},
 	{"/v1", openaiFamily, openaiDialect},
 	{"/hf/v1", openaiFamily, openaiDialect},
 	{"/openai/v1", passthroughFamily, openaiDialect},

@@ -82,7 +82,12 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 		return true
 	case !hasAction:
 		call.Route = "gemini.getModel"
-		call.Request.Path = "/models/" + model
+		call.Request.Path = "/models/" + res.Upstream
+		if res.Aliased() {
+			// An alias answers as its base model, under its own name.
+			h.forwardModel(w, r, call, res.Requested, strings.TrimPrefix(res.Requested, res.Upstream+"-"))
+			return true
+		}
 	default:
 		body, ok := h.readBody(w, r, nativeDialect)
 		if !ok {
@@ -162,20 +167,55 @@ func (h *Handler) listAllModels(w http.ResponseWriter, r *http.Request) {
 		nativeDialect.writeFailure(w, fail)
 		return
 	}
-	aliases := h.Balancer.Aliases()
-	models := make([]json.RawMessage, 0, len(cat.Models))
-	for i, m := range cat.Models {
-		if !aliases.Filtered(cat.IDs[i]) {
-			models = append(models, m)
-		}
-	}
+	models := h.visibleModels(cat.Models)
 	body, _ := json.Marshal(map[string]any{"models": models})
 	writeJSON(w, http.StatusOK, body)
 }
 
+// visibleModels is a Gemini model list as clients see it: filtered models
+// left out, each alias added after its base model as a model of its own.
+func (h *Handler) visibleModels(list []json.RawMessage) []json.RawMessage {
+	aliases := h.Balancer.Aliases()
+	out := make([]json.RawMessage, 0, len(list))
+	for _, m := range list {
+		id := gemini.ModelName(m)
+		if aliases.Filtered(id) {
+			continue
+		}
+		out = append(out, m)
+		for _, alias := range aliases.Variants(id) {
+			out = append(out, gemini.AsModel(m, alias, strings.TrimPrefix(alias, id+"-")))
+		}
+	}
+	return out
+}
+
 // listModelPage forwards one page of the model list (the SDKs' pagers ask
-// for pages) with the filtered models taken out.
+// for pages) as visibleModels shows it.
 func (h *Handler) listModelPage(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
+	h.forwardTransformed(w, r, call, func(raw []byte) []byte {
+		var page map[string]json.RawMessage
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &page) != nil || json.Unmarshal(page["models"], &list) != nil {
+			return raw
+		}
+		page["models"], _ = json.Marshal(h.visibleModels(list))
+		out, err := json.Marshal(page)
+		if err != nil {
+			return raw
+		}
+		return out
+	})
+}
+
+// forwardModel gets a base model and answers it as the alias id.
+func (h *Handler) forwardModel(w http.ResponseWriter, r *http.Request, call *balancer.Call, id, label string) {
+	h.forwardTransformed(w, r, call, func(raw []byte) []byte { return gemini.AsModel(raw, id, label) })
+}
+
+// forwardTransformed runs a native call whose small answer is read whole
+// and changed by edit before it reaches the client.
+func (h *Handler) forwardTransformed(w http.ResponseWriter, r *http.Request, call *balancer.Call, edit func([]byte) []byte) {
 	out, fail := h.Balancer.Do(r.Context(), call)
 	if fail != nil {
 		nativeDialect.writeFailure(w, fail)
@@ -186,5 +226,5 @@ func (h *Handler) listModelPage(w http.ResponseWriter, r *http.Request, call *ba
 		nativeDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
 		return
 	}
-	writeJSON(w, out.Resp.StatusCode, gemini.DropModels(raw, "models", "name", h.Balancer.Aliases().Filtered))
+	writeJSON(w, out.Resp.StatusCode, edit(raw))
 }

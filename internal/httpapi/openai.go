@@ -76,7 +76,7 @@ func (h *Handler) serveMisdirected(w http.ResponseWriter, r *http.Request) {
 	base := scheme + "://" + r.Host
 	openaiDialect.writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s. Base URLs: OpenAI SDKs and OpenAI-style clients "+
 		"(Cline, LangChain, n8n) use %s/v1 (translated to Gemini) or %s/openai/v1 (Google's own OpenAI-compatible API); "+
-		"Gemini clients (Google GenAI SDK, Gemini CLI, Cherry Studio) use %s with API version v1beta",
+		"Gemini clients (Google GenAI SDK, Gemini CLI, Cherry Studio) use %s (API version v1 or v1beta)",
 		r.Method, r.URL.Path, base, base, base), "")
 }
 

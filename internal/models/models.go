@@ -90,15 +90,26 @@ func (a *Aliases) Visible(upstream []string) []string {
 			continue
 		}
 		out = append(out, id)
-		if a.search[id] {
-			out = append(out, id+SuffixSearch)
-		}
-		if a.image[id] {
-			out = append(out, id+SuffixImage)
-		}
-		if a.thinking[id] {
-			out = append(out, id+SuffixNonThinking)
-		}
+		out = append(out, a.Variants(id)...)
+	}
+	return out
+}
+
+// Variants are the alias names configured for the base model id, in the
+// order -search, -image, -non-thinking.
+func (a *Aliases) Variants(id string) []string {
+	if a == nil {
+		return nil
+	}
+	var out []string
+	if a.search[id] {
+		out = append(out, id+SuffixSearch)
+	}
+	if a.image[id] {
+		out = append(out, id+SuffixImage)
+	}
+	if a.thinking[id] {
+		out = append(out, id+SuffixNonThinking)
 	}
 	return out
 }
