@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
 
 func TestUnmarshalCaddyfileAllOptions(t *testing.T) {
@@ -90,7 +92,12 @@ func TestProvisionRejectsBadValues(t *testing.T) {
 		{"relative base_url", Handler{BaseURL: "/v1beta"}, "must be an http:// or https:// URL"},
 		{"bad proxy", Handler{Proxies: []string{"gopher://p:1"}}, "scheme must be http, https, socks5"},
 		{"negative retries", Handler{MaxRetries: &neg}, "max_retries must not be negative"},
-		{"auth token is a client token", Handler{AllowedTokens: []string{"t1"}, AuthToken: "t1"}, "auth_token must differ"},
+		// The inter-option rule of the settings schema, the same the admin API and console obey.
+		{"auth token is a client token", Handler{AllowedTokens: []string{"t0", "t1"}, AuthToken: "t1"},
+			"gemini_balance: allowed_tokens, auth_token: " + settings.AuthTokenRule},
+		{"bad proxy with credentials", Handler{Proxies: []string{"gopher://u:pr0xy-pass@p:1"}}, `proxy "gopher://***@p:1": scheme must be`},
+		{"bad base_url with credentials", Handler{BaseURL: "https://u:base-pass@relay/v1?x=1"}, `base_url "https://***@relay/v1?x=1": must not have a query`},
+		{"masked token in the Caddyfile", Handler{AllowedTokens: []string{"…abcd"}}, `allowed_tokens: "…abcd" is a masked token that matches no current token`},
 		{"bad pool name", Handler{Pool: "a/b"}, "pool name"},
 		{"bad console", Handler{Console: "admin"}, "console must be a path"},
 		{"missing keys file", Handler{APIKeysFile: "/nonexistent/keys.txt"}, "api_keys_file"},
@@ -103,6 +110,11 @@ func TestProvisionRejectsBadValues(t *testing.T) {
 			err := c.h.Provision(ctx)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			for _, secret := range []string{"pr0xy-pass", "base-pass"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error shows a secret: %v", err)
+				}
 			}
 		})
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/httpapi"
 	"github.com/gemini-balance/gemini_balance/internal/keylist"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
-	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
 
 func init() {
@@ -209,6 +208,10 @@ func (h *Handler) loadKeys() ([]string, error) {
 
 // checkValues rejects values no pool can run with. It runs in Provision,
 // before the pool is touched, so a bad reload leaves the running pool as it is.
+// The settings schema checks the rest (settings.Apply in Provision, also
+// before the pool is touched): base_url and proxies, with their credentials
+// masked in the message, and the inter-option rules such as auth_token
+// differing from every allowed token, which every source of settings obeys.
 func (h *Handler) checkValues() error {
 	if h.MaxFailures != nil && *h.MaxFailures < 1 {
 		return fmt.Errorf("max_failures must be at least 1, got %d", *h.MaxFailures)
@@ -224,23 +227,6 @@ func (h *Handler) checkValues() error {
 	}
 	if h.CheckInterval != nil && *h.CheckInterval < 0 {
 		return fmt.Errorf("check_interval must not be negative")
-	}
-	if h.BaseURL != "" {
-		if _, err := upstream.ParseBaseURL(h.BaseURL); err != nil {
-			return err
-		}
-	}
-	for _, p := range h.Proxies {
-		if _, err := upstream.ParseProxyURL(p); err != nil {
-			return err
-		}
-	}
-	if h.AuthToken != "" {
-		for _, t := range h.AllowedTokens {
-			if t == h.AuthToken {
-				return fmt.Errorf("auth_token must differ from every allowed token: a client token is never an admin token")
-			}
-		}
 	}
 	if h.FakeStreamInterval != nil && *h.FakeStreamInterval <= 0 {
 		return fmt.Errorf("fake_stream_interval must be positive")

@@ -229,6 +229,56 @@ func TestAdminSettingsPrecedenceAndLiveChanges(t *testing.T) {
 	}
 }
 
+// TestAdminSettingsMaskSecrets: the settings view shows no secret (tokens
+// masked to "…" and at most 4 characters, proxy credentials as ***, header
+// values masked, auth_token as set); a PATCH that sends masked forms back
+// keeps the secrets they stand for; one that stands for nothing is refused.
+func TestAdminSettingsMaskSecrets(t *testing.T) {
+	e := newEnv(t)
+	e.start(poolOpts{keys: []string{k("maskkey")}, extra: "header X-Relay-Auth relay-header-secret-e2e"})
+	p := "/pools/" + e.pool
+	body := e.adminJSON("GET", p+"/settings", "", 200, nil)
+	for _, secret := range []string{clientToken, adminToken, "relay-header-secret-e2e"} {
+		if strings.Contains(body, secret) {
+			t.Fatalf("GET settings shows %q: %s", secret, body)
+		}
+	}
+	var view map[string]struct {
+		Value  any    `json:"value"`
+		Source string `json:"source"`
+		Masked bool   `json:"masked"`
+	}
+	if err := json.Unmarshal([]byte(body), &view); err != nil {
+		t.Fatal(err)
+	}
+	if tokens := view["allowed_tokens"].Value.([]any); len(tokens) != 1 || tokens[0] != "…0001" || !view["allowed_tokens"].Masked {
+		t.Errorf("allowed_tokens shown as %v", tokens)
+	}
+	if h := view["headers"].Value.(map[string]any); h["X-Relay-Auth"] != "…-e2e" || view["headers"].Source != "caddyfile" {
+		t.Errorf("headers shown as %v (%s)", h, view["headers"].Source)
+	}
+	// Proxies with credentials, set through the API, come back masked; the
+	// masked form sent back keeps the credentials.
+	const proxy = "http://puser:proxy-pass-e2e@127.0.0.1:9"
+	e.adminJSON("PATCH", p+"/settings", `{"proxies": ["`+proxy+`"]}`, 200, nil)
+	body = e.adminJSON("PATCH", p+"/settings", `{"proxies": ["http://***@127.0.0.1:9", "socks5://127.0.0.1:8"]}`, 200, nil)
+	if strings.Contains(body, "proxy-pass-e2e") || strings.Contains(body, "puser") || !strings.Contains(body, `"http://***@127.0.0.1:9"`) {
+		t.Errorf("PATCH answer: %s", body)
+	}
+	if got := e.balancer().Settings().Proxies; len(got) != 2 || got[0] != proxy {
+		t.Errorf("proxies in force: %q", got)
+	}
+	e.adminJSON("PATCH", p+"/settings", `{"proxies": ["http://***@10.1.1.1:9"]}`, 400, nil)
+	e.adminJSON("PATCH", p+"/settings", `{"proxies": []}`, 200, nil)
+	// This Caddyfile pins allowed_tokens and auth_token, so a PATCH of either
+	// answers 409 before any rule is asked (the rule's 400 is tested in
+	// internal/adminapi and internal/balancer).
+	body = e.adminJSON("PATCH", p+"/settings", `{"allowed_tokens": ["…0001", "`+adminToken+`"]}`, 409, nil)
+	if strings.Contains(body, adminToken) {
+		t.Errorf("409 answer shows the auth_token: %s", body)
+	}
+}
+
 func TestAdminStatsAndLogs(t *testing.T) {
 	e := newEnv(t)
 	good, bad := k("statgood"), k("statbad")

@@ -20,18 +20,36 @@ import (
 
 // settingsPoll is how often the database is read for settings changed by
 // another instance of the pool (another process on the same file).
-const settingsPoll = 500 * time.Millisecond
+var settingsPoll = 500 * time.Millisecond
 
-// storedSettings reads the database's settings (nil without a database).
-func (b *Balancer) storedSettings() map[string]json.RawMessage {
+// loadStoredSettings reads the database's settings (nil without a
+// database). Tests replace it to make the database fail.
+var loadStoredSettings = func(b *Balancer, ctx context.Context) (map[string]json.RawMessage, error) {
+	return b.store.LoadSettings(ctx, b.name)
+}
+
+// readStoredSettings reads the database's settings (nil without a
+// database). It touches no field guarded by applyMu, so it may run without
+// the lock.
+func (b *Balancer) readStoredSettings() (map[string]json.RawMessage, error) {
 	if b.store == nil {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stored, err := b.store.LoadSettings(ctx, b.name)
+	stored, err := loadStoredSettings(b, ctx)
 	if err != nil {
 		b.logger.Warn("cannot read settings from the database", zap.Error(err))
+		return nil, err
+	}
+	return stored, nil
+}
+
+// storedSettings reads the database's settings, or keeps those of the last
+// look when the database cannot be read. The caller holds applyMu.
+func (b *Balancer) storedSettings() map[string]json.RawMessage {
+	stored, err := b.readStoredSettings()
+	if err != nil {
 		return b.stored
 	}
 	return stored
@@ -115,7 +133,12 @@ func (b *Balancer) settingsLoop() {
 		case <-b.stop:
 			return
 		case <-t.C:
-			stored := b.storedSettings()
+			// Read without the lock (the database may be slow); a failed
+			// read skips this look and changes nothing.
+			stored, err := b.readStoredSettings()
+			if err != nil {
+				continue
+			}
 			b.applyMu.Lock()
 			if !maps.EqualFunc(stored, b.stored, func(a, c json.RawMessage) bool { return string(a) == string(c) }) {
 				if err := b.recompute(stored); err != nil {
@@ -138,10 +161,14 @@ type SettingView struct {
 	Group   string   `json:"group"`
 	Help    string   `json:"help"`
 	Choices []string `json:"choices,omitempty"`
+	// Masked: value and default show secrets masked (settings.Option.Show);
+	// a PATCH may send a masked form back to keep the value it stands for.
+	Masked bool `json:"masked,omitempty"`
 }
 
 // SettingsView shows every option with its value, default and source;
-// secret values show only whether they are set.
+// secrets are masked as the schema declares (auth_token and paid_key show
+// only whether they are set).
 func (b *Balancer) SettingsView() map[string]SettingView {
 	b.applyMu.Lock()
 	stored, locked := b.stored, b.locked
@@ -150,17 +177,13 @@ func (b *Balancer) SettingsView() map[string]SettingView {
 	defaults := settings.Defaults()
 	out := map[string]SettingView{}
 	for _, o := range settings.Schema() {
-		v := SettingView{Value: o.Get(&cur), Default: o.Get(&defaults), Source: "default", Type: o.Type,
-			Group: o.Group, Help: o.Help, Choices: o.Choice}
+		v := SettingView{Value: o.Show(&cur), Default: o.Show(&defaults), Source: "default", Type: o.Type,
+			Group: o.Group, Help: o.Help, Choices: o.Choice, Masked: o.Masked}
 		switch {
 		case locked[o.Name]:
 			v.Source = "caddyfile"
 		case stored[o.Name] != nil:
 			v.Source = "database"
-		}
-		if o.Secret() {
-			v.Value = v.Value != ""
-			v.Default = false
 		}
 		out[o.Name] = v
 	}
@@ -175,8 +198,11 @@ func (e *ConflictError) Error() string { return e.Fields.Error() }
 // ErrNoDatabase: settings cannot be changed without a database to keep them.
 var ErrNoDatabase = errors.New("the database is unavailable, so settings cannot be saved")
 
-// PatchSettings changes options: all valid or none applied. It returns the
-// names whose value changed.
+// PatchSettings changes options: all valid or none applied. A masked form
+// (as SettingsView shows it) stands for the current value it masks. The
+// inter-option rules see the result, so a change that breaks one with a
+// value from the Caddyfile or the database is refused (settings.FieldErrors,
+// naming the options written). It returns the names whose value changed.
 func (b *Balancer) PatchSettings(ctx context.Context, values map[string]json.RawMessage) ([]string, error) {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +51,7 @@ type options struct {
 	authToken  string
 	lockedAuth bool
 	tls        bool
+	settings   func(*settings.Settings) // changes the pool's settings before it opens
 }
 
 func setup(t *testing.T, o options) *env {
@@ -63,6 +65,9 @@ func setup(t *testing.T, o options) *env {
 	s.AuthToken = o.authToken
 	s.AllowedTokens = []string{clientToken}
 	s.BaseURL = upstream.URL + "/v1beta"
+	if o.settings != nil {
+		o.settings(&s)
+	}
 	locked := map[string]bool{}
 	if o.lockedAuth {
 		locked["auth_token"] = true
@@ -738,5 +743,81 @@ func TestEveryStringInBothLanguages(t *testing.T) {
 	}
 	if testing.Verbose() {
 		_, _ = os.Stdout.WriteString("dictionary entries: " + strconv.Itoa(len(dict)) + "\n")
+	}
+}
+
+// TestSettingsPageRoundTripsMaskedSecrets does what the settings page does:
+// it shows the values the API gives (secrets masked) in its editors and,
+// on Save, sends every line of the edited one back. Lines left as shown
+// keep their secrets; the page never receives a whole secret.
+func TestSettingsPageRoundTripsMaskedSecrets(t *testing.T) {
+	tokens := []string{"sk-console-alpha-000000aaaa", "sk-console-bravo-000000bbbb", "sk-console-charlie-0000cccc"}
+	e := setup(t, options{authToken: adminToken, lockedAuth: true, settings: func(s *settings.Settings) {
+		s.AllowedTokens = tokens
+		s.Headers = map[string]string{"X-Relay-Auth": "relay-header-secret-4242"}
+		s.Proxies = []string{"http://puser:proxy-secret-77@127.0.0.1:3128"}
+	}})
+	ck, tok := e.login(adminToken)
+	get := func() map[string]balancer.SettingView {
+		resp, body := e.do(req{method: "GET", path: e.api("/settings"), cookies: []*http.Cookie{ck}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET settings: %d %s", resp.StatusCode, body)
+		}
+		for _, secret := range append(slices.Clone(tokens), "relay-header-secret", "proxy-secret-77", "puser", adminToken) {
+			if strings.Contains(body, secret) {
+				t.Errorf("the settings page receives %q", secret)
+			}
+		}
+		var v map[string]balancer.SettingView
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	save := func(name string, value any) (int, string) {
+		b, _ := json.Marshal(map[string]any{name: value})
+		resp, body := e.do(req{method: "PATCH", path: e.api("/settings"), body: string(b),
+			header: http.Header{csrfHeader: {tok}}, cookies: []*http.Cookie{ck}})
+		return resp.StatusCode, body
+	}
+	view := get()
+	// The list editor: one line per token, the second line replaced.
+	var lines []string
+	for _, v := range view["allowed_tokens"].Value.([]any) {
+		lines = append(lines, v.(string))
+	}
+	if len(lines) != 3 || lines[0] != "…aaaa" || !view["allowed_tokens"].Masked {
+		t.Fatalf("allowed_tokens shown as %q", lines)
+	}
+	lines[1] = "sk-console-new-token-0001"
+	if status, body := save("allowed_tokens", lines); status != http.StatusOK || !strings.Contains(body, `"changed":["allowed_tokens"]`) {
+		t.Fatalf("save: %d %s", status, body)
+	}
+	if got := e.b.Settings().AllowedTokens; !slices.Equal(got, []string{tokens[0], "sk-console-new-token-0001", tokens[2]}) {
+		t.Fatalf("tokens after editing one line: %q", got)
+	}
+	if !e.b.Tokens().Contains(tokens[2]) || e.b.Tokens().Contains(tokens[1]) {
+		t.Fatal("client tokens in force do not follow the edit")
+	}
+	// The map editor (name=value lines) and the proxy list, saved unchanged.
+	view = get()
+	if status, body := save("headers", view["headers"].Value); status != http.StatusOK || !strings.Contains(body, `"changed":[]`) {
+		t.Fatalf("headers saved as shown: %d %s", status, body)
+	}
+	if status, body := save("proxies", view["proxies"].Value); status != http.StatusOK || !strings.Contains(body, `"changed":[]`) {
+		t.Fatalf("proxies saved as shown: %d %s", status, body)
+	}
+	if s := e.b.Settings(); s.Headers["X-Relay-Auth"] != "relay-header-secret-4242" || s.Proxies[0] != "http://puser:proxy-secret-77@127.0.0.1:3128" {
+		t.Fatalf("secrets changed by saving them as shown: %q %q", s.Headers, s.Proxies)
+	}
+	// A masked line that stands for nothing is refused with the field's message.
+	status, body := save("allowed_tokens", []string{"…zzzz"})
+	if status != http.StatusBadRequest || !strings.Contains(body, "matches no current token") {
+		t.Fatalf("unknown masked token: %d %s", status, body)
+	}
+	// The console's auth_token may not become a client token.
+	status, body = save("allowed_tokens", []string{"…aaaa", adminToken})
+	if status != http.StatusBadRequest || !strings.Contains(body, settings.AuthTokenRule) || strings.Contains(body, adminToken) {
+		t.Fatalf("auth_token as a client token: %d %s", status, body)
 	}
 }

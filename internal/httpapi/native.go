@@ -57,7 +57,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 	query := upstreamQuery(r.URL.Query())
 	call := &balancer.Call{
 		Model:       model,
-		ClientToken: secret.Mask(token),
+		ClientToken: secret.MaskToken(token),
 		Request: upstream.Request{
 			Method: http.MethodGet, Path: "/models", Query: query, Header: forwardedHeader(r),
 		},

@@ -53,7 +53,7 @@ func (h *Handler) serveOpenAI(w http.ResponseWriter, r *http.Request, rest strin
 	if !ok {
 		return true
 	}
-	serve(w, r, secret.Mask(token))
+	serve(w, r, secret.MaskToken(token))
 	return true
 }
 
@@ -314,7 +314,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest 
 	if !ok {
 		return true
 	}
-	call := &balancer.Call{Route: route, ClientToken: secret.Mask(token),
+	call := &balancer.Call{Route: route, ClientToken: secret.MaskToken(token),
 		Request: upstream.Request{Method: r.Method, Path: "/openai" + rest, Query: upstreamQuery(r.URL.Query()),
 			Header: forwardedHeader(r), Bearer: true}}
 	switch {

@@ -97,4 +97,3 @@ func ModelListWithIDs(ids []string, created int64) []byte {
 func ModelObject(id string, created int64) []byte {
 	return marshal(Model{ID: ModelID(id), Object: "model", Created: created, OwnedBy: OwnedBy})
 }
-

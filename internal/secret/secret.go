@@ -39,6 +39,16 @@ func Mask(key string) string {
 	return Ellipsis + lastRunes(key, keep)
 }
 
+// MaskToken is the form of a client token (or another secret that is not a
+// key) that may be shown: Ellipsis and its last min(4, n/4) characters, so
+// at most 4 characters of it ever show.
+func MaskToken(t string) string {
+	if t == "" {
+		return ""
+	}
+	return Ellipsis + lastRunes(t, min(4, utf8.RuneCountInString(t)/4))
+}
+
 func firstRunes(s string, n int) string {
 	i := 0
 	for range n {

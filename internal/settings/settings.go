@@ -104,18 +104,35 @@ type Option struct {
 	Group  string   `json:"group"`
 	Help   string   `json:"help"`
 	Choice []string `json:"choices,omitempty"`
+	// Masked says the value carries secrets: it is shown only in the form
+	// Show gives, and a write that sends that form back keeps the current
+	// secret (see Set). Every place that shows options (admin API, console,
+	// log lines, error messages) goes through Show.
+	Masked bool `json:"masked,omitempty"`
 	get    func(*Settings) any
 	set    func(*Settings, json.RawMessage) error
+	mask   func(any) any // the shown form of a value of get; nil when nothing in it is secret
 }
 
-// Get is the option's value in s, as JSON would show it (secrets masked
-// by the caller).
+// Get is the option's whole value in s, secrets included: for storing and
+// comparing, never for showing (use Show).
 func (o *Option) Get(s *Settings) any { return o.get(s) }
 
-// Set validates raw and stores it in s.
+// Show is the option's value in s as it may be shown to anyone: secrets
+// masked as the option declares.
+func (o *Option) Show(s *Settings) any {
+	if o.mask == nil {
+		return o.get(s)
+	}
+	return o.mask(o.get(s))
+}
+
+// Set validates raw and stores it in s. s holds the current values: for a
+// masked option, a masked form in raw (as Show gave it) stands for the
+// current value it masks, and one that masks no current value is refused.
 func (o *Option) Set(s *Settings, raw json.RawMessage) error { return o.set(s, raw) }
 
-// Secret reports whether the value must never be shown.
+// Secret reports whether the value is shown only as set or not set.
 func (o *Option) Secret() bool { return o.Type == "secret" }
 
 var schema []*Option
@@ -169,7 +186,12 @@ func boolOpt(name, group, help string, field func(*Settings) *bool) {
 }
 
 func stringOpt(name, typ, group, help string, check func(string) error, field func(*Settings) *string) {
-	add(&Option{Name: name, Type: typ, Group: group, Help: help,
+	maskedStringOpt(name, typ, group, help, check, nil, field)
+}
+
+// maskedStringOpt is a string option whose value form masks when shown.
+func maskedStringOpt(name, typ, group, help string, check func(string) error, form *secretForm, field func(*Settings) *string) {
+	o := &Option{Name: name, Type: typ, Group: group, Help: help,
 		get: func(s *Settings) any { return *field(s) },
 		set: func(s *Settings, raw json.RawMessage) error {
 			v, err := decode[string](raw, "a string")
@@ -177,6 +199,11 @@ func stringOpt(name, typ, group, help string, check func(string) error, field fu
 				return err
 			}
 			v = strings.TrimSpace(v)
+			if form != nil {
+				if v, err = form.unmaskOne(*field(s), v); err != nil {
+					return err
+				}
+			}
 			if check != nil {
 				if err := check(v); err != nil {
 					return err
@@ -184,7 +211,12 @@ func stringOpt(name, typ, group, help string, check func(string) error, field fu
 			}
 			*field(s) = v
 			return nil
-		}})
+		}}
+	if form != nil {
+		o.Masked = true
+		o.mask = func(v any) any { return form.mask(v.(string)) }
+	}
+	add(o)
 }
 
 // durationOpt accepts "90s", "5m", "1h30m" or a number of seconds.
@@ -214,12 +246,22 @@ func durationOpt(name, group, help string, min time.Duration, field func(*Settin
 }
 
 func listOpt(name, group, help string, check func(string) error, field func(*Settings) *[]string) {
-	add(&Option{Name: name, Type: "list", Group: group, Help: help,
+	maskedListOpt(name, group, help, check, nil, field)
+}
+
+// maskedListOpt is a list option whose entries mask one by one when shown.
+func maskedListOpt(name, group, help string, check func(string) error, form *secretForm, field func(*Settings) *[]string) {
+	o := &Option{Name: name, Type: "list", Group: group, Help: help,
 		get: func(s *Settings) any { return nonNil(*field(s)) },
 		set: func(s *Settings, raw json.RawMessage) error {
 			list, err := decode[[]string](raw, "a list of strings")
 			if err != nil {
 				return err
+			}
+			if form != nil {
+				if list, err = form.unmaskList(*field(s), list); err != nil {
+					return err
+				}
 			}
 			out := make([]string, 0, len(list))
 			for _, v := range list {
@@ -235,7 +277,19 @@ func listOpt(name, group, help string, check func(string) error, field func(*Set
 			}
 			*field(s) = out
 			return nil
-		}})
+		}}
+	if form != nil {
+		o.Masked = true
+		o.mask = func(v any) any {
+			list := v.([]string)
+			shown := make([]string, len(list))
+			for i, e := range list {
+				shown[i] = form.mask(e)
+			}
+			return shown
+		}
+	}
+	add(o)
 }
 
 func nonNil[T any](v []T) []T {
@@ -247,12 +301,12 @@ func nonNil[T any](v []T) []T {
 
 func checkBaseURL(v string) error {
 	_, err := upstream.ParseBaseURL(v)
-	return err
+	return maskURLError(v, err)
 }
 
 func checkProxy(v string) error {
 	_, err := upstream.ParseProxyURL(v)
-	return err
+	return maskURLError(v, err)
 }
 
 func checkNonEmpty(v string) error {
@@ -282,20 +336,27 @@ func init() {
 	durationOpt("check_interval", keys, "How often invalid keys are re-checked; 0 disables.", 0,
 		func(s *Settings) *time.Duration { return &s.CheckInterval })
 
-	stringOpt("base_url", "string", up, "The upstream, ending with the API version; a relay's path prefix is kept.", checkBaseURL,
+	maskedStringOpt("base_url", "string", up, "The upstream, ending with the API version; a relay's path prefix is kept.", checkBaseURL, urlForm,
 		func(s *Settings) *string { return &s.BaseURL })
 	durationOpt("timeout", up, "Limit of each upstream attempt (for streams: first byte and each pause).", time.Millisecond,
 		func(s *Settings) *time.Duration { return &s.Timeout })
 	stringOpt("referer", "string", up, "Referer sent upstream, for keys restricted to HTTP referrers.", checkReferer,
 		func(s *Settings) *string { return &s.Referer })
-	listOpt("proxies", up, "Outgoing http, https or socks5 proxies; each key is pinned to one.", checkProxy,
+	maskedListOpt("proxies", up, "Outgoing http, https or socks5 proxies; each key is pinned to one.", checkProxy, urlForm,
 		func(s *Settings) *[]string { return &s.Proxies })
-	add(&Option{Name: "headers", Type: "map", Group: up, Help: "Extra headers on every upstream request.",
+	add(&Option{Name: "headers", Type: "map", Group: up, Help: "Extra headers on every upstream request.", Masked: true,
 		get: func(s *Settings) any {
 			if s.Headers == nil {
 				return map[string]string{}
 			}
 			return s.Headers
+		},
+		mask: func(v any) any {
+			shown := map[string]string{}
+			for k, val := range v.(map[string]string) {
+				shown[k] = tokenForm.mask(val)
+			}
+			return shown
 		},
 		set: func(s *Settings, raw json.RawMessage) error {
 			m, err := decode[map[string]string](raw, "an object of header names to values")
@@ -307,13 +368,16 @@ func init() {
 					return fmt.Errorf("%q is not a header name", k)
 				}
 			}
+			if m, err = unmaskHeaders(s.Headers, m); err != nil {
+				return err
+			}
 			s.Headers = m
 			return nil
 		}})
 
-	listOpt("allowed_tokens", access, "Client tokens accepted on the API routes.", nil,
+	maskedListOpt("allowed_tokens", access, "Client tokens accepted on the API routes.", nil, tokenForm,
 		func(s *Settings) *[]string { return &s.AllowedTokens })
-	stringOpt("auth_token", "secret", access, "Console and admin token; never a client token.", nil,
+	secretOpt("auth_token", access, "Console and admin token; never a client token.",
 		func(s *Settings) *string { return &s.AuthToken })
 
 	listOpt("search_models", model, "Models with a -search alias (adds Google Search).", nil,
@@ -367,7 +431,7 @@ func init() {
 	durationOpt("fake_stream_interval", model, "Keep-alive interval of a fake stream.", 10*time.Millisecond,
 		func(s *Settings) *time.Duration { return &s.Models.FakeStreamInterval })
 	boolOpt("retry_empty", model, "Retry an empty translated answer on another key, at no cost to the key.", func(s *Settings) *bool { return &s.Models.RetryEmpty })
-	stringOpt("paid_key", "secret", model, "Key used for Imagen instead of the pool.", nil, func(s *Settings) *string { return &s.Models.PaidKey })
+	secretOpt("paid_key", model, "Key used for Imagen instead of the pool.", func(s *Settings) *string { return &s.Models.PaidKey })
 	stringOpt("image_model", "string", model, "Imagen model of /v1/images/generations.", checkNonEmpty, func(s *Settings) *string { return &s.Models.ImageModel })
 	stringOpt("tts_model", "string", model, "Model of /v1/audio/speech.", checkNonEmpty, func(s *Settings) *string { return &s.Models.TTSModel })
 	stringOpt("tts_voice", "string", model, "Default voice of /v1/audio/speech.", checkNonEmpty, func(s *Settings) *string { return &s.Models.TTSVoice })
@@ -396,21 +460,36 @@ func init() {
 // FieldErrors maps option names to what is wrong with their values.
 type FieldErrors map[string]string
 
+// Error lists the options in name order; options with one message (an
+// inter-option rule) share one entry: "a, b: message".
 func (e FieldErrors) Error() string {
 	names := make([]string, 0, len(e))
 	for n := range e {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = n + ": " + e[n]
+	var parts []string
+	done := map[string]bool{}
+	for _, n := range names {
+		if done[n] {
+			continue
+		}
+		done[n] = true
+		same := []string{n}
+		for _, m := range names {
+			if !done[m] && e[m] == e[n] {
+				same = append(same, m)
+				done[m] = true
+			}
+		}
+		parts = append(parts, strings.Join(same, ", ")+": "+e[n])
 	}
 	return strings.Join(parts, "; ")
 }
 
 // Apply sets every value of values on a copy of base: all valid or none
-// applied.
+// applied. Each option's setter runs first (a masked form stands for the
+// base's value it masks), then the inter-option rules.
 func Apply(base Settings, values map[string]json.RawMessage) (Settings, error) {
 	next := base.clone()
 	errs := FieldErrors{}
@@ -423,6 +502,9 @@ func Apply(base Settings, values map[string]json.RawMessage) (Settings, error) {
 		if err := o.Set(&next, raw); err != nil {
 			errs[name] = err.Error()
 		}
+	}
+	if len(errs) == 0 {
+		errs = checkRules(&next, values)
 	}
 	if len(errs) > 0 {
 		return base, errs
@@ -439,7 +521,18 @@ func (s Settings) clone() Settings {
 	return c
 }
 
-// Value is an option's current value as JSON.
+// Shown is an option's value as JSON as it may be shown: secrets masked.
+func Shown(s *Settings, name string) json.RawMessage {
+	o, ok := byName[name]
+	if !ok {
+		return nil
+	}
+	b, _ := json.Marshal(o.Show(s))
+	return b
+}
+
+// Value is an option's whole value as JSON, secrets included: for storing
+// and comparing, never for showing (see Shown).
 func Value(s *Settings, name string) json.RawMessage {
 	o, ok := byName[name]
 	if !ok {

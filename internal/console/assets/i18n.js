@@ -183,6 +183,7 @@ window.GB_I18N = {
   'set.default': ['Default:', '默认：'],
   'set.isSet': ['(set)', '（已设置）'],
   'set.notSet': ['(not set)', '（未设置）'],
+  'set.maskedHint': ['Secrets are shown masked. A masked line saved as it is keeps its value; type a whole value to add or replace one.', '密钥类内容以遮盖形式显示。按原样保存的遮盖行保留其原值；输入完整值可添加或替换。'],
   'set.empty': ['(empty)', '（空）'],
   'set.on': ['on', '开'],
   'set.off': ['off', '关'],

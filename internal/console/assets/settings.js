@@ -15,7 +15,7 @@
     'log_level', 'error_log_days', 'request_log_days', 'record_request_body'];
   var TEXTAREA = { list: true, map: true, budgets: true, safety: true, json: true };
 
-  var views = null;   // name -> {value, default, source, type, group, help, choices}
+  var views = null;   // name -> {value, default, source, type, group, help, choices, masked}
   var loadError = null;
   var dirty = {};     // name -> true while a text area holds unsaved text
 
@@ -195,11 +195,17 @@
     var locked = v.source === 'caddyfile';
     var def = v.type === 'secret' ? null : el('div', { class: 'muted small' }, t('set.default'), ' ',
       el('code', {}, short(v.type, v.default)));
+    // Secrets come masked (tokens as …abcd, proxy credentials as ***): a
+    // masked line saved as shown keeps its value on the server, so editing
+    // one line of a list keeps the others.
+    var masked = v.masked && v.type !== 'secret' && !locked ? el('div', { class: 'muted small' },
+      t('set.maskedHint')) : null;
     return el('div', { class: 'field' + (locked ? ' field-locked' : ''), id: 'f-' + name },
       el('div', { class: 'field-head' },
         el('label', { for: 'in-' + name, class: 'mono field-name' }, name), sourceBadge(v)),
       el('p', { class: 'help' }, help(name, v)),
       el('div', { class: 'field-input' }, editor(name, v, locked)),
+      masked,
       def,
       el('div', { class: 'field-msg', id: 'msg-' + name, 'aria-live': 'polite' }));
   }
