@@ -193,7 +193,7 @@ func (h *Handler) visibleModels(list []json.RawMessage) []json.RawMessage {
 // listModelPage forwards one page of the model list (the SDKs' pagers ask
 // for pages) as visibleModels shows it.
 func (h *Handler) listModelPage(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
-	h.forwardTransformed(w, r, call, func(raw []byte) []byte {
+	h.forwardTransformed(w, r, call, nativeDialect, func(raw []byte) []byte {
 		var page map[string]json.RawMessage
 		var list []json.RawMessage
 		if json.Unmarshal(raw, &page) != nil || json.Unmarshal(page["models"], &list) != nil {
@@ -210,20 +210,20 @@ func (h *Handler) listModelPage(w http.ResponseWriter, r *http.Request, call *ba
 
 // forwardModel gets a base model and answers it as the alias id.
 func (h *Handler) forwardModel(w http.ResponseWriter, r *http.Request, call *balancer.Call, id, label string) {
-	h.forwardTransformed(w, r, call, func(raw []byte) []byte { return gemini.AsModel(raw, id, label) })
+	h.forwardTransformed(w, r, call, nativeDialect, func(raw []byte) []byte { return gemini.AsModel(raw, id, label) })
 }
 
-// forwardTransformed runs a native call whose small answer is read whole
-// and changed by edit before it reaches the client.
-func (h *Handler) forwardTransformed(w http.ResponseWriter, r *http.Request, call *balancer.Call, edit func([]byte) []byte) {
+// forwardTransformed runs a call whose small answer is read whole and
+// changed by edit before it reaches the client; failures in dialect d.
+func (h *Handler) forwardTransformed(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect, edit func([]byte) []byte) {
 	out, fail := h.Balancer.Do(r.Context(), call)
 	if fail != nil {
-		nativeDialect.writeFailure(w, fail)
+		d.writeFailure(w, fail)
 		return
 	}
 	raw, err := readAnswer(r, out)
 	if err != nil {
-		nativeDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		d.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
 		return
 	}
 	writeJSON(w, out.Resp.StatusCode, edit(raw))

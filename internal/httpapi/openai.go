@@ -352,15 +352,6 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest 
 
 // forwardModelList relays Google's OpenAI model list without the filtered models.
 func (h *Handler) forwardModelList(w http.ResponseWriter, r *http.Request, call *balancer.Call) {
-	out, fail := h.Balancer.Do(r.Context(), call)
-	if fail != nil {
-		openaiDialect.writeFailure(w, fail)
-		return
-	}
-	raw, err := readAnswer(r, out)
-	if err != nil {
-		openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
-		return
-	}
-	writeJSON(w, out.Resp.StatusCode, gemini.DropModels(raw, "data", "id", h.Balancer.Aliases().Filtered))
+	hide := h.Balancer.Aliases().Filtered
+	h.forwardTransformed(w, r, call, openaiDialect, func(raw []byte) []byte { return gemini.DropModels(raw, "data", "id", hide) })
 }
