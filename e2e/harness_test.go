@@ -24,6 +24,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
 // This package's own ports, so it never shares a Caddy with another package.
@@ -32,6 +33,8 @@ const (
 	httpPort  = 9181
 	httpsPort = 9481
 )
+
+var ports = testcaddy.Ports{Admin: adminPort, HTTP: httpPort, HTTPS: httpsPort}
 
 var baseURL = fmt.Sprintf("http://localhost:%d", httpPort)
 
@@ -67,7 +70,7 @@ func newEnv(t *testing.T) *env {
 		name = name[:60]
 	}
 	return &env{t: t, up: up, dir: dir, pool: name, logs: filepath.Join(dir, "caddy.log"),
-		tester: caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, TestRequestTimeout: 30 * time.Second})}
+		tester: ports.Tester(t)}
 }
 
 // config renders a Caddyfile for opts.
@@ -76,18 +79,7 @@ func (e *env) config(o poolOpts) string {
 	if base == "" {
 		base = e.up.URL
 	}
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	grace_period 1ns
-	log {
-		output file %s
-		level DEBUG
-	}
-}
-
+	return ports.Global(e.logs, "DEBUG", "") + fmt.Sprintf(`
 http://localhost:%d {
 	route {
 	gemini_balance %s {
@@ -103,7 +95,7 @@ http://localhost:%d {
 	respond "next handler" 200
 	}
 }
-`, adminPort, httpPort, httpsPort, e.logs, httpPort, e.pool, keysLine(o.keys), clientToken,
+`, httpPort, e.pool, keysLine(o.keys), clientToken,
 		filepath.Join(e.dir, "pool.db"), base, checkLine(o), o.extra, o.site)
 }
 
@@ -246,7 +238,7 @@ func keysLine(keys []string) string {
 }
 
 func newBenchTester(b *testing.B) *caddytest.Tester {
-	return caddytest.NewTester(b).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, TestRequestTimeout: 30 * time.Second})
+	return ports.Tester(b)
 }
 
 func checkLine(o poolOpts) string {

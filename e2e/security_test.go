@@ -667,3 +667,27 @@ func TestSecurityFilteredModelsOnEveryRoute(t *testing.T) {
 	}
 	secAssertKeysUnchanged(t, e, before, "filtered models")
 }
+
+// Images and speech name their model through settings (image_model,
+// tts_model) or the request: a filtered one is refused there too.
+func TestSecurityFilteredModelsOnImagesAndSpeech(t *testing.T) {
+	e := newEnv(t)
+	e.up.SetDefault(fakegemini.OK)
+	e.start(poolOpts{keys: []string{k("sec-fi1")}, extra: "filtered_models imagen-3.0-generate-002 gemini-2.5-flash-preview-tts imagen-4.0-generate-001"})
+	for _, c := range []struct{ path, body string }{
+		{"/v1/images/generations", `{"prompt":"a cat"}`},                                   // image_model's default
+		{"/v1/images/generations", `{"prompt":"a cat","model":"imagen-4.0-generate-001"}`}, // named
+		{"/v1/audio/speech", `{"input":"hi","voice":"alloy"}`},                             // tts_model's default
+		{"/v1/audio/speech", `{"input":"hi","voice":"alloy","model":"gemini-2.5-flash-preview-tts"}`},
+	} {
+		status, _, body := e.do("POST", c.path, c.body, bearer...)
+		if status != http.StatusNotFound {
+			t.Errorf("%s %s: %d %s, want 404", c.path, c.body, status, secShort(body))
+			continue
+		}
+		secOpenAIShape(t, c.path, body, "")
+	}
+	if n := len(e.up.Requests()); n != 0 {
+		t.Errorf("%d upstream requests for filtered models", n)
+	}
+}

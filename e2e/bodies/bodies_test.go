@@ -22,6 +22,7 @@ import (
 
 	_ "github.com/gemini-balance/gemini_balance/caddymodule"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
 // This package's own ports, so it never shares a Caddy with another package.
@@ -37,6 +38,8 @@ const (
 	path        = "/v1beta/models/gemini-2.5-flash:generateContent"
 )
 
+var ports = testcaddy.Ports{Admin: adminPort, HTTP: httpPort, HTTPS: httpsPort}
+
 var siteAddr = fmt.Sprintf("localhost:%d", httpPort)
 
 // start boots Caddy with a gemini_balance pool in front of the stand-in;
@@ -47,19 +50,8 @@ func start(t *testing.T, extra string) *caddytest.Tester {
 	t.Cleanup(up.Close)
 	up.SetKey(upstreamKey, fakegemini.OK)
 	dir := t.TempDir()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, TestRequestTimeout: 30 * time.Second})
-	tester.InitServer(fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	grace_period 1ns
-	log {
-		output file %s
-		level INFO
-	}
-}
-
+	tester := ports.Tester(t)
+	tester.InitServer(ports.Global(filepath.Join(dir, "caddy.log"), "INFO", "")+fmt.Sprintf(`
 http://localhost:%d {
 	gemini_balance bodies {
 		api_keys %s
@@ -70,7 +62,7 @@ http://localhost:%d {
 		%s
 	}
 }
-`, adminPort, httpPort, httpsPort, filepath.Join(dir, "caddy.log"), httpPort, upstreamKey, clientToken,
+`, httpPort, upstreamKey, clientToken,
 		filepath.Join(dir, "pool.db"), up.URL, extra), "caddyfile")
 	if t.Failed() {
 		t.FailNow()

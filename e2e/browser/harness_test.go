@@ -40,6 +40,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/caddymodule"
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
 // This package's own ports, so it never shares a Caddy with another package.
@@ -60,6 +61,8 @@ const (
 	// stepTimeout bounds one wait or one group of browser actions.
 	stepTimeout = 15 * time.Second
 )
+
+var ports = testcaddy.Ports{Admin: adminPort, HTTP: httpPort, HTTPS: httpsPort}
 
 var siteURL = fmt.Sprintf("http://localhost:%d", httpPort)
 
@@ -95,21 +98,8 @@ func startServer(t *testing.T, key string) *server {
 	t.Cleanup(up.Close)
 	s := &server{up: up, dir: t.TempDir()}
 	s.logs = filepath.Join(s.dir, "caddy.log")
-	s.tester = caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
-		AdminPort: adminPort, TestRequestTimeout: 30 * time.Second, LoadRequestTimeout: 30 * time.Second,
-	})
-	config := fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	grace_period 1ns
-	log {
-		output file %s
-		level INFO
-	}
-}
-
+	s.tester = ports.Tester(t)
+	config := ports.Global(s.logs, "INFO", "") + fmt.Sprintf(`
 http://localhost:%d {
 	route {
 		gemini_balance %s {
@@ -122,7 +112,7 @@ http://localhost:%d {
 		}
 	}
 }
-`, adminPort, httpPort, httpsPort, s.logs, httpPort, poolName, key, clientToken, authToken,
+`, httpPort, poolName, key, clientToken, authToken,
 		filepath.Join(s.dir, "pool.db"), up.URL)
 	s.tester.InitServer(config, "caddyfile")
 	if t.Failed() {
@@ -137,28 +127,9 @@ http://localhost:%d {
 
 // stop replaces the config by an empty one and waits for the pool to stop.
 func (s *server) stop(t *testing.T) {
-	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d"}}`, adminPort)
-	req, _ := http.NewRequest("POST", fmt.Sprintf("http://localhost:%d/load", adminPort), strings.NewReader(cfg))
-	req.Header.Set("Content-Type", "application/json")
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Logf("stopping the pool: %v", err)
-		return
-	}
-	resp.Body.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for caddymodule.LookupPool(poolName) != nil && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	ports.Unload(t, func() bool { return caddymodule.LookupPool(poolName) == nil })
 	if t.Failed() {
-		if b, err := os.ReadFile(s.logs); err == nil {
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			if len(lines) > 40 {
-				lines = lines[len(lines)-40:]
-			}
-			t.Logf("last lines of Caddy's log:\n%s", strings.Join(lines, "\n"))
-		}
+		t.Logf("last lines of Caddy's log:\n%s", testcaddy.LastLines(s.logs, 40))
 	}
 }
 

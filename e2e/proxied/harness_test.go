@@ -11,18 +11,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/gemini-balance/gemini_balance/caddymodule"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
 // This package's own ports, so it never shares a Caddy with another package.
@@ -38,6 +36,8 @@ const (
 	consolePath = "/admin"
 	testKey     = "AIzaSyProxiedTestKeyxxxxxxxxxxxxxxx0001"
 )
+
+var ports = testcaddy.Ports{Admin: adminPort, HTTP: httpPort, HTTPS: httpsPort}
 
 var siteURL = fmt.Sprintf("http://localhost:%d", httpPort)
 
@@ -84,22 +84,8 @@ func startServer(t *testing.T, pool, serversOptions string) *server {
 		pool: pool,
 		logs: filepath.Join(dir, "caddy.log"),
 	}
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
-		AdminPort: adminPort, TestRequestTimeout: 30 * time.Second, LoadRequestTimeout: 30 * time.Second,
-	})
-	config := fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	grace_period 1ns
-%s
-	log {
-		output file %s
-		level INFO
-	}
-}
-
+	tester := ports.Tester(t)
+	config := ports.Global(s.logs, "INFO", serversOptions) + fmt.Sprintf(`
 http://localhost:%d {
 	route {
 		gemini_balance %s {
@@ -113,7 +99,7 @@ http://localhost:%d {
 		}
 	}
 }
-`, adminPort, httpPort, httpsPort, serversOptions, s.logs, httpPort, s.pool, testKey, clientToken, authToken,
+`, httpPort, s.pool, testKey, clientToken, authToken,
 		filepath.Join(dir, "pool.db"), up.URL, consolePath)
 	tester.InitServer(config, "caddyfile")
 	if t.Failed() {
@@ -137,37 +123,14 @@ func (s *server) stop() {
 	if tr, ok := s.client.Transport.(interface{ CloseIdleConnections() }); ok {
 		tr.CloseIdleConnections()
 	}
-	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d"}}`, adminPort)
-	req, _ := http.NewRequest("POST", fmt.Sprintf("http://localhost:%d/load", adminPort), strings.NewReader(cfg))
-	req.Header.Set("Content-Type", "application/json")
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		s.t.Logf("stopping the pool: %v", err)
-		return
-	}
-	resp.Body.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for caddymodule.LookupPool(s.pool) != nil && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	ports.Unload(s.t, func() bool { return caddymodule.LookupPool(s.pool) == nil })
 	if s.t.Failed() {
 		s.t.Logf("last lines of Caddy's log:\n%s", s.lastLogLines(40))
 	}
 }
 
 // lastLogLines is the end of Caddy's log.
-func (s *server) lastLogLines(n int) string {
-	b, err := os.ReadFile(s.logs)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *server) lastLogLines(n int) string { return testcaddy.LastLines(s.logs, n) }
 
 // login posts the login form with token and the given header pairs and
 // returns the answer (its body read and closed).
