@@ -51,6 +51,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    safety_settings <category> <threshold> | off
 //	    code_execution  on|off
 //	    url_context     on|off
+//	    url_context_models <model> ... | off
 //	    show_search_link on|off
 //	    show_thinking   on|off
 //	    fake_stream     on|off
@@ -81,7 +82,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"log_level": &h.LogLevel,
 	}
 	modelLists := map[string]**[]string{
-		"search_models": &h.SearchModels, "image_models": &h.ImageModels, "thinking_models": &h.ThinkingModels,
+		"search_models": &h.SearchModels, "image_models": &h.ImageModels, "thinking_models": &h.ThinkingModels, "url_context_models": &h.URLContextModels,
 		"filtered_models": &h.FilteredModels,
 	}
 	flags := map[string]**bool{

@@ -82,6 +82,8 @@ type Handler struct {
 	ThinkingBudgets map[string]int `json:"thinking_budgets,omitempty"`
 	// FilteredModels are hidden from model lists and refused.
 	FilteredModels *[]string `json:"filtered_models,omitempty"`
+	// URLContextModels accept the urlContext tool that url_context adds.
+	URLContextModels *[]string `json:"url_context_models,omitempty"`
 	// SafetySettings are sent when a client sends none; an empty list sends none.
 	SafetySettings *[]settings.SafetySetting `json:"safety_settings,omitempty"`
 	// CodeExecution adds the codeExecution tool.
@@ -256,7 +258,7 @@ func (h *Handler) settingValues() map[string]json.RawMessage {
 	strs := map[string]string{"base_url": h.BaseURL, "referer": h.Referer, "test_model": h.TestModel, "auth_token": h.AuthToken,
 		"paid_key": h.PaidKey, "image_model": h.ImageModel, "tts_model": h.TTSModel, "tts_voice": h.TTSVoice, "log_level": h.LogLevel}
 	lists := map[string]*[]string{"search_models": h.SearchModels, "image_models": h.ImageModels,
-		"thinking_models": h.ThinkingModels, "filtered_models": h.FilteredModels}
+		"thinking_models": h.ThinkingModels, "filtered_models": h.FilteredModels, "url_context_models": h.URLContextModels}
 	bools := map[string]*bool{"code_execution": h.CodeExecution, "url_context": h.URLContext, "show_search_link": h.ShowSearchLink,
 		"show_thinking": h.ShowThinking, "fake_stream": h.FakeStream, "retry_empty": h.RetryEmpty, "record_request_body": h.RecordRequestBody}
 	for name, p := range ints {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,9 +207,18 @@ func (b *Balancer) Aliases() *models.Aliases { return b.aliases.Load() }
 // Features are the request changes the settings ask for on model r.
 func (b *Balancer) Features(r models.Resolved) gemini.Features {
 	m := &b.settings.Load().Models
+	if models.IsSpeech(r.Upstream) {
+		// TTS models take no tools, safety settings or thinking settings:
+		// nothing is injected into their bodies.
+		return gemini.Features{}
+	}
 	f := gemini.Features{
 		Search: r.Search, ImageOutput: r.Image, DisableThinking: r.NonThinking,
-		SafetySettings: *b.safety.Load(), CodeExecution: m.CodeExecution, URLContext: m.URLContext,
+		SafetySettings: *b.safety.Load(),
+		// Image-output models refuse code execution; urlContext only
+		// where the model accepts it.
+		CodeExecution: m.CodeExecution && !r.Image && !models.IsImageOutput(r.Upstream),
+		URLContext:    m.URLContext && slices.Contains(m.URLContextModels, r.Upstream),
 	}
 	if n, ok := m.ThinkingBudgets[r.Upstream]; ok {
 		f.ThinkingBudget = &n

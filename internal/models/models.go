@@ -75,6 +75,18 @@ func (a *Aliases) Resolve(name string, isUpstream func(string) bool) Resolved {
 	return r
 }
 
+// IsSpeech reports a text-to-speech model (gemini-2.5-flash-preview-tts):
+// it takes no tools, safety settings or thinking settings.
+func IsSpeech(model string) bool { return strings.Contains(Bare(model), "-tts") }
+
+// IsImageOutput reports a model that answers with images
+// (gemini-2.5-flash-image, gemini-2.0-flash-exp-image-generation, imagen-*):
+// it refuses tools such as code execution.
+func IsImageOutput(model string) bool {
+	m := Bare(model)
+	return strings.Contains(m, "-image") || strings.HasPrefix(m, "imagen-")
+}
+
 // Filtered reports whether a model is hidden and refused.
 func (a *Aliases) Filtered(name string) bool {
 	return a != nil && a.filtered[Bare(name)]

@@ -49,6 +49,7 @@ type ModelSettings struct {
 	SafetySettings     []SafetySetting
 	CodeExecution      bool
 	URLContext         bool
+	URLContextModels   []string
 	ShowSearchLink     bool
 	ShowThinking       bool
 	FakeStream         bool
@@ -90,7 +91,8 @@ func Defaults() Settings {
 				{"HARM_CATEGORY_SEXUALLY_EXPLICIT", "OFF"}, {"HARM_CATEGORY_DANGEROUS_CONTENT", "OFF"},
 				{"HARM_CATEGORY_CIVIC_INTEGRITY", "BLOCK_NONE"},
 			},
-			ShowSearchLink: true, ShowThinking: true, FakeStreamInterval: 5 * time.Second, RetryEmpty: true,
+			URLContextModels: []string{"gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash", "gemini-2.0-flash-live-001"},
+			ShowSearchLink:   true, ShowThinking: true, FakeStreamInterval: 5 * time.Second, RetryEmpty: true,
 			ImageModel: "imagen-3.0-generate-002", TTSModel: "gemini-2.5-flash-preview-tts", TTSVoice: "Zephyr",
 		},
 		LogLevel: "info", ErrorLogDays: 7, RequestLogDays: 30,
@@ -424,7 +426,9 @@ func init() {
 			return nil
 		}})
 	boolOpt("code_execution", model, "Add the codeExecution tool.", func(s *Settings) *bool { return &s.Models.CodeExecution })
-	boolOpt("url_context", model, "Add the urlContext tool.", func(s *Settings) *bool { return &s.Models.URLContext })
+	boolOpt("url_context", model, "Add the urlContext tool to url_context_models.", func(s *Settings) *bool { return &s.Models.URLContext })
+	listOpt("url_context_models", model, "Models that accept the urlContext tool (url_context adds it to these only).", nil,
+		func(s *Settings) *[]string { return &s.Models.URLContextModels })
 	boolOpt("show_search_link", model, "Append grounding sources to translated answers.", func(s *Settings) *bool { return &s.Models.ShowSearchLink })
 	boolOpt("show_thinking", model, "Ask for thoughts and return them as reasoning_content.", func(s *Settings) *bool { return &s.Models.ShowThinking })
 	boolOpt("fake_stream", model, "Answer OpenAI streams from one plain upstream call, with keep-alives.", func(s *Settings) *bool { return &s.Models.FakeStream })
