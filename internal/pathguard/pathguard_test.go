@@ -72,3 +72,14 @@ func TestActions(t *testing.T) {
 		t.Error("LettersOnly")
 	}
 }
+
+// The checks run on every request: they must cost next to nothing.
+func BenchmarkCheckPathAndModel(b *testing.B) {
+	u, _ := url.Parse("http://h/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+	b.ReportAllocs()
+	for b.Loop() {
+		if CheckPath(u) != nil || !ValidModel("gemini-2.5-flash") || !KnownAction("streamGenerateContent") {
+			b.Fatal("refused")
+		}
+	}
+}
