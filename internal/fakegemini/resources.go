@@ -91,32 +91,3 @@ func resourceEntry(name string) object {
 	}
 	return o
 }
-
-// listResources answers GET /files or /cachedContents with the key's own,
-// as Google does ({} when there are none).
-func (x *exchange) listResources(kind string) {
-	names := x.s.owned(x.key, kind+"/")
-	if len(names) == 0 {
-		x.ok(object{})
-		return
-	}
-	list := make([]object, len(names))
-	for i, n := range names {
-		list[i] = resourceEntry(n)
-	}
-	x.ok(object{kind: list})
-}
-
-// getResource answers GET /files/{id} or /cachedContents/{id}.
-func (x *exchange) getResource(kind string) {
-	name := kind + "/" + x.rt.model
-	if !x.s.ownedBy(x.key, name) {
-		if kind == "files" {
-			x.fail(fileDenied(x.rt.model))
-		} else {
-			x.fail(cacheDenied())
-		}
-		return
-	}
-	x.ok(resourceEntry(name))
-}

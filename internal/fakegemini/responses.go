@@ -61,12 +61,16 @@ var (
 	}
 	// unlisted are models the stand-in serves but does not list, so that the
 	// listing (and tests that page through it) stays as it was: Gemini 3
-	// models (thought signatures), a speech model and Imagen 4.
+	// models (thought signatures), a speech model, Imagen 4 and Veo.
 	unlisted = []Model{
 		{"models/gemini-3-pro-preview", "3-pro-preview-11-2025", "Gemini 3 Pro Preview", "Gemini 3 Pro Preview", 1048576, 65536, chatMethods, 1, 0.95, 64, 2, true},
 		{"models/gemini-3-flash-preview", "3-flash-preview-12-2025", "Gemini 3 Flash Preview", "Gemini 3 Flash Preview", 1048576, 65536, chatMethods, 1, 0.95, 64, 2, true},
 		{"models/gemini-2.5-flash-preview-tts", "gemini-2.5-flash-exp-tts-2025-05-19", "Gemini 2.5 Flash Preview TTS", "Gemini 2.5 Flash Preview TTS", 8192, 16384, []string{"countTokens", "generateContent"}, 1, 0.95, 64, 2, false},
 		{"models/imagen-4.0-generate-001", "001", "Imagen 4", "Vertex served Imagen 4.0 model", 480, 8192, []string{"predict"}, 0, 0, 0, 0, false},
+		{"models/veo-2.0-generate-001", "2.0", "Veo 2", "Vertex served Veo 2 model", 480, 8192, []string{"predictLongRunning"}, 0, 0, 0, 0, false},
+		{"models/veo-3.0-generate-001", "3.0", "Veo 3", "Veo 3", 480, 8192, []string{"predictLongRunning"}, 0, 0, 0, 0, false},
+		{"models/veo-3.0-fast-generate-001", "3.0", "Veo 3 fast", "Veo 3 fast", 480, 8192, []string{"predictLongRunning"}, 0, 0, 0, 0, false},
+		{"models/veo-3.1-generate-preview", "3.1", "Veo 3.1", "Veo 3.1", 1024, 8192, []string{"predictLongRunning"}, 0, 0, 0, 0, false},
 	}
 	// methodOf is the supportedGenerationMethods entry each route needs.
 	methodOf = map[string]string{
@@ -74,6 +78,7 @@ var (
 		"countTokens": "countTokens", "embedContent": "embedContent",
 		"batchEmbedContents": "embedContent", "predict": "predict",
 		"chat": "generateContent", "embeddings": "embedContent",
+		"batchGenerateContent": "batchGenerateContent", "predictLongRunning": "predictLongRunning",
 	}
 )
 
@@ -90,7 +95,8 @@ func Models() []Model {
 
 // UnlistedModels returns the models the stand-in serves without listing them
 // in GET /v1beta/models: gemini-3-pro-preview, gemini-3-flash-preview,
-// gemini-2.5-flash-preview-tts and imagen-4.0-generate-001.
+// gemini-2.5-flash-preview-tts, imagen-4.0-generate-001 and the Veo models
+// (predictLongRunning only).
 func UnlistedModels() []Model {
 	out := make([]Model, len(unlisted))
 	for i, m := range unlisted {

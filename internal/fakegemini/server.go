@@ -14,12 +14,19 @@
 // speech, Google Search grounding and cached content; see features.go for
 // the exact answers.
 //
-// Files and cached contents belong to keys (Server.SetOwner), as they belong
-// to the project of the key that made them at Google. Every request is routed
-// on the path a front end would act on, dot segments and encoded dots and
-// slashes resolved (Request.Resolved), so a path that escapes /v1beta/models
-// reaches what it points at: POST /v1alpha/auth_tokens answers with a minted
-// token, GET /v1beta/files and /v1beta/cachedContents list the key's own.
+// Files, cached contents, batches and long-running operations belong to keys,
+// as they belong to the project of the key that made them at Google: those
+// made through the API (see apis.go: resumable, multipart and raw uploads to
+// /upload/v1beta/files, POST /v1beta/cachedContents,
+// models/{m}:batchGenerateContent, models/{m}:predictLongRunning) belong to
+// the key that made them, and Server.SetOwner declares others. Any other key
+// gets Google's 403. Uploaded bytes are hashed and counted, never kept.
+//
+// Every request is routed on the path a front end would act on, dot segments
+// and encoded dots and slashes resolved (Request.Resolved), so a path that
+// escapes /v1beta/models reaches what it points at: POST /v1alpha/auth_tokens
+// answers with a minted token, GET /v1beta/files and /v1beta/cachedContents
+// list the key's own.
 package fakegemini
 
 import (
@@ -28,7 +35,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,7 +159,12 @@ type Request struct {
 	// to "/v1alpha/auth_tokens".
 	Resolved string
 	Header   http.Header
-	Body     []byte
+	// Body is the request body. The body of an upload (POST
+	// /upload/v1beta/files) is streamed, never held whole: it is kept only
+	// when it is at most MaxRecordedUpload bytes long, and is nil otherwise.
+	Body []byte
+	// BodySize is the length of the body received, kept or not.
+	BodySize int64
 	// Key is the API key used: from the x-goog-api-key header, else the key
 	// query parameter, else "Authorization: Bearer".
 	Key  string
@@ -198,6 +209,18 @@ type Server struct {
 	owners    map[string]map[string]bool
 	ownership bool
 	models    []Model // the listing: catalogue, then AddModel's
+
+	// The resources made through the API (apis.go): uploaded files, upload
+	// sessions, cached contents, batches and long-running operations, keyed
+	// by name (upload sessions by upload_id).
+	files    map[string]*fileRec
+	uploads  map[string]*uploadSession
+	caches   map[string]*cacheRec
+	batches  map[string]*batchRec
+	ops      map[string]*opRec
+	creators map[string]string // resource → key that made it through the API
+	order    map[string]uint64 // resource → sequence of creation, for listings
+	orderSeq uint64
 }
 
 // New starts a stand-in on 127.0.0.1 with default settings.
@@ -230,6 +253,13 @@ func start(prefix string, useTLS bool) *Server {
 		def:            Invalid,
 		owners:         map[string]map[string]bool{},
 		models:         Models(),
+		files:          map[string]*fileRec{},
+		uploads:        map[string]*uploadSession{},
+		caches:         map[string]*cacheRec{},
+		batches:        map[string]*batchRec{},
+		ops:            map[string]*opRec{},
+		creators:       map[string]string{},
+		order:          map[string]uint64{},
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	if useTLS {
@@ -276,7 +306,8 @@ func (s *Server) SetDefault(b Behavior) {
 // not own, or one never declared, gets Google's 403 PERMISSION_DENIED ("You
 // do not have permission to access the File abc123 or it may not exist.",
 // "CachedContent not found (or permission denied)"), without ErrorInfo. Until
-// then any name is accepted, as before.
+// then any name is accepted, as before. Creating a file, cached content,
+// batch or operation through the API turns the checks on too.
 func (s *Server) SetOwner(resource string, keys ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -285,6 +316,10 @@ func (s *Server) SetOwner(resource string, keys ...string) {
 	if set == nil {
 		set = map[string]bool{}
 		s.owners[resource] = set
+	}
+	if _, ok := s.order[resource]; !ok {
+		s.orderSeq++
+		s.order[resource] = s.orderSeq
 	}
 	for _, k := range keys {
 		set[k] = true
@@ -295,29 +330,14 @@ func (s *Server) SetOwner(resource string, keys ...string) {
 func (s *Server) owns(key, resource string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.ownership || s.owners[resource][key]
+	return !s.ownership || s.owners[resource][key] && !s.expired(resource)
 }
 
 // ownedBy reports whether key owns resource, ownership checks on or off.
 func (s *Server) ownedBy(key, resource string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.owners[resource][key]
-}
-
-// owned lists the resources of a kind ("files/", "cachedContents/") key owns,
-// sorted.
-func (s *Server) owned(key, kind string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for name, keys := range s.owners {
-		if strings.HasPrefix(name, kind) && keys[key] {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return s.owners[resource][key] && !s.expired(resource)
 }
 
 // AddModel lists one more model on this server, after the built-in ones (or
@@ -467,6 +487,11 @@ type route struct {
 	op     string // see parseRoute
 	model  string // model id without "models/"; openai chat/embeddings fill it from the body
 	sse    bool   // alt=sse
+	// id is the resource a files, cachedContents, batches or operations
+	// route names: the part after "files/" etc., the whole operation name
+	// for operations.
+	id      string
+	version string // "v1beta" or "v1" for the routes of apis.go
 }
 
 // method is the RPC method Google names in errors for the route, e.g.
@@ -492,6 +517,23 @@ func (rt route) method() string {
 		return v1beta + "CacheService.ListCachedContents"
 	case "get:cachedContents":
 		return v1beta + "CacheService.GetCachedContent"
+	case "create:cachedContents":
+		return v1beta + "CacheService.CreateCachedContent"
+	case "patch:cachedContents":
+		return v1beta + "CacheService.UpdateCachedContent"
+	case "delete:cachedContents":
+		return v1beta + "CacheService.DeleteCachedContent"
+	case "upload", "delete:files", "download:files":
+		return v1beta + "FileService." + map[string]string{
+			"upload": "CreateFile", "delete:files": "DeleteFile", "download:files": "DownloadFile"}[rt.op]
+	case "batchGenerateContent":
+		return v1beta + "GenerativeService.BatchGenerateContent"
+	case "predictLongRunning":
+		return v1beta + "PredictionService.PredictLongRunning"
+	case "list:batches", "get:batches", "cancel:batches", "delete:batches", "get:operations":
+		return "google.longrunning.Operations." + map[string]string{
+			"list:batches": "ListOperations", "get:batches": "GetOperation", "cancel:batches": "CancelOperation",
+			"delete:batches": "DeleteOperation", "get:operations": "GetOperation"}[rt.op]
 	}
 	return v1beta + "GenerativeService.GenerateContent"
 }
@@ -507,17 +549,12 @@ func parseRoute(method, path string, sse bool) (route, bool) {
 		// could reach (answered, so that a test sees the danger).
 		return route{op: "createAuthToken"}, post
 	}
+	if rt, ok, matched := parseAPIRoute(method, path); matched {
+		return rt, ok
+	}
 	rest, ok := strings.CutPrefix(path, "/v1beta/")
 	if !ok {
 		return route{}, false
-	}
-	for _, kind := range []string{"files", "cachedContents"} {
-		if rest == kind {
-			return route{op: "list:" + kind}, get
-		}
-		if id, ok := strings.CutPrefix(rest, kind+"/"); ok && id != "" && !strings.Contains(id, "/") {
-			return route{op: "get:" + kind, model: id}, get
-		}
 	}
 	if o, ok := strings.CutPrefix(rest, "openai/"); ok {
 		switch {
@@ -621,20 +658,36 @@ func removeDotSegments(in string) string {
 	return strings.Join(out, "")
 }
 
+// MaxRecordedUpload is the largest upload body Requests keeps; the body of a
+// larger one is left out (Request.BodySize still says how long it was).
+const MaxRecordedUpload = 1 << 20
+
+// record appends a received request.
+func (s *Server) record(r Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, r)
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
 	key := apiKey(r)
 	raw := r.URL.EscapedPath()
 	resolved := ResolvePath(raw)
-	s.mu.Lock()
-	s.reqs = append(s.reqs, Request{
+	rec := Request{
 		Method: r.Method, Path: r.URL.Path, RawPath: raw, Resolved: resolved, RawQuery: r.URL.RawQuery,
-		Header: r.Header.Clone(), Body: body, Key: key, Time: time.Now(),
-	})
-	s.mu.Unlock()
+		Header: r.Header.Clone(), Key: key, Time: time.Now(),
+	}
+	path, inPrefix := strings.CutPrefix(resolved, s.prefix)
+	if version, ok := uploadPath(path); inPrefix && ok && r.Method == http.MethodPost {
+		s.serveUpload(w, r, rec, version)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	rec.Body, rec.BodySize = body, int64(len(body))
+	s.record(rec)
 
 	x := &exchange{s: s, w: w, r: r, body: body, cfg: s.snapshot(), key: key}
-	path, ok := strings.CutPrefix(resolved, s.prefix)
+	ok := inPrefix
 	if ok {
 		x.rt, ok = parseRoute(r.Method, path, r.URL.Query().Get("alt") == "sse")
 	}
@@ -646,20 +699,31 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		x.fail(unregisteredError())
 		return
 	}
-	b := s.behaviorFor(key)
+	if x.admit() {
+		x.serve()
+	}
+}
+
+// admit applies the behavior of the request's key: false when it answered
+// (an error, or nothing for Hang), true when the route is to be served.
+func (x *exchange) admit() bool {
+	s, r, w := x.s, x.r, x.w
+	b := s.behaviorFor(x.key)
 	if b == ReferrerBlocked && x.cfg.allowedReferer != "" && r.Referer() == x.cfg.allowedReferer {
 		b = OK
 	}
 	switch b {
 	case OK, EmptyAnswer, PromptBlocked:
 	case Hang:
+		x.commit()
 		select {
 		case <-r.Context().Done():
 		case <-s.done:
 		}
-		return
+		return false
 	case CutStream:
 		if !x.rt.streams() {
+			x.commit()
 			panic(http.ErrAbortHandler)
 		}
 	default:
@@ -669,11 +733,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if b == Unauthenticated {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)
 		}
-		x.fail(behaviorError(b, key, r.Referer(), x.quotaModel(), x.cfg.retryDelay, x.rt.method()))
-		return
+		x.fail(behaviorError(b, x.key, r.Referer(), x.quotaModel(), x.cfg.retryDelay, x.rt.method()))
+		return false
 	}
 	x.behavior = b
-	x.serve()
+	return true
 }
 
 // exchange is one request being answered.
@@ -686,6 +750,9 @@ type exchange struct {
 	rt       route
 	behavior Behavior
 	key      string
+	// pending, for uploads, is the request still to be recorded once its
+	// body has been read (see commit).
+	pending *pendingUpload
 }
 
 func (x *exchange) serve() {
@@ -720,6 +787,8 @@ func (x *exchange) serve() {
 		x.listResources(strings.TrimPrefix(x.rt.op, "list:"))
 	case "get:files", "get:cachedContents":
 		x.getResource(strings.TrimPrefix(x.rt.op, "get:"))
+	default:
+		x.serveAPI()
 	}
 }
 
@@ -727,6 +796,7 @@ func (x *exchange) serve() {
 // one-element JSON array for streamGenerateContent without alt=sse (as Google
 // does inside its array stream) and for the OpenAI-compatible endpoint.
 func (x *exchange) fail(e *rpcError) {
+	x.commit()
 	h := x.w.Header()
 	h.Set("Content-Type", jsonType)
 	h.Set("Vary", "Origin, X-Origin, Referer")
@@ -746,6 +816,7 @@ func (x *exchange) fail(e *rpcError) {
 // ok writes a 200 JSON answer, pretty-printed like Google (compact for the
 // OpenAI-compatible endpoint).
 func (x *exchange) ok(v any) {
+	x.commit()
 	h := x.w.Header()
 	h.Set("Content-Type", jsonType)
 	h.Set("Vary", "Origin, X-Origin, Referer")
