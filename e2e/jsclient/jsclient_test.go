@@ -1,0 +1,543 @@
+// Package jsclient drives the proxy with the newest released JavaScript SDKs,
+// @google/genai and openai (pinned in package.json and package-lock.json), set
+// up the way their users set them up, against the real Caddy with
+// gemini_balance (booted by caddytest) and the in-process stand-in upstream
+// internal/fakegemini.
+//
+// The scripts (genai.mjs, openai.mjs) print a JSON report of every call:
+// what it returned or raised, and what the SDK sent (method, path, headers
+// that matter, body). The test checks the report and what the upstream
+// received.
+//
+// Without node on PATH or without node_modules (npm ci --prefix
+// e2e/jsclient) the tests are skipped, unless GEMINI_BALANCE_REQUIRE_NODE=1
+// (CI) makes that a failure.
+package jsclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/gemini-balance/gemini_balance/caddymodule"
+	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
+)
+
+// This package's own ports, so it never shares a Caddy with another package.
+const (
+	adminPort = 2997
+	httpPort  = 9197
+	httpsPort = 9497
+)
+
+const (
+	poolName    = "jsclient"
+	clientToken = "sk-client-token-jsclient-0001"
+)
+
+var ports = testcaddy.Ports{Admin: adminPort, HTTP: httpPort, HTTPS: httpsPort}
+
+var rootURL = fmt.Sprintf("http://localhost:%d", httpPort)
+
+// poolKey is the pool's only key, of the real shape.
+var poolKey = func() string {
+	s := "AIzaSyjsclient"
+	for len(s) < 35 {
+		s += "x"
+	}
+	h := fnv.New32a()
+	h.Write([]byte("jsclient"))
+	return s[:35] + fmt.Sprintf("%04x", h.Sum32()&0xffff)
+}()
+
+// needNode skips the test (fails it with GEMINI_BALANCE_REQUIRE_NODE=1)
+// when node or the SDKs are not installed, and returns node's path.
+func needNode(t *testing.T) string {
+	t.Helper()
+	miss := func(why string) {
+		t.Helper()
+		if os.Getenv("GEMINI_BALANCE_REQUIRE_NODE") == "1" {
+			t.Fatalf("%s (GEMINI_BALANCE_REQUIRE_NODE=1)", why)
+		}
+		t.Skip(why)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		miss("node is not on PATH")
+	}
+	var pins struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	b, err := os.ReadFile("package.json")
+	if err != nil || json.Unmarshal(b, &pins) != nil {
+		t.Fatalf("reading package.json: %v", err)
+	}
+	for pkg, want := range pins.Dependencies {
+		b, err := os.ReadFile(filepath.Join("node_modules", pkg, "package.json"))
+		if err != nil {
+			miss(fmt.Sprintf("%s is not installed: run npm ci --prefix e2e/jsclient", pkg))
+		}
+		var got struct {
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(b, &got) != nil || got.Version != want {
+			miss(fmt.Sprintf("node_modules has %s %q, package.json pins %q: run npm ci --prefix e2e/jsclient", pkg, got.Version, want))
+		}
+	}
+	return node
+}
+
+// server is the Caddy with one pool over the stand-in upstream.
+type server struct {
+	up   *fakegemini.Server
+	logs string
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	up := fakegemini.New()
+	t.Cleanup(up.Close)
+	up.SetDefault(fakegemini.OK)
+	dir := t.TempDir()
+	s := &server{up: up, logs: filepath.Join(dir, "caddy.log")}
+	tester := ports.Tester(t)
+	tester.InitServer(ports.Global(s.logs, "INFO", "")+fmt.Sprintf(`
+http://localhost:%d {
+	route {
+		gemini_balance %s {
+			api_keys %s
+			allowed_tokens %s
+			database %s
+			base_url %s
+			check_interval 0
+		}
+	}
+}
+`, httpPort, poolName, poolKey, clientToken,
+		filepath.Join(dir, "pool.db"), up.URL), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Runs before t.TempDir's removal: stop the pool so its database is
+	// closed before the folder goes.
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop loads an empty config and waits for the pool to stop.
+func (s *server) stop(t *testing.T) {
+	ports.Unload(t, func() bool { return caddymodule.LookupPool(poolName) == nil })
+	if t.Failed() {
+		t.Logf("last lines of Caddy's log:\n%s", testcaddy.LastLines(s.logs, 30))
+	}
+}
+
+// sent is one HTTP request an SDK sent, as the script recorded it.
+type sent struct {
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Auth    string            `json:"auth"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+	Status  int               `json:"status"`
+	Answer  string            `json:"answer"`
+	Error   string            `json:"error"`
+}
+
+// callReport is one SDK call of a script's report.
+type callReport struct {
+	Name   string          `json:"name"`
+	OK     bool            `json:"ok"`
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Name    string `json:"name"`
+		Class   string `json:"class"`
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Sent []sent `json:"sent"`
+}
+
+type report struct {
+	SDK        string       `json:"sdk"`
+	Version    string       `json:"version"`
+	Node       string       `json:"node"`
+	APIVersion string       `json:"apiVersion"`
+	Calls      []callReport `json:"calls"`
+}
+
+// call finds a call of the report by name.
+func (r *report) call(t *testing.T, name string) *callReport {
+	t.Helper()
+	for i := range r.Calls {
+		if r.Calls[i].Name == name {
+			return &r.Calls[i]
+		}
+	}
+	t.Fatalf("%s: no call %q in the report", r.SDK, name)
+	return nil
+}
+
+// result decodes a successful call's result into v; a failed call fails the
+// test with what the SDK sent and got.
+func (c *callReport) result(t *testing.T, v any) bool {
+	t.Helper()
+	if !c.OK {
+		msg := ""
+		if c.Error != nil {
+			msg = fmt.Sprintf("%s (status %d): %s", c.Error.Name, c.Error.Status, c.Error.Message)
+		}
+		t.Errorf("%s failed: %s\nsent:\n%s", c.Name, msg, c.describe())
+		return false
+	}
+	if err := json.Unmarshal(c.Result, v); err != nil {
+		t.Errorf("%s: result %s: %v", c.Name, c.Result, err)
+		return false
+	}
+	return true
+}
+
+func (c *callReport) describe() string {
+	var b strings.Builder
+	for _, s := range c.Sent {
+		fmt.Fprintf(&b, "  %s %s auth=%s headers=%v -> %d %s", s.Method, s.Path, s.Auth, s.Headers, s.Status, s.Error)
+		if s.Body != "" {
+			fmt.Fprintf(&b, "\n    body: %s", s.Body)
+		}
+		if s.Answer != "" {
+			fmt.Fprintf(&b, "\n    answer: %s", s.Answer)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// paths are the "METHOD path" of what a call sent.
+func (c *callReport) paths() []string {
+	var out []string
+	for _, s := range c.Sent {
+		out = append(out, s.Method+" "+s.Path)
+	}
+	return out
+}
+
+// runScript runs node script with the proxy's base URL and the client token
+// and returns its report.
+func runScript(t *testing.T, node, script, base string, env ...string) *report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(cleanEnv(), append([]string{"GB_BASE_URL=" + base, "GB_TOKEN=" + clientToken}, env...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
+	}
+	if s := strings.TrimSpace(stderr.String()); s != "" {
+		t.Logf("node %s stderr: %s", script, s)
+	}
+	var r report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("node %s: report: %v\n%s", script, err, stdout.String())
+	}
+	t.Logf("%s %s on node %s, base URL %s %s", r.SDK, r.Version, r.Node, base, strings.Join(env, " "))
+	if len(r.Calls) > 0 && len(r.Calls[0].Sent) > 0 {
+		s := r.Calls[0].Sent[0]
+		t.Logf("  first request: %s %s, key in %s, headers %v, body %s", s.Method, s.Path, s.Auth, s.Headers, s.Body)
+	}
+	for _, c := range r.Calls {
+		status := "ok"
+		if !c.OK && c.Error != nil {
+			status = fmt.Sprintf("raised %s status %d", c.Error.Class, c.Error.Status)
+		}
+		t.Logf("  %-45s %-28s sent %s", c.Name, status, strings.Join(c.paths(), ", "))
+	}
+	return &r
+}
+
+// cleanEnv is the test's environment without what would redirect or
+// authenticate the SDKs by itself.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "GOOGLE_"), strings.HasPrefix(name, "GEMINI_API"),
+			strings.HasPrefix(name, "OPENAI_"), strings.HasPrefix(name, "NODE_OPTIONS"):
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// checkUpstream checks that every upstream request carried the pool key and
+// never the client token, logs the paths, and returns them.
+func checkUpstream(t *testing.T, up *fakegemini.Server) []string {
+	t.Helper()
+	var paths []string
+	for _, r := range up.Requests() {
+		p := r.Method + " " + r.Path
+		if r.RawQuery != "" {
+			p += "?" + r.RawQuery
+		}
+		paths = append(paths, p)
+		if r.Key != poolKey {
+			t.Errorf("upstream %s used key %q, want the pool key", p, r.Key)
+		}
+		if strings.Contains(r.RawQuery, clientToken) || bytes.Contains(r.Body, []byte(clientToken)) {
+			t.Errorf("client token forwarded upstream in %s", p)
+		}
+		for name, vals := range r.Header {
+			for _, v := range vals {
+				if strings.Contains(v, clientToken) {
+					t.Errorf("client token forwarded upstream in header %s of %s", name, p)
+				}
+			}
+		}
+	}
+	t.Logf("upstream received:\n  %s", strings.Join(paths, "\n  "))
+	return paths
+}
+
+// wantUpstream checks each of want is a prefix of some upstream path.
+func wantUpstream(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if strings.HasPrefix(g, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("upstream never received %q", w)
+		}
+	}
+}
+
+func TestGoogleGenAI(t *testing.T) {
+	node := needNode(t)
+	s := startServer(t)
+	for _, c := range []struct {
+		name, base, version string
+		// wantVersion is the version segment the SDK must put in its paths.
+		wantPrefix string
+	}{
+		{"default", rootURL, "", "/v1/"},
+		{"v1beta", rootURL, "v1beta", "/v1beta/"},
+		{"gemini default", rootURL + "/gemini", "", "/gemini/v1/"},
+		{"gemini v1beta", rootURL + "/gemini", "v1beta", "/gemini/v1beta/"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.up.Reset()
+			var env []string
+			if c.version != "" {
+				env = append(env, "GB_API_VERSION="+c.version)
+			}
+			r := runScript(t, node, "genai.mjs", c.base, env...)
+			checkGenAI(t, r, c.wantPrefix)
+			up := checkUpstream(t, s.up)
+			// The SDK's own headers that the proxy forwards, on the calls it
+			// relays (a full model list is the pool's own, cached, request).
+			for _, u := range s.up.Requests() {
+				if u.Method != http.MethodPost {
+					continue
+				}
+				if got := u.Header.Get("X-Goog-Api-Client"); !strings.Contains(got, "google-genai-sdk/"+r.Version) {
+					t.Errorf("upstream %s %s got X-Goog-Api-Client %q", u.Method, u.Path, got)
+					break
+				}
+			}
+			wantUpstream(t, up,
+				"POST /v1beta/models/gemini-2.5-flash:generateContent",
+				"POST /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+				"POST /v1beta/models/gemini-2.5-flash:countTokens",
+				"POST /v1beta/models/gemini-embedding-001:",
+				"GET /v1beta/models",
+				"GET /v1beta/models/gemini-2.5-pro",
+				"POST /v1beta/models/gemini-3-flash-preview:generateContent",
+				"POST /v1beta/models/no-such-model-xyz:generateContent",
+			)
+		})
+	}
+}
+
+func checkGenAI(t *testing.T, r *report, prefix string) {
+	t.Helper()
+	for _, c := range r.Calls {
+		for _, s := range c.Sent {
+			if !strings.HasPrefix(s.Path, prefix) {
+				t.Errorf("%s sent %s %s, want a path under %s", c.Name, s.Method, s.Path, prefix)
+			}
+			if s.Auth != "x-goog-api-key" {
+				t.Errorf("%s sent its key by %s", c.Name, s.Auth)
+			}
+		}
+	}
+	var text struct {
+		Text   string `json:"text"`
+		Chunks int    `json:"chunks"`
+	}
+	if r.call(t, "generateContent").result(t, &text) && text.Text != fakegemini.ReplyText("gemini-2.5-flash") {
+		t.Errorf("generateContent: %q", text.Text)
+	}
+	text.Text = ""
+	if r.call(t, "generateContentStream").result(t, &text) && (!strings.HasPrefix(text.Text, fakegemini.ReplyText("gemini-2.5-flash")) || text.Chunks < 2) {
+		t.Errorf("generateContentStream: %q in %d chunks", text.Text, text.Chunks)
+	}
+	var count struct {
+		TotalTokens int `json:"totalTokens"`
+	}
+	if r.call(t, "countTokens").result(t, &count) && count.TotalTokens <= 0 {
+		t.Errorf("countTokens: %d", count.TotalTokens)
+	}
+	var emb struct{ Embeddings, Dims int }
+	if r.call(t, "embedContent").result(t, &emb) && (emb.Embeddings != 2 || emb.Dims == 0) {
+		t.Errorf("embedContent: %d embeddings of %d dims", emb.Embeddings, emb.Dims)
+	}
+	for _, name := range []string{"models.list", "models.list pageSize 2"} {
+		var list struct {
+			Names []string `json:"names"`
+		}
+		if !r.call(t, name).result(t, &list) {
+			continue
+		}
+		seen := map[string]int{}
+		for _, n := range list.Names {
+			seen[n]++
+		}
+		for _, want := range []string{"models/gemini-2.5-flash", "models/gemini-2.5-pro", "models/gemini-embedding-001", "models/gemini-2.5-flash-search"} {
+			if seen[want] != 1 {
+				t.Errorf("%s: %s listed %d times in %v", name, want, seen[want], list.Names)
+			}
+		}
+		t.Logf("%s: %d models over %d requests", name, len(list.Names), len(r.call(t, name).Sent))
+	}
+	if c := r.call(t, "models.list pageSize 2"); c.OK && len(c.Sent) < 2 {
+		t.Errorf("models.list pageSize 2: the pager made %d request(s), want several pages", len(c.Sent))
+	}
+	var model struct{ Name, DisplayName string }
+	if r.call(t, "models.get").result(t, &model) && model.Name != "models/gemini-2.5-pro" {
+		t.Errorf("models.get: %+v", model)
+	}
+	for _, m := range []string{"gemini-2.5-flash", "gemini-3-flash-preview"} {
+		var fc struct {
+			Call struct {
+				Name string            `json:"name"`
+				Args map[string]string `json:"args"`
+			} `json:"call"`
+			Signed bool   `json:"signed"`
+			Text   string `json:"text"`
+		}
+		name := "functionCalling " + m
+		if r.call(t, name).result(t, &fc) {
+			if fc.Call.Name != "get_weather" || fc.Call.Args["city"] != fakegemini.FunctionArgValue || !strings.HasPrefix(fc.Text, fakegemini.FunctionResultPrefix) {
+				t.Errorf("%s: %+v", name, fc)
+			}
+			if strings.HasPrefix(m, "gemini-3") && !fc.Signed {
+				t.Errorf("%s: the call came back without its thought signature", name)
+			}
+		}
+	}
+	var chat struct{ Call, Text string }
+	if r.call(t, "chat functionCalling gemini-3-flash-preview").result(t, &chat) && !strings.HasPrefix(chat.Text, fakegemini.FunctionResultPrefix) {
+		t.Errorf("chat function calling: %+v", chat)
+	}
+	c := r.call(t, "unknown model")
+	if c.OK || c.Error == nil || c.Error.Name != "ApiError" || c.Error.Status != 404 {
+		t.Errorf("unknown model: want ApiError status 404, got ok=%v %+v\nsent:\n%s", c.OK, c.Error, c.describe())
+	}
+}
+
+func TestOpenAI(t *testing.T) {
+	node := needNode(t)
+	s := startServer(t)
+	r := runScript(t, node, "openai.mjs", rootURL)
+	up := checkUpstream(t, s.up)
+
+	for _, family := range []string{"v1", "openai/v1"} {
+		for _, c := range r.Calls {
+			if !strings.HasPrefix(c.Name, family+" ") {
+				continue
+			}
+			for _, sent := range c.Sent {
+				if !strings.HasPrefix(sent.Path, "/"+family+"/") || sent.Auth != "authorization" {
+					t.Errorf("%s sent %s %s with auth %s", c.Name, sent.Method, sent.Path, sent.Auth)
+				}
+			}
+		}
+		var chat struct{ Text, Finish string }
+		if r.call(t, family+" chat.completions.create").result(t, &chat) && (chat.Text == "" || chat.Finish != "stop") {
+			t.Errorf("%s chat: %+v", family, chat)
+		}
+		var stream struct {
+			Text, Finish string
+			Chunks       int
+		}
+		if r.call(t, family+" chat.completions.create stream").result(t, &stream) && (stream.Text == "" || stream.Finish != "stop" || stream.Chunks < 2) {
+			t.Errorf("%s chat stream: %+v", family, stream)
+		}
+		var list struct {
+			IDs []string `json:"ids"`
+		}
+		if r.call(t, family+" models.list").result(t, &list) {
+			sort.Strings(list.IDs)
+			want := []string{"gemini-2.5-flash", "gemini-2.5-pro"}
+			if family == "v1" {
+				want = append(want, "gemini-2.5-flash-search")
+			}
+			for _, w := range want {
+				if !containsID(list.IDs, w) {
+					t.Errorf("%s models.list: %s missing from %v", family, w, list.IDs)
+				}
+			}
+		}
+		var emb struct{ Data, Dims int }
+		if r.call(t, family+" embeddings.create").result(t, &emb) && (emb.Data != 2 || emb.Dims == 0) {
+			t.Errorf("%s embeddings: %+v", family, emb)
+		}
+		c := r.call(t, family+" unknown model")
+		if c.OK || c.Error == nil || c.Error.Class != "NotFoundError" || c.Error.Status != 404 {
+			t.Errorf("%s unknown model: want a NotFoundError with status 404, got ok=%v %+v\nsent:\n%s", family, c.OK, c.Error, c.describe())
+		}
+	}
+	if r.call(t, "v1 chat.completions.create").OK {
+		if got := r.call(t, "v1 chat.completions.create").Result; !bytes.Contains(got, []byte(fakegemini.ReplyText("gemini-2.5-flash"))) {
+			t.Errorf("v1 chat: %s", got)
+		}
+	}
+	wantUpstream(t, up,
+		"POST /v1beta/models/gemini-2.5-flash:generateContent",
+		"POST /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+		"GET /v1beta/models",
+		"POST /v1beta/models/text-embedding-004:batchEmbedContents",
+		"POST /v1beta/openai/chat/completions",
+		"GET /v1beta/openai/models",
+		"POST /v1beta/openai/embeddings",
+	)
+}
+
+func containsID(ids []string, id string) bool {
+	for _, v := range ids {
+		if v == id || v == "models/"+id {
+			return true
+		}
+	}
+	return false
+}
