@@ -288,7 +288,7 @@ func TestClientAuthCarriersAndErrors(t *testing.T) {
 	if status, _, body := e.do("GET", "/somewhere/else", ""); status != 200 || body != "next handler" {
 		t.Errorf("fall-through: %d %q", status, body)
 	}
-	if status, _, body := e.do("GET", "/v1beta/files", "", authed...); status != 200 || body != "next handler" {
+	if status, _, body := e.do("GET", "/v1beta/tunedModels", "", authed...); status != 200 || body != "next handler" {
 		t.Errorf("unserved /v1beta path: %d %q", status, body)
 	}
 	status, _, body := e.do("GET", "/health", "")

@@ -44,6 +44,13 @@ type Call struct {
 	// FixedKey sends the call with this key only (e.g. a paid key), outside
 	// the pool's rotation and health.
 	FixedKey *keypool.Key
+	// OwnerKey sends the call with this pool key only: the key that owns a
+	// file, cached content, batch or operation the call names (Resource).
+	// Unlike FixedKey it respects the key's state: an invalid key, or one
+	// cooling for Model, answers a Failure that names the resource; there is
+	// one attempt, classified and logged as usual.
+	OwnerKey *keypool.Key
+	Resource string
 }
 
 // Outcome is a successful attempt whose answer the caller now relays. The
@@ -163,12 +170,21 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 	var triedBuf [8]*keypool.Key
 	tried := triedBuf[:0]
 	var last *lastAttempt
-	if call.FixedKey != nil {
+	if call.FixedKey != nil || call.OwnerKey != nil || call.Request.BodyReader != nil {
+		// A streamed body can be read once: it is never retried.
 		maxAttempts = 1
+	}
+	if call.OwnerKey != nil {
+		if f := b.ownerUnavailable(call); f != nil {
+			return nil, f
+		}
 	}
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		now := b.now()
 		k := call.FixedKey
+		if call.OwnerKey != nil {
+			k = call.OwnerKey
+		}
 		if k == nil {
 			var err error
 			if k, err = b.pool.Pick(call.Model, now, tried); err != nil {

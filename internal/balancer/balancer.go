@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gemini-balance/gemini_balance/internal/affinity"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/models"
@@ -54,6 +55,9 @@ type Balancer struct {
 	safety   atomic.Pointer[json.RawMessage]
 	tokens   atomic.Pointer[secret.TokenSet]
 	level    zap.AtomicLevel
+	// resources records which key owns each file, cache, batch and
+	// operation (see resources.go).
+	resources *affinity.Registry
 
 	// configured and locked come from the configuration; stored is what the
 	// database held at the last look. All three are guarded by applyMu.
@@ -81,6 +85,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 	b := &Balancer{
 		name: cfg.Name, pool: keypool.New(), level: zap.NewAtomicLevelAt(zap.InfoLevel),
 		stop: make(chan struct{}), checkKick: make(chan struct{}, 1), now: time.Now,
+		resources: affinity.New(),
 	}
 	b.logger = withLevel(logger, b.level)
 	if cfg.DatabasePath != "" {
@@ -94,13 +99,15 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 			if err := b.restoreKeys(); err != nil {
 				logger.Error("cannot load keys from the database", zap.Error(err))
 			}
+			b.restoreResources()
 		}
 	}
 	if err := b.Apply(cfg); err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.wg.Add(4)
+	b.wg.Add(5)
+	go b.resourceLoop()
 	go b.persistLoop()
 	go b.checkLoop()
 	go b.settingsLoop()

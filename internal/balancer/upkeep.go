@@ -20,6 +20,7 @@ func (b *Balancer) upkeepLoop() {
 	defer t.Stop()
 	for {
 		b.PurgeOldLogs(context.Background())
+		b.PurgeResources(context.Background())
 		select {
 		case <-b.stop:
 			return

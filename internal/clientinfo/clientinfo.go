@@ -67,3 +67,32 @@ func forwardedProto(r *http.Request) string {
 	first, _, _ := strings.Cut(v, ",")
 	return strings.TrimSpace(first)
 }
+
+// Host is the host (with its port, if any) the client addressed: r.Host, or,
+// when a trusted proxy sent X-Forwarded-Host, its first value. An untrusted
+// peer's X-Forwarded-Host is ignored, and a value that is not a plain host
+// name or address (with an optional port) is not believed.
+func Host(r *http.Request) string {
+	if FromTrustedProxy(r) {
+		first, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ",")
+		if h := strings.TrimSpace(first); validHost(h) {
+			return h
+		}
+	}
+	return r.Host
+}
+
+// validHost accepts a DNS name, IPv4 or bracketed IPv6 address with an
+// optional port: nothing that could carry a path, a user or a query.
+func validHost(h string) bool {
+	if h == "" || len(h) > 261 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
+}

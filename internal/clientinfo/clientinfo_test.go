@@ -119,3 +119,38 @@ func TestScheme(t *testing.T) {
 		})
 	}
 }
+
+func TestHost(t *testing.T) {
+	newHostRequest := func(header ...string) *http.Request {
+		r := newRequest("192.0.2.1:5555", header...)
+		r.Host = "proxy.internal:8000"
+		return r
+	}
+	cases := []struct {
+		name string
+		r    *http.Request
+		want string
+	}{
+		{"no header: the request's host", newHostRequest(), "proxy.internal:8000"},
+		{"untrusted peer: the header is ignored",
+			withVars(newHostRequest("X-Forwarded-Host", "evil.example"), false, "192.0.2.1"), "proxy.internal:8000"},
+		{"no vars: the header is ignored", newHostRequest("X-Forwarded-Host", "evil.example"), "proxy.internal:8000"},
+		{"trusted peer: the forwarded host",
+			withVars(newHostRequest("X-Forwarded-Host", "api.example.com"), true, "203.0.113.7"), "api.example.com"},
+		{"trusted peer: the first of a list, with its port",
+			withVars(newHostRequest("X-Forwarded-Host", " api.example.com:8443 , cdn.example"), true, "203.0.113.7"), "api.example.com:8443"},
+		{"trusted peer: an IPv6 host",
+			withVars(newHostRequest("X-Forwarded-Host", "[2001:db8::1]:443"), true, "203.0.113.7"), "[2001:db8::1]:443"},
+		{"trusted peer: a value with a path is not believed",
+			withVars(newHostRequest("X-Forwarded-Host", "evil.example/x?y"), true, "203.0.113.7"), "proxy.internal:8000"},
+		{"trusted peer: a value with a user is not believed",
+			withVars(newHostRequest("X-Forwarded-Host", "user@evil.example"), true, "203.0.113.7"), "proxy.internal:8000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Host(c.r); got != c.want {
+				t.Fatalf("Host = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

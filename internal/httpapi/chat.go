@@ -50,6 +50,10 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	realStream := req.Stream && !set.FakeStream
 	call := generateCall("openai.chat", res.Upstream, token, gbody, realStream)
+	// A Files API image_url became fileData: it stays on the file's key.
+	if h.pinBody(w, r, call, openaiDialect) {
+		return
+	}
 	if set.RetryEmpty {
 		call.Accept = gemini.HasContent
 	}

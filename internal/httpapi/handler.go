@@ -27,7 +27,10 @@ const DefaultMaxBodyBytes = 64 << 20
 type Handler struct {
 	Balancer     *balancer.Balancer
 	MaxBodyBytes int64
-	Logger       *zap.Logger
+	// MaxUploadBytes bounds one Files API upload leg (default
+	// DefaultMaxUploadBytes, 2 GiB); upload legs are streamed, not held.
+	MaxUploadBytes int64
+	Logger         *zap.Logger
 	// ImageFetchClient replaces the client that fetches image URLs of chat
 	// messages (tests use it to reach a local server).
 	ImageFetchClient *http.Client
@@ -56,9 +59,18 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	switch fam.kind {
+	case uploadFamily:
+		return h.serveUpload(w, r, fam.prefix, rest)
 	case nativeFamily:
+		if isResourcePath(rest) {
+			return h.serveResource(w, r, rest)
+		}
 		return h.serveNative(w, r, rest)
 	case openaiFamily:
+		if fam.prefix == "/v1" && isResourcePath(rest) {
+			// Files, caches, batches and operations are Gemini's on /v1.
+			return h.serveResource(w, r, rest)
+		}
 		if speaksGemini(r, rest) {
 			return h.serveNative(w, r, rest)
 		}
@@ -89,6 +101,7 @@ const (
 	nativeFamily familyKind = iota
 	openaiFamily
 	passthroughFamily
+	uploadFamily // the Files API's media uploads: {prefix}/files
 )
 
 // family is one route family: a path prefix, what it serves and its dialect.
@@ -99,6 +112,10 @@ type family struct {
 }
 
 var families = []family{
+	{"/upload/v1beta", uploadFamily, nativeDialect},
+	{"/upload/v1", uploadFamily, nativeDialect},
+	{"/gemini/upload/v1beta", uploadFamily, nativeDialect},
+	{"/gemini/upload/v1", uploadFamily, nativeDialect},
 	{"/v1beta", nativeFamily, nativeDialect},
 	{"/gemini/v1beta", nativeFamily, nativeDialect},
 	{"/gemini/v1", nativeFamily, nativeDialect},

@@ -114,6 +114,11 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 		call.Request.Method = http.MethodPost
 		call.Request.Path = "/models/" + res.Upstream + ":" + action
 		call.Request.Body = body
+		// Files and caches the body names stay on their key; batches and
+		// operations a method creates are recorded (files.go).
+		if h.resourceHook(w, r, call, token, action) {
+			return true
+		}
 	}
 	h.forwardAs(w, r, call, nativeDialect)
 	return true

@@ -93,7 +93,7 @@ func (errorLogRow) TableName() string { return "gb_error_logs" }
 var droppedIndexes = []string{"idx_gb_request_logs_pool_latency"}
 
 func migrate(db *gorm.DB) error {
-	if err := db.AutoMigrate(&keyRow{}, &settingRow{}, &requestLogRow{}, &errorLogRow{}); err != nil {
+	if err := db.AutoMigrate(&keyRow{}, &settingRow{}, &requestLogRow{}, &errorLogRow{}, &resourceRow{}); err != nil {
 		return err
 	}
 	// Indexes of earlier versions that are no longer used (see requestLogRow).

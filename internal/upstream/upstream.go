@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 )
@@ -161,6 +162,15 @@ type Request struct {
 	// Header holds the client headers to forward (already filtered).
 	Header http.Header
 	Body   []byte
+	// BodyReader, when set, is sent instead of Body as a stream (the Files
+	// API's upload legs): it is read once, so a call with it is never
+	// retried. ContentLength is its length, -1 when unknown.
+	BodyReader    io.Reader
+	ContentLength int64
+	// Upload sends the call to the upload endpoint: "/upload" goes before the
+	// base URL's version segment (…/v1beta → …/upload/v1beta), as Google's
+	// media uploads are served there.
+	Upload bool
 	// Bearer sends the key as "Authorization: Bearer" (Google's OpenAI
 	// endpoint) instead of x-goog-api-key.
 	Bearer bool
@@ -170,6 +180,10 @@ type Request struct {
 func (c *Client) URL(r *Request) string {
 	u := *c.base
 	u.Path = c.base.Path + r.Path
+	if r.Upload {
+		dir, version := path.Split(c.base.Path)
+		u.Path = dir + "upload/" + version + r.Path
+	}
 	u.RawPath = ""
 	if len(r.Query) > 0 {
 		u.RawQuery = r.Query.Encode()
@@ -184,9 +198,19 @@ func (c *Client) Do(ctx context.Context, r *Request, key string) (*http.Response
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
 	}
+	if r.BodyReader != nil {
+		// Wrapped so that NewRequest does not buffer or inspect it.
+		body = io.NopCloser(r.BodyReader)
+	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, c.URL(r), body)
 	if err != nil {
 		return nil, err
+	}
+	if r.BodyReader != nil {
+		req.ContentLength = r.ContentLength
+		if r.ContentLength == 0 {
+			req.Body, req.ContentLength = http.NoBody, 0
+		}
 	}
 	for name, vals := range r.Header {
 		req.Header[name] = vals

@@ -1,0 +1,141 @@
+package balancer
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gemini-balance/gemini_balance/internal/affinity"
+	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/store"
+)
+
+// resourceFlushEvery is how often recorded resources are written.
+const resourceFlushEvery = time.Second
+
+// Resources is the registry of owned files, caches, batches and operations.
+func (b *Balancer) Resources() *affinity.Registry { return b.resources }
+
+// restoreResources loads the stored registry (at start).
+func (b *Balancer) restoreResources() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := b.now()
+	recs, err := b.store.LoadResources(ctx, b.name, now)
+	if err != nil {
+		b.logger.Error("cannot load file, cache and batch owners from the database", zap.Error(err))
+		return
+	}
+	list := make([]affinity.Record, len(recs))
+	for i, r := range recs {
+		list[i] = affinity.Record{Name: r.Name, KeyID: r.KeyID, TokenHash: r.TokenHash, Expires: r.ExpiresAt, Created: r.CreatedAt}
+	}
+	b.resources.Load(list, now)
+}
+
+// resourceLoop writes the registry's changes every second, off the request path.
+func (b *Balancer) resourceLoop() {
+	defer b.wg.Done()
+	if b.store == nil {
+		// No database: upkeep does not run, so expired records are
+		// dropped from memory here.
+		t := time.NewTicker(upkeepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-t.C:
+				b.resources.Purge(b.now())
+			}
+		}
+	}
+	t := time.NewTicker(resourceFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			b.flushResources()
+			return
+		case <-t.C:
+			b.flushResources()
+		}
+	}
+}
+
+// FlushResources writes the registry's queued changes now (tests, shutdown).
+func (b *Balancer) FlushResources() { b.flushResources() }
+
+func (b *Balancer) flushResources() {
+	if b.store == nil {
+		return
+	}
+	puts, deletes := b.resources.TakeChanges()
+	if len(puts) == 0 && len(deletes) == 0 {
+		return
+	}
+	recs := make([]store.ResourceRecord, len(puts))
+	for i, r := range puts {
+		recs[i] = store.ResourceRecord{Name: r.Name, KeyID: r.KeyID, TokenHash: r.TokenHash, ExpiresAt: r.Expires, CreatedAt: r.Created}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.store.SaveResources(ctx, b.name, recs, deletes); err != nil {
+		b.resources.Requeue(puts, deletes)
+		b.logger.Warn("cannot save file, cache and batch owners; will retry", zap.Error(err))
+	}
+}
+
+// PurgeResources forgets the resources past their expiry, in memory and in
+// the database, and reports how many the database held.
+func (b *Balancer) PurgeResources(ctx context.Context) int64 {
+	now := b.now()
+	b.resources.Purge(now)
+	if b.store == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	n, err := b.store.PurgeResources(ctx, b.name, now)
+	if err != nil {
+		b.logger.Warn("cannot purge expired file, cache and batch owners", zap.Error(err))
+	}
+	return n
+}
+
+// ownerUnavailable is the answer for a call pinned to a key that cannot serve
+// it now: the resource cannot move to another key, so the client is told
+// why. Nil when the key may be used.
+func (b *Balancer) ownerUnavailable(call *Call) *Failure {
+	k := call.OwnerKey
+	now := b.now()
+	res := call.Resource
+	if res == "" {
+		res = "this resource"
+	}
+	if k.Status() == keypool.Invalid {
+		reason := k.Snapshot(now).Reason
+		if reason == "" {
+			reason = "failed its checks"
+		}
+		return b.ownFailure(http.StatusServiceUnavailable, "owner_invalid", fmt.Sprintf(
+			"%s belongs to key %s, which is invalid (%s); it cannot be used with another key", res, k.Masked(), reason), nil)
+	}
+	if until := k.CoolingUntil(call.Model, now); !until.IsZero() {
+		h := http.Header{}
+		h.Set("Retry-After", retryAfter(until, now))
+		return b.ownFailure(http.StatusTooManyRequests, "owner_cooling", fmt.Sprintf(
+			"%s belongs to key %s, which is cooling down after a rate limit until %s; it cannot be used with another key",
+			res, k.Masked(), until.UTC().Format(time.RFC3339)), h)
+	}
+	return nil
+}
+
+// OwnerMissing is the answer for a resource whose owning key has left the pool.
+func (b *Balancer) OwnerMissing(resource string) *Failure {
+	return b.ownFailure(http.StatusServiceUnavailable, "owner_removed", fmt.Sprintf(
+		"%s belongs to a key that is no longer in this pool; it cannot be used with another key", resource), nil)
+}
