@@ -29,34 +29,33 @@ func Names(body []byte) []string {
 	if !MayName(body) {
 		return nil
 	}
+	return namesIn(body, func(field, s string) (string, bool) {
+		switch field {
+		case "fileUri", "fileName":
+			return FileName(s)
+		case "cachedContent":
+			return CacheName(s)
+		}
+		return "", false
+	})
+}
+
+// namesIn walks a JSON document and lists, each once and in the order
+// found, what name makes of its string fields (by field name and value).
+func namesIn(body []byte, name func(field, s string) (string, bool)) []string {
 	var doc any
 	if json.Unmarshal(body, &doc) != nil {
 		return nil
 	}
 	var out []string
-	add := func(name string) {
-		for _, n := range out {
-			if n == name {
-				return
-			}
-		}
-		out = append(out, name)
-	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, x := range v {
 				if s, ok := x.(string); ok {
-					switch k {
-					case "fileUri", "fileName":
-						if n, ok := FileName(s); ok {
-							add(n)
-						}
-					case "cachedContent":
-						if n, ok := CacheName(s); ok {
-							add(n)
-						}
+					if n, ok := name(k, s); ok && !slices.Contains(out, n) {
+						out = append(out, n)
 					}
 					continue
 				}
@@ -110,34 +109,13 @@ func OutputFiles(body []byte) []string {
 	if !bytes.Contains(body, filesMark) {
 		return nil
 	}
-	var doc any
-	if json.Unmarshal(body, &doc) != nil {
-		return nil
-	}
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if s, ok := x.(string); ok {
-					if k == "uri" || k == "fileUri" || k == "responsesFile" || k == "fileName" {
-						// A download URI ends in ":download"; the file is what precedes it.
-						s, _, _ = strings.Cut(s, ":download")
-						if n, ok := FileName(s); ok && !slices.Contains(out, n) {
-							out = append(out, n)
-						}
-					}
-					continue
-				}
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
+	return namesIn(body, func(field, s string) (string, bool) {
+		switch field {
+		case "uri", "fileUri", "responsesFile", "fileName":
+			// A download URI ends in ":download"; the file is what precedes it.
+			s, _, _ = strings.Cut(s, ":download")
+			return FileName(s)
 		}
-	}
-	walk(doc)
-	return out
+		return "", false
+	})
 }

@@ -307,14 +307,8 @@ func (h *Handler) resourceHook(w http.ResponseWriter, r *http.Request, call *bal
 // forwardOwned runs a call on a named resource and keeps the registry in
 // step: a deleted resource is forgotten, a patched cache's expiry follows.
 func (h *Handler) forwardOwned(w http.ResponseWriter, r *http.Request, call *balancer.Call, name, token string) {
-	out, fail := h.Balancer.Do(r.Context(), call)
-	if fail != nil {
-		nativeDialect.writeFailure(w, fail)
-		return
-	}
-	raw, err := readAnswer(r, out)
-	if err != nil {
-		nativeDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+	out, raw, ok := h.doWhole(w, r, call, nativeDialect)
+	if !ok {
 		return
 	}
 	reg := h.Balancer.Resources()
@@ -339,14 +333,8 @@ func (h *Handler) forwardOwned(w http.ResponseWriter, r *http.Request, call *bal
 // forwardRecording runs a call that creates a resource and records the
 // resource the answer names as owned by the key that answered.
 func (h *Handler) forwardRecording(w http.ResponseWriter, r *http.Request, call *balancer.Call, token string) {
-	out, fail := h.Balancer.Do(r.Context(), call)
-	if fail != nil {
-		nativeDialect.writeFailure(w, fail)
-		return
-	}
-	raw, err := readAnswer(r, out)
-	if err != nil {
-		nativeDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+	out, raw, ok := h.doWhole(w, r, call, nativeDialect)
+	if !ok {
 		return
 	}
 	h.record(raw, out.Key.ID(), token)
@@ -610,14 +598,8 @@ func (h *Handler) uploadStart(w http.ResponseWriter, r *http.Request, call *bala
 	}
 	call.Request.Body = body
 	call.Request.Query = resourceQuery(r.URL.Query())
-	out, fail := h.Balancer.Do(r.Context(), call)
-	if fail != nil {
-		nativeDialect.writeFailure(w, fail)
-		return
-	}
-	raw, err := readAnswer(r, out)
-	if err != nil {
-		nativeDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+	out, raw, ok := h.doWhole(w, r, call, nativeDialect)
+	if !ok {
 		return
 	}
 	id := uploadIDOf(out.Resp.Header.Get("X-Goog-Upload-Url"))

@@ -221,15 +221,7 @@ func (h *Handler) forwardModel(w http.ResponseWriter, r *http.Request, call *bal
 // forwardTransformed runs a call whose small answer is read whole and
 // changed by edit before it reaches the client; failures in dialect d.
 func (h *Handler) forwardTransformed(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect, edit func([]byte) []byte) {
-	out, fail := h.Balancer.Do(r.Context(), call)
-	if fail != nil {
-		d.writeFailure(w, fail)
-		return
+	if out, raw, ok := h.doWhole(w, r, call, d); ok {
+		writeJSON(w, out.Resp.StatusCode, edit(raw))
 	}
-	raw, err := readAnswer(r, out)
-	if err != nil {
-		d.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
-		return
-	}
-	writeJSON(w, out.Resp.StatusCode, edit(raw))
 }

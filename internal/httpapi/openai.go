@@ -168,17 +168,25 @@ func readAnswer(r *http.Request, out *balancer.Outcome) ([]byte, error) {
 // doTranslated runs call and returns the whole answer; on failure the client
 // has its answer already and ok is false.
 func (h *Handler) doTranslated(w http.ResponseWriter, r *http.Request, call *balancer.Call) ([]byte, bool) {
+	_, raw, ok := h.doWhole(w, r, call, openaiDialect)
+	return raw, ok
+}
+
+// doWhole runs call and reads its answer whole (answers read this way are
+// small: lists, resources, translations); on failure the client has its
+// answer in dialect d and ok is false.
+func (h *Handler) doWhole(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect) (*balancer.Outcome, []byte, bool) {
 	out, fail := h.Balancer.Do(r.Context(), call)
 	if fail != nil {
-		openaiDialect.writeFailure(w, fail)
-		return nil, false
+		d.writeFailure(w, fail)
+		return nil, nil, false
 	}
 	raw, err := readAnswer(r, out)
 	if err != nil {
-		openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
-		return nil, false
+		d.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		return nil, nil, false
 	}
-	return raw, true
+	return out, raw, true
 }
 
 // writeTranslated writes a translation's result or its error.
