@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -358,7 +359,8 @@ func TestUploadURLPointsAtTheProxy(t *testing.T) {
 		if st != 200 || !strings.HasPrefix(u, baseURL+prefix+"/files?upload_id=") || !strings.HasSuffix(u, "&upload_protocol=resumable") {
 			t.Fatalf("%s: %d %q %s", prefix, st, u, body)
 		}
-		upHost := strings.TrimPrefix(e.up.URL, "http://")
+		upURL, _ := url.Parse(e.up.URL)
+		upHost := upURL.Host
 		if strings.Contains(u, upHost) || strings.Contains(u, "AIza") || strings.Contains(u, "key=") {
 			t.Errorf("upload URL %q shows the upstream or a key", u)
 		}

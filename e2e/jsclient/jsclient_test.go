@@ -4,10 +4,10 @@
 // gemini_balance (booted by caddytest) and the in-process stand-in upstream
 // internal/fakegemini.
 //
-// The scripts (genai.mjs, openai.mjs) print a JSON report of every call:
-// what it returned or raised, and what the SDK sent (method, path, headers
-// that matter, body). The test checks the report and what the upstream
-// received.
+// The scripts (genai.mjs, openai.mjs, resources.mjs) print a JSON report of
+// every call: what it returned or raised, and what the SDK sent (method,
+// path, headers that matter, body). The test checks the report and what the
+// upstream received.
 //
 // Without node on PATH or without node_modules (npm ci --prefix
 // e2e/jsclient) the tests are skipped, unless GEMINI_BALANCE_REQUIRE_NODE=1
@@ -46,6 +46,9 @@ const (
 const (
 	poolName    = "jsclient"
 	clientToken = "sk-client-token-jsclient-0001"
+	// otherToken is a second client token of the pool, that the scripts do
+	// not use.
+	otherToken = "sk-client-token-jsclient-0002"
 )
 
 var ports = testcaddy.Ports{Admin: adminPort, HTTP: httpPort, HTTPS: httpsPort}
@@ -104,15 +107,22 @@ func needNode(t *testing.T) string {
 type server struct {
 	up   *fakegemini.Server
 	logs string
+	// keys are the pool's keys.
+	keys []string
 }
 
-func startServer(t *testing.T) *server {
+// startServer boots Caddy with one pool over a new stand-in; the pool's
+// keys are keys, or poolKey alone when none are given.
+func startServer(t *testing.T, keys ...string) *server {
 	t.Helper()
+	if len(keys) == 0 {
+		keys = []string{poolKey}
+	}
 	up := fakegemini.New()
 	t.Cleanup(up.Close)
 	up.SetDefault(fakegemini.OK)
 	dir := t.TempDir()
-	s := &server{up: up, logs: filepath.Join(dir, "caddy.log")}
+	s := &server{up: up, logs: filepath.Join(dir, "caddy.log"), keys: keys}
 	tester := ports.Tester(t)
 	tester.InitServer(ports.Global(s.logs, "INFO", "")+fmt.Sprintf(`
 http://localhost:%d {
@@ -126,7 +136,7 @@ http://localhost:%d {
 		}
 	}
 }
-`, httpPort, poolName, poolKey, clientToken,
+`, httpPort, poolName, strings.Join(keys, " "), clientToken+" "+otherToken,
 		filepath.Join(dir, "pool.db"), up.URL), "caddyfile")
 	if t.Failed() {
 		t.FailNow()

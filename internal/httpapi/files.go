@@ -613,8 +613,14 @@ func (h *Handler) uploadStart(w http.ResponseWriter, r *http.Request, call *bala
 		TokenHash: affinity.HashToken(token), Expires: now.Add(affinity.UploadTTL), Created: now})
 	copyHeaders(w.Header(), out.Resp.Header)
 	w.Header().Del("Content-Length")
-	w.Header().Set("X-Goog-Upload-Url", clientinfo.Scheme(r)+"://"+clientinfo.Host(r)+prefix+"/files?upload_id="+
-		url.QueryEscape(id)+"&upload_protocol=resumable")
+	// Both URLs Google gives for the session point at the proxy: no
+	// upstream host, relay path or key is left in the answer.
+	own := clientinfo.Scheme(r) + "://" + clientinfo.Host(r) + prefix + "/files?upload_id=" +
+		url.QueryEscape(id) + "&upload_protocol=resumable"
+	w.Header().Set("X-Goog-Upload-Url", own)
+	if w.Header().Get("X-Goog-Upload-Control-Url") != "" {
+		w.Header().Set("X-Goog-Upload-Control-Url", own)
+	}
 	w.WriteHeader(out.Resp.StatusCode)
 	_, _ = w.Write([]byte(secret.Redact(string(raw), out.Key.Secret())))
 }
@@ -679,6 +685,7 @@ func (h *Handler) forwardUploaded(w http.ResponseWriter, r *http.Request, call *
 	copyHeaders(w.Header(), out.Resp.Header)
 	w.Header().Del("Content-Length")
 	w.Header().Del("X-Goog-Upload-Url")
+	w.Header().Del("X-Goog-Upload-Control-Url")
 	w.WriteHeader(out.Resp.StatusCode)
 	_, _ = w.Write([]byte(secret.Redact(string(raw), out.Key.Secret())))
 }
