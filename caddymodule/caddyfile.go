@@ -43,6 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    check_interval  <duration>
 //	    console         <path> | off
 //	    max_body_size   <bytes>
+//	    max_upload_size <bytes>
 //	    search_models   <model> ... | off
 //	    image_models    <model> ... | off
 //	    thinking_models <model> ... | off
@@ -182,12 +183,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				h.RequestLogDays = &n
 			}
-		case "max_body_size":
+		case "max_body_size", "max_upload_size":
 			n, err := oneInt(d, 1)
 			if err != nil {
 				return err
 			}
-			h.MaxBodyBytes = int64(n)
+			if opt == "max_body_size" {
+				h.MaxBodyBytes = int64(n)
+			} else {
+				h.MaxUploadBytes = int64(n)
+			}
 		case "timeout":
 			dur, err := oneDuration(d)
 			if err != nil {

@@ -36,6 +36,7 @@ func TestUnmarshalCaddyfileAllOptions(t *testing.T) {
 		check_interval 30m
 		console /panel
 		max_body_size 1048576
+		max_upload_size 4194304
 	}`)
 	var h Handler
 	if err := h.UnmarshalCaddyfile(d); err != nil {
@@ -49,7 +50,7 @@ func TestUnmarshalCaddyfileAllOptions(t *testing.T) {
 		BaseURL: "https://relay.example.com/abc/v1beta", MaxFailures: &five, MaxRetries: &two, Timeout: &to,
 		Referer: "https://my.site/", Proxies: []string{"http://p1:8080", "socks5://p2:1080"},
 		Headers: http.Header{"X-Extra": {"one", "two"}}, TestModel: "gemini-2.0-flash", CheckInterval: &ci,
-		Console: "/panel", MaxBodyBytes: 1048576,
+		Console: "/panel", MaxBodyBytes: 1048576, MaxUploadBytes: 4194304,
 	}
 	if !reflect.DeepEqual(h, want) {
 		t.Errorf("got  %+v\nwant %+v", h, want)

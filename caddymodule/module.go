@@ -71,6 +71,8 @@ type Handler struct {
 	Console string `json:"console,omitempty"`
 	// MaxBodyBytes bounds a client request body (default 64 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// MaxUploadBytes bounds one Files API upload leg, streamed (default 2 GiB).
+	MaxUploadBytes int64 `json:"max_upload_bytes,omitempty"`
 
 	// SearchModels get a "<model>-search" alias that adds Google Search.
 	SearchModels *[]string `json:"search_models,omitempty"`
@@ -165,7 +167,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.keyed = h.Pool
-	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, Logger: h.logger}
+	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger}
 	if h.Console != "off" {
 		prefix := h.Console
 		if prefix == "" {
