@@ -657,6 +657,8 @@ func TestSecurityFilteredModelsOnEveryRoute(t *testing.T) {
 		{"POST", "/openai/v1/chat/completions", chat, true},
 		{"POST", "/openai/v1/chat/completions", `{"model":"models/` + hidden + `","messages":[{"role":"user","content":"hi"}]}`, true},
 		{"POST", "/openai/v1/embeddings", `{"model":"` + hidden + `","input":"hi"}`, true},
+		{"POST", "/v1beta/cachedContents", `{"model":"models/` + hidden + `","contents":[{"role":"user","parts":[{"text":"hi"}]}]}`, false},
+		{"POST", "/v1beta/models/" + hidden + ":batchGenerateContent", `{"batch":{"inputConfig":{"requests":{"requests":[]}}}}`, false},
 	} {
 		hdr := authed
 		if c.openai {

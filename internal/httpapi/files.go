@@ -16,6 +16,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/clientinfo"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/models"
 	"github.com/gemini-balance/gemini_balance/internal/pathguard"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
@@ -158,6 +159,15 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, rest str
 	case rt.id == "": // POST /cachedContents
 		body, ok := h.readJSONBody(w, r)
 		if !ok {
+			return true
+		}
+		var head struct {
+			Model string `json:"model"`
+		}
+		_ = json.Unmarshal(body, &head)
+		if m := models.Bare(head.Model); h.Balancer.Aliases().Filtered(m) {
+			writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound,
+				fmt.Sprintf("model %s is not available on this server (filtered_models)", m)))
 			return true
 		}
 		call.Route = "gemini.cachedContents.create"
