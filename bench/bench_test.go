@@ -39,6 +39,9 @@ func TestQuickRun(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"| target (issue #5) |", "![throughput and p99 per scenario](benchmark.png)",
+		"| file upload, 4 MiB in one leg, gemini_balance: Caddy RSS before / peak during / after; throughput | ",
+		"| file upload, 4 MiB in one leg, bare reverse_proxy: Caddy RSS before / peak during / after; throughput | ",
+		"| a 4 MiB upload (one leg) raises Caddy's RSS by ≤ 32 MiB | ",
 		"BenchmarkPick", "BenchmarkClassify429", "BenchmarkToGemini", "BenchmarkRedact", "go run ./bench -quick"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("benchmark.md lacks %q", want)

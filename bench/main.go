@@ -40,6 +40,7 @@ type config struct {
 	failoverKeys int           // keys of the failover pool
 	openStreams  int           // concurrent open streams
 	streamHold   time.Duration // how long each of the open streams stays open
+	uploadSize   int64         // bytes of the file upload scenario's one leg
 	out          string        // output directory for benchmark.md and .png
 	micro        bool          // run the Go micro-benchmarks
 	benchtime    string        // -benchtime of the micro-benchmarks ("" = go test's default)
@@ -56,13 +57,14 @@ func defaultConfig(quick bool) config {
 	c := config{
 		quick: quick, duration: 10 * time.Second, rounds: 5, warmup: time.Second, conc: 32, rate: 1000, streamRate: 100,
 		streamEvents: 10, streamDelay: 5 * time.Millisecond, bigPool: 100_000, failoverKeys: 4000,
-		openStreams: 5000, streamHold: 25 * time.Second, out: "docs", micro: true,
+		openStreams: 5000, streamHold: 25 * time.Second, uploadSize: 200 << 20, out: "docs", micro: true,
 		maxNoise: 0.10, retryBudget: 6 * time.Minute,
 	}
 	if quick {
 		c.duration, c.rounds, c.warmup, c.rate, c.streamRate = 400*time.Millisecond, 2, 100*time.Millisecond, 200, 50
 		c.streamEvents, c.streamDelay = 3, 2*time.Millisecond
 		c.bigPool, c.openStreams, c.streamHold = 10_000, 200, 2*time.Second
+		c.uploadSize = 4 << 20
 		c.benchtime = "10ms"
 		c.maxNoise = 0
 	}
@@ -83,6 +85,8 @@ func main() {
 	big := flag.Int("pool", full.bigPool, "keys of the large pool")
 	streams := flag.Int("streams", full.openStreams, "concurrent open streams")
 	hold := flag.Duration("stream-hold", full.streamHold, "how long each of the open streams stays open")
+	uploadSize := full.uploadSize
+	flag.Var(sizeFlag{&uploadSize}, "upload-size", "bytes of the file upload scenario's one upload leg (B, KiB, MiB, GiB, KB, MB, GB; 4 MiB with -quick)")
 	out := flag.String("out", full.out, "directory for benchmark.md and benchmark.png")
 	micro := flag.Bool("micro", true, "also run the Go micro-benchmarks (go test -bench)")
 	benchtime := flag.String("benchtime", "", "-benchtime of the micro-benchmarks")
@@ -125,6 +129,9 @@ func main() {
 	if set["stream-hold"] {
 		cfg.streamHold = *hold
 	}
+	if set["upload-size"] {
+		cfg.uploadSize = uploadSize
+	}
 	if set["max-noise"] {
 		cfg.maxNoise = *maxNoise
 	}
@@ -143,6 +150,7 @@ func main() {
 	if rep != nil {
 		fmt.Println(rep.table())
 		fmt.Println(rep.targetsTable())
+		fmt.Println(rep.factsTable())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

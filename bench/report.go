@@ -179,6 +179,16 @@ func (rep *report) table() string {
 	return b.String()
 }
 
+// factsTable is the resources section as a markdown table.
+func (rep *report) factsTable() string {
+	var b strings.Builder
+	b.WriteString("| what | value |\n|---|---|\n")
+	for _, f := range rep.facts {
+		fmt.Fprintf(&b, "| %s | %s |\n", f.name, f.value)
+	}
+	return b.String()
+}
+
 func (rep *report) targetsTable() string {
 	var b strings.Builder
 	b.WriteString("| target (issue #5) | measured | |\n|---|---|---|\n")
@@ -218,10 +228,8 @@ func (rep *report) markdown() string {
 	b.WriteString(rep.table())
 	b.WriteString("\n## Targets\n\n")
 	b.WriteString(rep.targetsTable())
-	b.WriteString("\n## Memory, goroutines, large pool\n\n| what | value |\n|---|---|\n")
-	for _, f := range rep.facts {
-		fmt.Fprintf(&b, "| %s | %s |\n", f.name, f.value)
-	}
+	b.WriteString("\n## Memory, goroutines, large pool\n\n")
+	b.WriteString(rep.factsTable())
 	if rep.micro != "" {
 		b.WriteString("\n## Go micro-benchmarks\n\n")
 		bt := "go test's default -benchtime"
@@ -259,6 +267,15 @@ const method = `
 - Large pool: a second Caddy with ` + "`api_keys_file`" + ` of that many keys; load time is from starting the process until
   ` + "`/health`" + ` counts every key, first with a new database, then again restoring from it. RSS is VmRSS of the
   Caddy process from /proc.
+- File upload: a resumable upload (` + "`POST /upload/v1beta/files`" + ` with ` + "`X-Goog-Upload-Protocol: resumable`" + `,
+  ` + "`X-Goog-Upload-Command: start`" + `), then the whole file (` + "`-upload-size`" + `, 200 MiB; 4 MiB with ` + "`-quick`" + `) as
+  one ` + "`upload, finalize`" + ` leg at offset 0, generated as it is sent (no buffer of the file in the benchmark either).
+  Through ` + "`gemini_balance`" + ` the leg goes to the ` + "`X-Goog-Upload-Url`" + ` the proxy rewrote to itself; through a
+  bare ` + "`reverse_proxy`" + ` (for comparison) to the stand-in's upload URL with the proxy's host; each in a fresh
+  Caddy process of its own, and once directly to the stand-in for its own speed. The stand-in hashes and counts the
+  bytes without keeping them; the answer must name a file, and the stand-in must have counted every byte with the
+  SHA-256 of what was sent. The Caddy process's VmRSS is read before the leg and every 20 ms while it is sent (peak),
+  and after the answer; throughput is the file's size over the time from sending the leg to the end of its answer.
 - Open streams: that many native SSE streams are opened (256 at a time) on a stand-in that sends one event, waits,
   then sends the last; first through a bare ` + "`reverse_proxy`" + ` (the floor), then through ` + "`gemini_balance`" + `,
   each in a fresh Caddy process of its own. This is done twice: against a plain HTTP/1.1 stand-in (one upstream

@@ -73,7 +73,8 @@ type bench struct {
 	largeLoad, largeReload   time.Duration
 	largeRSS, largeReloadRSS int64
 	streams                  []streamsOutcome
-	caddyEnv                 []string // for every Caddy: trusts the TLS stand-in
+	uploads                  []uploadOutcome // of the last file upload run: direct, bare reverse_proxy, gemini_balance
+	caddyEnv                 []string        // for every Caddy: trusts the TLS stand-in
 }
 
 // streamUpstream is a stand-in for the open-streams scenario.
@@ -141,6 +142,7 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 		{"OpenAI chat stream", b.chatStream, false},
 		{"passthrough", b.passthrough, false},
 		{"failover", b.failover, false},
+		{"file upload", b.fileUpload, false},
 		{"large key pool", b.largePool, false},
 		{"open streams", b.openStreams, true},
 	}
@@ -939,6 +941,19 @@ func (b *bench) evaluate() {
 		add(fmt.Sprintf("no goroutine left after the streams close, %s upstream", so.label),
 			fmt.Sprintf("%+d (%d before, %d during, %d after)", left, so.ours.goroutinesBefore, so.ours.goroutinesDuring, so.goroutinesAfter),
 			so.goroutinesAfter > 0 && left <= 10)
+	}
+	for _, u := range b.uploads {
+		if u.label != "gemini_balance" {
+			continue
+		}
+		measured := fmt.Sprintf("+%s (%s before, peak %s, %d samples 20 ms apart), %.0f MiB/s", mib(u.growth()), mib(u.before),
+			mib(u.peak), u.samples, u.mibps())
+		for _, o := range b.uploads {
+			if o.label == "bare reverse_proxy" {
+				measured += fmt.Sprintf("; a bare reverse_proxy Caddy: +%s, %.0f MiB/s", mib(o.growth()), o.mibps())
+			}
+		}
+		add(fmt.Sprintf("a %s upload (one leg) raises Caddy's RSS by ≤ 32 MiB", sizeLabel(u.size)), measured, u.growth() <= 32<<20)
 	}
 	if len(rep.checks) == 0 {
 		rep.notes = append(rep.notes, "no target could be checked")
