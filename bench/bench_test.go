@@ -47,6 +47,11 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("benchmark.md lacks %q", want)
 		}
 	}
+	// The failover mode must really fail over: every request's first key
+	// got a 429 (a proxy that stopped forwarding the choice would not).
+	if i := strings.Index(text, "| failover: requests whose first key got a 429 | "); i < 0 || strings.HasPrefix(text[i+len("| failover: requests whose first key got a 429 | "):], "0 of") {
+		t.Errorf("the failover scenario did not fail over: %s", text[max(i, 0):min(max(i, 0)+200, len(text))])
+	}
 	// Every request of the smoke run must have succeeded.
 	for _, r := range rep.rows {
 		if r.res.errs > 0 {

@@ -548,13 +548,14 @@ func (b *bench) passthrough(ctx context.Context) error {
 }
 
 func (b *bench) failover(ctx context.Context) error {
-	direct := b.fo.url + b.nativePath
-	via := b.foURL + "/v1beta" + b.nativePath
+	// The model name chooses the failover stand-in's answer (see failoverUpstream).
+	path := func(mode string) string { return "/models/" + foModelPrefix + mode + ":generateContent" }
+	direct, via := b.fo.url, b.foURL+"/v1beta"
 	targets := []*target{
-		newTarget(nameDirect429, roleRef, direct+"?fo=429", nativeBody, false, "goog", floorKey),
-		newTarget(nameDirect200, roleRef, direct+"?fo=ok", nativeBody, false, "goog", floorKey),
-		newTarget(nameNoFailover, roleFloor, via+"?fo=ok", nativeBody, false, "goog", clientToken),
-		newTarget(nameFailover, roleOurs, via+"?fo=alt", nativeBody, false, "goog", clientToken),
+		newTarget(nameDirect429, roleRef, direct+path("429"), nativeBody, false, "goog", floorKey),
+		newTarget(nameDirect200, roleRef, direct+path("ok"), nativeBody, false, "goog", floorKey),
+		newTarget(nameNoFailover, roleFloor, via+path("ok"), nativeBody, false, "goog", clientToken),
+		newTarget(nameFailover, roleOurs, via+path("alt"), nativeBody, false, "goog", clientToken),
 	}
 	// The direct 429 is the expected answer of that target, not an error.
 	targets[0].expect = http.StatusTooManyRequests

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
@@ -64,13 +65,13 @@ func record(up *fakegemini.Server, key string) (canned, error) {
 
 // failoverUpstream replays the stand-in's own answers (a 429
 // RESOURCE_EXHAUSTED with RetryInfo, and a 200) so that the first attempt of
-// a request fails over and the second succeeds, whatever key the pool picks:
+// a request fails over and the second succeeds, whatever key the pool picks.
+// The model name chooses (the proxy forwards it, and no query but the
+// methods' own):
 //
-//	?fo=alt  answers 429, 200, 429, 200 ... in turn
-//	?fo=429  always 429 (the upstream's own time for the failed attempt)
-//	?fo=ok   always 200
-//
-// The proxy forwards the query, so the client chooses per request.
+//	models/bench-fo-alt  answers 429, 200, 429, 200 ... in turn
+//	models/bench-fo-429  always 429 (the upstream's own time for the failed attempt)
+//	models/bench-fo-ok   always 200
 type failoverUpstream struct {
 	srv               *httptest.Server
 	url               string // base URL ending in /v1beta
@@ -102,9 +103,13 @@ func newFailoverUpstream() (*failoverUpstream, error) {
 	return f, nil
 }
 
+// foModelPrefix starts the model names that choose the failover answer.
+const foModelPrefix = "bench-fo-"
+
 func (f *failoverUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
-	switch r.URL.Query().Get("fo") {
+	mode, _, _ := strings.Cut(r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:], ":")
+	switch strings.TrimPrefix(mode, foModelPrefix) {
 	case "alt":
 		if f.turn.Add(1)%2 == 1 {
 			f.served429.Add(1)
