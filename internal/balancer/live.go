@@ -85,6 +85,10 @@ func (b *Balancer) recompute(stored map[string]json.RawMessage) error {
 	return b.install(next)
 }
 
+// oldClientClosed is called when a replaced upstream client has been
+// closed (a test hook).
+var oldClientClosed = func(*upstream.Client) {}
+
 // install puts s in force for new requests; requests in flight keep what
 // they started with.
 func (b *Balancer) install(s Settings) error {
@@ -95,8 +99,18 @@ func (b *Balancer) install(s Settings) error {
 			return err
 		}
 		if prev := b.client.Swap(client); prev != nil {
-			// Idle connections of the old client close; requests in flight finish.
-			go func() { time.Sleep(time.Minute); prev.Close() }()
+			// Idle connections of the old client close a minute later, or
+			// when the pool stops; requests in flight finish.
+			go func() {
+				t := time.NewTimer(time.Minute)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-b.stop:
+				}
+				prev.Close()
+				oldClientClosed(prev)
+			}()
 		}
 	}
 	m := s.Models
