@@ -5,6 +5,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/console"
 )
 
 // pools holds every running pool by name, so key state, connections and the
@@ -14,7 +15,12 @@ var pools = caddy.NewUsagePool()
 // livePool adapts a Balancer to caddy.Destructor.
 type livePool struct{ *balancer.Balancer }
 
-func (p livePool) Destruct() error { return p.Close() }
+// Destruct stops the pool when the last config naming it is gone; its
+// console sessions go with it.
+func (p livePool) Destruct() error {
+	console.Forget(p.Name())
+	return p.Close()
+}
 
 // acquirePool returns the running pool of that name with cfg applied, or
 // opens it. Every call must be matched by pools.Delete(cfg.Name).

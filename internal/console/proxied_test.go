@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -180,5 +181,19 @@ func TestLockoutKeyGroupsIPv6By64(t *testing.T) {
 		if got := lockoutKey(ip); got != want {
 			t.Errorf("lockoutKey(%q) = %q, want %q", ip, got, want)
 		}
+	}
+}
+
+// The sessions and failures of a pool go when the pool stops (Forget), and
+// a pool of the same name started later starts clean.
+func TestForgetEndsThePoolsState(t *testing.T) {
+	st := stateFor("forget-me")
+	st.fail("203.0.113.9", time.Now())
+	if stateFor("forget-me") != st {
+		t.Fatal("the state is not kept across lookups (reloads)")
+	}
+	Forget("forget-me")
+	if again := stateFor("forget-me"); again == st || len(again.failures) != 0 {
+		t.Error("a forgotten pool's state came back")
 	}
 }

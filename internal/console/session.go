@@ -32,7 +32,9 @@ type session struct {
 
 // poolState holds the sessions and login failures of one pool. It lives in a
 // package-level registry keyed by pool name, so a Caddy config reload (which
-// builds a new Console) keeps everyone logged in.
+// builds a new Console) keeps everyone logged in; Forget ends it with the
+// pool. (It is not in the pool's UsagePool value because that value is the
+// balancer, which must not depend on the console.)
 type poolState struct {
 	mu        sync.Mutex
 	sessions  map[[32]byte]*session // keyed by sha256 of the session id
@@ -44,6 +46,16 @@ var (
 	statesMu sync.Mutex
 	states   = map[string]*poolState{}
 )
+
+// Forget drops a pool's sessions and login failures. The module calls it
+// when the pool's caddy.UsagePool entry is destructed (the last config
+// naming the pool is gone), so the state lives exactly as long as the pool:
+// across reloads, not after.
+func Forget(pool string) {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	delete(states, pool)
+}
 
 func stateFor(pool string) *poolState {
 	statesMu.Lock()
