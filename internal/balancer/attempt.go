@@ -251,6 +251,13 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			break
 		}
 	}
+	// The attempts ran out on a 429 that left every key of the pool
+	// resting: say so, with the earliest return, as when no key is left.
+	if last != nil && last.verdict.Action == failure.Cooldown && call.FixedKey == nil && call.OwnerKey == nil {
+		if at := b.pool.EarliestReturn(call.Model, b.now()); !at.IsZero() {
+			return nil, b.noKeyFailure(&keypool.NoKeyError{Reason: keypool.AllCooling, Model: call.Model, RetryAt: at, Total: b.pool.Len()}, last, call.Model)
+		}
+	}
 	return nil, b.lastFailure(last, call.Model)
 }
 
