@@ -407,8 +407,8 @@ func (x *exchange) answerFor(model string, r *genRequest) *answer {
 
 var (
 	thoughtPart = part{Text: ThoughtText, Thought: true}
-	imagePart   = part{InlineData: &blob{"image/png", TinyPNG}}
-	speechPart  = part{InlineData: &blob{SpeechMimeType, speechData}}
+	imagePart   = part{InlineData: &blob{MimeType: "image/png", Data: TinyPNG}}
+	speechPart  = part{InlineData: &blob{MimeType: SpeechMimeType, Data: speechData}}
 )
 
 // parts are the parts of the whole answer.
@@ -499,9 +499,9 @@ func (a *answer) outputTokens() int {
 // response is one GenerateContentResponse of the answer holding parts; the
 // final one has finishReason STOP, candidatesTokenCount and any grounding.
 func (a *answer) response(model, id string, prompt int, parts []part, final bool) generateResponse {
-	c := candidate{Content: content{Parts: parts, Role: "model"}}
+	c := candidate{Content: &content{Parts: parts, Role: "model"}}
 	u := usageMetadata{PromptTokenCount: prompt, TotalTokenCount: prompt,
-		PromptTokensDetails: []tokenDetail{{"TEXT", prompt}}}
+		PromptTokensDetails: []tokenDetail{{Modality: "TEXT", TokenCount: prompt}}}
 	if a.cached {
 		u.CachedContentTokenCount = CachedTokenCount
 	}
@@ -515,40 +515,15 @@ func (a *answer) response(model, id string, prompt int, parts []part, final bool
 		u.TotalTokenCount += u.CandidatesTokenCount
 		if a.grounding {
 			c.GroundingMetadata = &groundingMetadata{
-				GroundingChunks:  []groundingChunk{{webChunk{GroundingURI, GroundingTitle}}},
+				GroundingChunks:  []groundingChunk{{Web: &webChunk{URI: GroundingURI, Title: GroundingTitle}}},
 				WebSearchQueries: []string{GroundingQuery},
 			}
 		}
 	}
-	return generateResponse{Candidates: []candidate{c}, UsageMetadata: u, ModelVersion: model, ResponseID: id}
-}
-
-type groundingMetadata struct {
-	GroundingChunks  []groundingChunk `json:"groundingChunks"`
-	WebSearchQueries []string         `json:"webSearchQueries"`
-}
-
-type groundingChunk struct {
-	Web webChunk `json:"web"`
-}
-
-type webChunk struct {
-	URI   string `json:"uri"`
-	Title string `json:"title"`
+	return generateResponse{Candidates: []candidate{c}, UsageMetadata: &u, ModelVersion: model, ResponseID: id}
 }
 
 // Prompt blocked by safety filters.
-
-type safetyRating struct {
-	Category    string `json:"category"`
-	Probability string `json:"probability"`
-	Blocked     bool   `json:"blocked,omitempty"`
-}
-
-type promptFeedback struct {
-	BlockReason   string         `json:"blockReason"`
-	SafetyRatings []safetyRating `json:"safetyRatings"`
-}
 
 // blockedResponse is Google's answer to a prompt its safety filters block.
 func blockedResponse(model, id string, prompt int) generateResponse {
@@ -559,8 +534,8 @@ func blockedResponse(model, id string, prompt int) generateResponse {
 			{Category: "HARM_CATEGORY_HARASSMENT", Probability: "NEGLIGIBLE"},
 			{Category: "HARM_CATEGORY_DANGEROUS_CONTENT", Probability: "NEGLIGIBLE"},
 		}},
-		UsageMetadata: usageMetadata{PromptTokenCount: prompt, TotalTokenCount: prompt,
-			PromptTokensDetails: []tokenDetail{{"TEXT", prompt}}},
+		UsageMetadata: &usageMetadata{PromptTokenCount: prompt, TotalTokenCount: prompt,
+			PromptTokensDetails: []tokenDetail{{Modality: "TEXT", TokenCount: prompt}}},
 		ModelVersion: model,
 		ResponseID:   id,
 	}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 const (
@@ -352,60 +354,23 @@ func (x *exchange) getModel() {
 	}
 }
 
-// part is a Part of Google's JSON, fields in Google's order (that of the
-// proto's field numbers).
-type part struct {
-	Text             string        `json:"text,omitempty"`
-	InlineData       *blob         `json:"inlineData,omitempty"`
-	FunctionCall     *functionCall `json:"functionCall,omitempty"`
-	Thought          bool          `json:"thought,omitempty"`
-	ThoughtSignature string        `json:"thoughtSignature,omitempty"`
-}
-
-type blob struct {
-	MimeType string `json:"mimeType"`
-	Data     string `json:"data"`
-}
-
-type functionCall struct {
-	Name string          `json:"name"`
-	Args json.RawMessage `json:"args"`
-}
-
-type content struct {
-	Parts []part `json:"parts,omitempty"`
-	Role  string `json:"role"`
-}
-
-type candidate struct {
-	Content           content            `json:"content"`
-	FinishReason      string             `json:"finishReason,omitempty"`
-	Index             int                `json:"index"`
-	GroundingMetadata *groundingMetadata `json:"groundingMetadata,omitempty"`
-}
-
-type tokenDetail struct {
-	Modality   string `json:"modality"`
-	TokenCount int    `json:"tokenCount"`
-}
-
-// usageMetadata is Google's, fields in Google's order.
-type usageMetadata struct {
-	PromptTokenCount        int           `json:"promptTokenCount"`
-	CandidatesTokenCount    int           `json:"candidatesTokenCount,omitempty"`
-	TotalTokenCount         int           `json:"totalTokenCount"`
-	CachedContentTokenCount int           `json:"cachedContentTokenCount,omitempty"`
-	PromptTokensDetails     []tokenDetail `json:"promptTokensDetails,omitempty"`
-	ThoughtsTokenCount      int           `json:"thoughtsTokenCount,omitempty"`
-}
-
-type generateResponse struct {
-	Candidates     []candidate     `json:"candidates,omitempty"`
-	PromptFeedback *promptFeedback `json:"promptFeedback,omitempty"`
-	UsageMetadata  usageMetadata   `json:"usageMetadata"`
-	ModelVersion   string          `json:"modelVersion"`
-	ResponseID     string          `json:"responseId"`
-}
+// The answer types are package gemini's (the one declaration of Google's
+// GenerateContentResponse, fields in Google's order).
+type (
+	part              = gemini.Part
+	blob              = gemini.Blob
+	functionCall      = gemini.FunctionCall
+	content           = gemini.Content
+	candidate         = gemini.Candidate
+	tokenDetail       = gemini.ModalityTokenCount
+	usageMetadata     = gemini.UsageMetadata
+	generateResponse  = gemini.Response
+	groundingMetadata = gemini.GroundingMetadata
+	groundingChunk    = gemini.GroundingChunk
+	webChunk          = gemini.WebChunk
+	promptFeedback    = gemini.PromptFeedback
+	safetyRating      = gemini.SafetyRating
+)
 
 // generation parses a generation request, answering 404 or 400 on failure.
 func (x *exchange) generation() (string, *genRequest, bool) {
@@ -523,7 +488,7 @@ func (x *exchange) countTokens() {
 	x.ok(struct {
 		TotalTokens         int           `json:"totalTokens"`
 		PromptTokensDetails []tokenDetail `json:"promptTokensDetails"`
-	}{n, []tokenDetail{{"TEXT", n}}})
+	}{n, []tokenDetail{{Modality: "TEXT", TokenCount: n}}})
 }
 
 type embedRequest struct {

@@ -35,12 +35,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 		return
 	}
 	set := h.Balancer.Settings().Models
-	bf := h.Balancer.Features(res)
-	gbody, err := chat.ToGemini(r.Context(), req, res.Upstream, chat.Features{
-		Search: bf.Search, ImageOutput: bf.ImageOutput, DisableThinking: bf.DisableThinking,
-		ThinkingBudget: bf.ThinkingBudget, IncludeThoughts: set.ShowThinking, SafetySettings: bf.SafetySettings,
-		CodeExecution: bf.CodeExecution, URLContext: bf.URLContext,
-	}, h.newImageFetch().fetch)
+	feat := h.Balancer.Features(res)
+	feat.IncludeThoughts = set.ShowThinking
+	gbody, err := chat.ToGemini(r.Context(), req, res.Upstream, feat, h.newImageFetch().fetch)
 	if err != nil {
 		writeChatError(w, err)
 		return

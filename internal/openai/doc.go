@@ -9,12 +9,14 @@
 //
 // Decisions, where OpenAI and Gemini do not line up:
 //
-//   - Errors. OpenAI's "type" is the one its API really sends: every 4xx but
-//     429 is "invalid_request_error" (OpenAI uses it for 401 invalid keys and
-//     404 unknown models too), 429 is "requests" with code
-//     "rate_limit_exceeded", 5xx is "server_error". The SDKs pick their
-//     exception class from the HTTP status, which the caller keeps. A Google
-//     error keeps its HTTP status and message; its google.rpc status
+//   - Errors. One encoder (ErrorBody, ErrorBodyCode) for every OpenAI route,
+//     chat completions included; its vocabulary is the table above ErrorType:
+//     400 invalid_request_error, 401 authentication_error ("invalid_api_key"),
+//     403 permission_error, 404 not_found_error, 429 rate_limit_error
+//     ("rate_limit_exceeded"), 503 service_unavailable_error, other 5xx
+//     server_error; code is a string or null. The SDKs pick their exception
+//     class from the HTTP status, which the caller keeps. A Google error
+//     keeps its HTTP status and message; its google.rpc status
 //     ("RESOURCE_EXHAUSTED", "INVALID_ARGUMENT", ...) becomes the code.
 //
 //   - Embeddings. input may be a string or an array of strings; token arrays

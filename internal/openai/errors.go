@@ -24,18 +24,48 @@ type errorEnvelope struct {
 	Error apiError `json:"error"`
 }
 
-// ErrorType is the OpenAI error "type" for an HTTP status, as OpenAI's API
-// sends it: "invalid_request_error" for 4xx (401 and 404 included),
-// "requests" for 429 (OpenAI's type for request-rate limits) and
-// "server_error" for 5xx and anything that is not a client error.
+// The OpenAI error vocabulary: the one table every OpenAI-shaped error of the
+// proxy (/v1/models, /v1/embeddings, /v1/images, /v1/audio and
+// /v1/chat/completions, streams included) is written with. "type" follows the
+// HTTP status, "code" is a string or null, "param" a field name or null, as
+// OpenAI documents them and the official SDKs (openai-go, openai npm/python)
+// parse them; the SDKs choose their exception class from the HTTP status.
+//
+//	status               type                        default code
+//	400 Bad Request      invalid_request_error       null
+//	401 Unauthorized     authentication_error        "invalid_api_key"
+//	403 Forbidden        permission_error            null
+//	404 Not Found        not_found_error             null ("model_not_found" where a model is unknown, set by the caller)
+//	405, 409, 413, 422   invalid_request_error       null
+//	and every other 4xx
+//	429 Too Many Req.    rate_limit_error            "rate_limit_exceeded"
+//	503 Unavailable      service_unavailable_error   null
+//	500, 502, 504, 5xx   server_error                null
+//	anything else        api_error                   null
+//
+// A Google error translated by FromGoogleError keeps this type and takes its
+// google.rpc status name ("RESOURCE_EXHAUSTED", ...) as the code.
+
+// ErrorType is the OpenAI error "type" for an HTTP status (see the table
+// above).
 func ErrorType(status int) string {
 	switch {
+	case status == http.StatusUnauthorized:
+		return "authentication_error"
+	case status == http.StatusForbidden:
+		return "permission_error"
+	case status == http.StatusNotFound:
+		return "not_found_error"
 	case status == http.StatusTooManyRequests:
-		return "requests"
+		return "rate_limit_error"
 	case status >= 400 && status < 500:
 		return "invalid_request_error"
-	default:
+	case status == http.StatusServiceUnavailable:
+		return "service_unavailable_error"
+	case status >= 500 && status < 600:
 		return "server_error"
+	default:
+		return "api_error"
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // oaError is an OpenAI error body as a client decodes it.
@@ -45,27 +47,55 @@ func deref(p *string) string {
 	return *p
 }
 
-func TestErrorType(t *testing.T) {
+// TestErrorVocabulary pins, for each status the proxy answers with, the
+// OpenAI dialect's type and default code (ErrorBody, which chat's ErrorEvent
+// and RequestErrorBody also use) and the Gemini dialect's google.rpc status
+// and numeric code (gemini.ErrorBody).
+func TestErrorVocabulary(t *testing.T) {
 	for _, tc := range []struct {
-		status int
-		want   string
+		status       int
+		oaType       string
+		oaCode       string // "<null>" for null
+		geminiStatus string
 	}{
-		{400, "invalid_request_error"},
-		{401, "invalid_request_error"},
-		{403, "invalid_request_error"},
-		{404, "invalid_request_error"},
-		{413, "invalid_request_error"},
-		{422, "invalid_request_error"},
-		{429, "requests"},
-		{500, "server_error"},
-		{502, "server_error"},
-		{503, "server_error"},
-		{504, "server_error"},
-		{0, "server_error"},
-		{200, "server_error"},
+		{400, "invalid_request_error", "<null>", "INVALID_ARGUMENT"},
+		{401, "authentication_error", "invalid_api_key", "UNAUTHENTICATED"},
+		{403, "permission_error", "<null>", "PERMISSION_DENIED"},
+		{404, "not_found_error", "<null>", "NOT_FOUND"},
+		{405, "invalid_request_error", "<null>", "UNKNOWN"},
+		{409, "invalid_request_error", "<null>", "ABORTED"},
+		{413, "invalid_request_error", "<null>", "INVALID_ARGUMENT"},
+		{422, "invalid_request_error", "<null>", "UNKNOWN"},
+		{429, "rate_limit_error", "rate_limit_exceeded", "RESOURCE_EXHAUSTED"},
+		{500, "server_error", "<null>", "INTERNAL"},
+		{502, "server_error", "<null>", "INTERNAL"},
+		{503, "service_unavailable_error", "<null>", "UNAVAILABLE"},
+		{504, "server_error", "<null>", "DEADLINE_EXCEEDED"},
 	} {
-		if got := ErrorType(tc.status); got != tc.want {
-			t.Errorf("ErrorType(%d) = %q, want %q", tc.status, got, tc.want)
+		if got := ErrorType(tc.status); got != tc.oaType {
+			t.Errorf("ErrorType(%d) = %q, want %q", tc.status, got, tc.oaType)
+		}
+		oa := decodeOAError(t, ErrorBody(tc.status, "m", ""))
+		if oa.Error.Type != tc.oaType || deref(oa.Error.Code) != tc.oaCode || oa.Error.Param != nil || oa.Error.Message != "m" {
+			t.Errorf("OpenAI %d: type %q code %q param %q, want %q %q null", tc.status, oa.Error.Type, deref(oa.Error.Code), deref(oa.Error.Param), tc.oaType, tc.oaCode)
+		}
+		var g struct {
+			Error struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+				Status  string `json:"status"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(gemini.ErrorBody(tc.status, "m"), &g); err != nil {
+			t.Fatal(err)
+		}
+		if g.Error.Code != tc.status || g.Error.Status != tc.geminiStatus || g.Error.Message != "m" {
+			t.Errorf("Gemini %d: code %d status %q, want %d %q", tc.status, g.Error.Code, g.Error.Status, tc.status, tc.geminiStatus)
+		}
+	}
+	for _, status := range []int{0, 200, 302} {
+		if got := ErrorType(status); got != "api_error" {
+			t.Errorf("ErrorType(%d) = %q, want api_error", status, got)
 		}
 	}
 }
@@ -79,13 +109,13 @@ func TestErrorBody(t *testing.T) {
 		{400, "input is required", "input",
 			`{"error":{"message":"input is required","type":"invalid_request_error","param":"input","code":null}}`},
 		{401, "Invalid token", "",
-			`{"error":{"message":"Invalid token","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`},
+			`{"error":{"message":"Invalid token","type":"authentication_error","param":null,"code":"invalid_api_key"}}`},
 		{404, "no such model", "model",
-			`{"error":{"message":"no such model","type":"invalid_request_error","param":"model","code":null}}`},
+			`{"error":{"message":"no such model","type":"not_found_error","param":"model","code":null}}`},
 		{429, "all keys are cooling", "",
-			`{"error":{"message":"all keys are cooling","type":"requests","param":null,"code":"rate_limit_exceeded"}}`},
+			`{"error":{"message":"all keys are cooling","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`},
 		{503, "no keys", "",
-			`{"error":{"message":"no keys","type":"server_error","param":null,"code":null}}`},
+			`{"error":{"message":"no keys","type":"service_unavailable_error","param":null,"code":null}}`},
 		{400, `a <b> & "c"`, "",
 			`{"error":{"message":"a <b> & \"c\"","type":"invalid_request_error","param":null,"code":null}}`},
 	} {
@@ -96,7 +126,7 @@ func TestErrorBody(t *testing.T) {
 		decodeOAError(t, []byte(got))
 	}
 	got := string(ErrorBodyCode(403, "denied", "", "permission_denied"))
-	want := `{"error":{"message":"denied","type":"invalid_request_error","param":null,"code":"permission_denied"}}`
+	want := `{"error":{"message":"denied","type":"permission_error","param":null,"code":"permission_denied"}}`
 	if got != want {
 		t.Errorf("ErrorBodyCode\n got %s\nwant %s", got, want)
 	}
@@ -210,13 +240,13 @@ func TestFromGoogleError(t *testing.T) {
 	}{
 		{"key invalid", 400, googleKeyInvalid, "API key not valid. Please pass a valid API key.", "invalid_request_error", "<null>", "INVALID_ARGUMENT", false},
 		{"array form", 400, googleArray, "API key not valid. Please pass a valid API key.", "invalid_request_error", "<null>", "INVALID_ARGUMENT", false},
-		{"429 with details", 429, google429, "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 10\nPlease retry in 17.4s.", "requests", "<null>", "RESOURCE_EXHAUSTED", false},
-		{"404 model", 404, google404, "models/gemini-9-ultra is not found", "invalid_request_error", "<null>", "NOT_FOUND", true},
-		{"503", 503, google503, "The model is overloaded. Please try again later.", "server_error", "<null>", "UNAVAILABLE", false},
+		{"429 with details", 429, google429, "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 10\nPlease retry in 17.4s.", "rate_limit_error", "<null>", "RESOURCE_EXHAUSTED", false},
+		{"404 model", 404, google404, "models/gemini-9-ultra is not found", "not_found_error", "<null>", "NOT_FOUND", true},
+		{"503", 503, google503, "The model is overloaded. Please try again later.", "service_unavailable_error", "<null>", "UNAVAILABLE", false},
 		{"bad request details", 400, googleSchema, `Unknown name "foo"`, "invalid_request_error", "<null>", "INVALID_ARGUMENT", true},
-		{"status from body", 0, google429, "You exceeded your current quota", "requests", "<null>", "RESOURCE_EXHAUSTED", true},
+		{"status from body", 0, google429, "You exceeded your current quota", "rate_limit_error", "<null>", "RESOURCE_EXHAUSTED", true},
 		{"no status name", 500, `{"error":{"code":500,"message":"Internal error encountered."}}`, "Internal error encountered.", "server_error", "<null>", "<null>", false},
-		{"no status name 429", 429, `{"error":{"code":429,"message":"slow down"}}`, "slow down", "requests", "<null>", "rate_limit_exceeded", false},
+		{"no status name 429", 429, `{"error":{"code":429,"message":"slow down"}}`, "slow down", "rate_limit_error", "<null>", "rate_limit_exceeded", false},
 		{"empty message", 502, `{"error":{"code":502,"status":"UNAVAILABLE"}}`, "upstream answered HTTP 502 Bad Gateway", "server_error", "<null>", "UNAVAILABLE", false},
 		{"html", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>\n", "<html><body><h1>502 Bad Gateway</h1></body></html>", "server_error", "<null>", "<null>", false},
 		{"plain text", 500, "upstream connect error or disconnect/reset before headers", "upstream connect error or disconnect/reset before headers", "server_error", "<null>", "<null>", false},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // benchRequest is a mid-sized agent turn: system prompt, history with a tool
@@ -53,7 +55,7 @@ func BenchmarkToGemini(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchRequest)))
 	for b.Loop() {
-		if _, err := ToGemini(ctx, req, "gemini-2.5-flash", Features{ThinkingBudget: intPtr(1024)}, nil); err != nil {
+		if _, err := ToGemini(ctx, req, "gemini-2.5-flash", gemini.Features{ThinkingBudget: intPtr(1024)}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

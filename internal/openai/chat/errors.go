@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/openai"
 )
 
 // RequestError is a client error in a chat completion request. Param names
@@ -103,52 +105,18 @@ func jsonKind(v string) string {
 }
 
 // ErrorEvent is an OpenAI-shaped error object,
-// {"error":{"message","type","param":null,"code"}}. Written as an SSE data line
-// it ends a stream that failed after its first byte (the OpenAI SDKs raise it
-// as an APIError); it is also the body of a non-stream error answer. code is
-// the HTTP status.
+// {"error":{"message","type","param":null,"code"}}, written by openai.ErrorBody
+// (the one OpenAI error encoder: type and code follow the status as its table
+// says). Written as an SSE data line it ends a stream that failed after its
+// first byte (the OpenAI SDKs raise it as an APIError); it is also the body of
+// a non-stream error answer.
 func ErrorEvent(status int, message string) []byte {
-	return errorJSON(status, message, nil)
+	return openai.ErrorBody(status, message, "")
 }
 
 // RequestErrorBody is the 400 body for a RequestError, with its param set.
 func RequestErrorBody(e *RequestError) []byte {
-	var param *string
-	if e.Param != "" {
-		param = &e.Param
-	}
-	return errorJSON(http.StatusBadRequest, e.Error(), param)
-}
-
-func errorJSON(status int, message string, param *string) []byte {
-	type body struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    int     `json:"code"`
-	}
-	b, _ := marshal(struct {
-		Error body `json:"error"`
-	}{body{message, errorType(status), param, status}})
-	return b
-}
-
-// errorType is the OpenAI error "type" for an HTTP status.
-func errorType(status int) string {
-	switch status {
-	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return "invalid_request_error"
-	case http.StatusUnauthorized:
-		return "authentication_error"
-	case http.StatusForbidden:
-		return "permission_error"
-	case http.StatusTooManyRequests:
-		return "rate_limit_error"
-	}
-	if status >= 500 {
-		return "server_error"
-	}
-	return "api_error"
+	return openai.ErrorBody(http.StatusBadRequest, e.Error(), e.Param)
 }
 
 // UpstreamError is an error object Gemini sent inside a 200 answer or an SSE

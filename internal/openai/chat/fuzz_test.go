@@ -46,7 +46,7 @@ func FuzzDecodeAndToGemini(f *testing.F) {
 			}
 			return
 		}
-		feat := Features{
+		feat := gemini.Features{
 			Search: flags&1 != 0, ImageOutput: flags&2 != 0, DisableThinking: flags&4 != 0,
 			IncludeThoughts: flags&8 != 0, CodeExecution: flags&16 != 0, URLContext: flags&32 != 0,
 		}

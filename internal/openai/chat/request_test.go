@@ -2,9 +2,10 @@ package chat
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gemini-balance/gemini_balance/internal/openai"
 )
 
 const png1x1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -164,11 +165,14 @@ func TestRequestErrorBody(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatal(err)
 	}
-	jsonEqual(t, RequestErrorBody(re), `{"error":{"message":"messages[0].role: unknown role \"x\" (expected system, developer, user, assistant or tool)","type":"invalid_request_error","param":"messages[0].role","code":400}}`)
+	jsonEqual(t, RequestErrorBody(re), `{"error":{"message":"messages[0].role: unknown role \"x\" (expected system, developer, user, assistant or tool)","type":"invalid_request_error","param":"messages[0].role","code":null}}`)
 }
 
+// TestErrorEvent: chat writes its errors with the one OpenAI encoder
+// (openai.ErrorBody; its vocabulary is pinned by openai.TestErrorVocabulary).
 func TestErrorEvent(t *testing.T) {
-	for status, typ := range map[int]string{400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error", 500: "server_error", 502: "server_error", 418: "api_error"} {
-		jsonEqual(t, ErrorEvent(status, "boom <&>"), `{"error":{"message":"boom <&>","type":"`+typ+`","param":null,"code":`+strconv.Itoa(status)+`}}`)
+	for _, status := range []int{400, 401, 403, 404, 429, 500, 502, 503} {
+		jsonEqual(t, ErrorEvent(status, "boom <&>"), string(openai.ErrorBody(status, "boom <&>", "")))
 	}
+	jsonEqual(t, ErrorEvent(429, "boom <&>"), `{"error":{"message":"boom <&>","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`)
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // ResponseOptions shape the OpenAI answer. ID ("chatcmpl-<random>") and
@@ -23,65 +25,13 @@ type ResponseOptions struct {
 	ImagesAsMarkdown bool // inline images become ![image](data:...) in content; otherwise they are dropped
 }
 
-// Gemini response wire types (only what the translation reads).
-type (
-	geminiResponse struct {
-		Candidates     []geminiCandidate `json:"candidates"`
-		PromptFeedback *struct {
-			BlockReason        string `json:"blockReason"`
-			BlockReasonMessage string `json:"blockReasonMessage"`
-		} `json:"promptFeedback"`
-		UsageMetadata *geminiUsage   `json:"usageMetadata"`
-		ResponseID    string         `json:"responseId"`
-		Error         *UpstreamError `json:"error"`
-	}
-	geminiCandidate struct {
-		Content *struct {
-			Parts []geminiOutPart `json:"parts"`
-		} `json:"content"`
-		FinishReason      string `json:"finishReason"`
-		FinishMessage     string `json:"finishMessage"`
-		Index             int    `json:"index"`
-		GroundingMetadata *struct {
-			GroundingChunks []struct {
-				Web *struct {
-					URI   string `json:"uri"`
-					Title string `json:"title"`
-				} `json:"web"`
-			} `json:"groundingChunks"`
-		} `json:"groundingMetadata"`
-	}
-	geminiOutPart struct {
-		Text             string `json:"text"`
-		Thought          bool   `json:"thought"`
-		ThoughtSignature string `json:"thoughtSignature"`
-		FunctionCall     *struct {
-			ID   string          `json:"id"`
-			Name string          `json:"name"`
-			Args json.RawMessage `json:"args"`
-		} `json:"functionCall"`
-		InlineData *struct {
-			MimeType string `json:"mimeType"`
-			Data     string `json:"data"`
-		} `json:"inlineData"`
-		ExecutableCode *struct {
-			Language string `json:"language"`
-			Code     string `json:"code"`
-		} `json:"executableCode"`
-		CodeExecutionResult *struct {
-			Outcome string `json:"outcome"`
-			Output  string `json:"output"`
-		} `json:"codeExecutionResult"`
-	}
-	geminiUsage struct {
-		PromptTokenCount        int `json:"promptTokenCount"`
-		CandidatesTokenCount    int `json:"candidatesTokenCount"`
-		TotalTokenCount         int `json:"totalTokenCount"`
-		ThoughtsTokenCount      int `json:"thoughtsTokenCount"`
-		CachedContentTokenCount int `json:"cachedContentTokenCount"`
-		ToolUsePromptTokenCount int `json:"toolUsePromptTokenCount"`
-	}
-)
+// Gemini response wire types: the one declaration is in package gemini;
+// geminiResponse adds the error object Gemini may send in a 200 answer or a
+// stream event.
+type geminiResponse struct {
+	gemini.Response
+	Error *UpstreamError `json:"error"`
+}
 
 // OpenAI response wire types.
 type (
@@ -236,7 +186,7 @@ type candidateIndex struct{ pos, index int }
 
 // candidateOrder gives each candidate its choice index: Gemini's index when
 // the indexes are distinct (it omits index 0), else the position.
-func candidateOrder(cs []geminiCandidate) []candidateIndex {
+func candidateOrder(cs []gemini.Candidate) []candidateIndex {
 	out := make([]candidateIndex, len(cs))
 	seen := make(map[int]bool, len(cs))
 	distinct := true
@@ -281,7 +231,7 @@ type rendered struct {
 }
 
 // render adds parts to r; base, choiceIndex and firstCall number the tool calls.
-func (r *rendered) render(parts []geminiOutPart, o ResponseOptions, base string, choiceIndex, firstCall int) {
+func (r *rendered) render(parts []gemini.Part, o ResponseOptions, base string, choiceIndex, firstCall int) {
 	for i := range parts {
 		p := &parts[i]
 		switch {
@@ -333,7 +283,7 @@ func (r *rendered) block(s string) {
 	r.afterBlock = true
 }
 
-func buildChoice(c *geminiCandidate, index int, base string, o ResponseOptions) choice {
+func buildChoice(c *gemini.Candidate, index int, base string, o ResponseOptions) choice {
 	var r rendered
 	if c.Content != nil {
 		r.render(c.Content.Parts, o, base, index, 0)
@@ -383,7 +333,7 @@ func finishReason(gemini string, toolCalls bool) string {
 
 // toUsage maps usageMetadata: completion tokens include thoughts, prompt tokens
 // include tool-use prompt tokens (search results), so the total adds up.
-func toUsage(u *geminiUsage) usage {
+func toUsage(u *gemini.UsageMetadata) usage {
 	var out usage
 	if u == nil {
 		return out
@@ -440,7 +390,7 @@ type sources struct {
 	header  bool
 }
 
-func (s *sources) add(c *geminiCandidate) {
+func (s *sources) add(c *gemini.Candidate) {
 	if c.GroundingMetadata == nil {
 		return
 	}

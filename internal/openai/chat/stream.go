@@ -2,6 +2,8 @@ package chat
 
 import (
 	"sort"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // Stream translates a Gemini streamGenerateContent?alt=sse answer into
@@ -12,7 +14,7 @@ type Stream struct {
 	includeUsage bool
 	base         string // responseId, for tool call ids
 	choices      []*streamChoice
-	usage        *geminiUsage
+	usage        *gemini.UsageMetadata
 	content      bool
 	blocked      bool
 	done         bool

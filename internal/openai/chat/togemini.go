@@ -9,23 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // Fetcher loads an http(s) image URL (the caller implements it with a size
 // cap and a timeout). mimeType may be empty: the type is then sniffed.
 type Fetcher func(ctx context.Context, url string) (mimeType string, data []byte, err error)
-
-// Features are set by the caller from model aliases and settings.
-type Features struct {
-	Search          bool            // add the googleSearch tool
-	ImageOutput     bool            // responseModalities ["TEXT","IMAGE"]
-	DisableThinking bool            // -non-thinking alias: thinking off (budget 0 for 2.5; for models that cannot turn it off, the lowest allowed)
-	ThinkingBudget  *int            // default budget from settings when the client said nothing
-	IncludeThoughts bool            // ask for thoughts (setting show_thinking)
-	SafetySettings  json.RawMessage // applied when the client sent none (OpenAI has no such field, so: always when non-nil)
-	CodeExecution   bool            // add codeExecution tool
-	URLContext      bool            // add urlContext tool
-}
 
 // skipSignature is the value Google documents for a functionCall part whose
 // thought signature was lost (history from another model or from a client
@@ -117,7 +107,13 @@ type (
 // (already resolved, no "models/" prefix). req is validated first if it did
 // not come from DecodeRequest; client errors are *RequestError, also when an
 // image URL cannot be fetched.
-func ToGemini(ctx context.Context, req *Request, model string, f Features, fetch Fetcher) ([]byte, error) {
+//
+// f is what the caller's model aliases and settings ask for, the same
+// gemini.Features the native routes apply. OpenAI has no safety settings, so
+// f.SafetySettings is always used when set; DisableThinking turns thinking off
+// (budget 0 on 2.5, the lowest allowed level on models that cannot turn it
+// off); IncludeThoughts asks for thoughts (setting show_thinking).
+func ToGemini(ctx context.Context, req *Request, model string, f gemini.Features, fetch Fetcher) ([]byte, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
@@ -212,7 +208,7 @@ func (g *geminiGenConfig) empty() bool {
 // generic OpenAI clients send reasoning_effort to any model, and
 // thinkingConfig on a model without thinking is refused. Google's own
 // thinking_config is sent as the client wrote it.
-func thinking(req *Request, model string, f Features) *geminiThinking {
+func thinking(req *Request, model string, f gemini.Features) *geminiThinking {
 	tc := req.thinkingConfig()
 	capable := thinkingModel(model)
 	var t *geminiThinking
@@ -478,7 +474,7 @@ func (b *converter) media(p *ContentPart, at string) (geminiPart, error) {
 // response format ("Tool use with a response mime type ... is unsupported");
 // code execution is also left out for image output and, before Gemini 3,
 // for requests carrying media.
-func (b *converter) tools(f Features, jsonOut bool) ([]geminiTool, *geminiToolConfig) {
+func (b *converter) tools(f gemini.Features, jsonOut bool) ([]geminiTool, *geminiToolConfig) {
 	req := b.req
 	var decls []geminiFunctionDecl
 	seen := make(map[string]bool, len(req.Tools))

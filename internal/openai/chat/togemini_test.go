@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 const hi = `{"role":"user","content":"hi"}`
@@ -35,7 +37,7 @@ func TestToGemini(t *testing.T) {
 	cases := []struct {
 		name  string
 		model string // default gemini-2.5-flash
-		f     Features
+		f     gemini.Features
 		body  string // the request minus the braces
 		want  string
 	}{
@@ -218,84 +220,84 @@ func TestToGemini(t *testing.T) {
 		},
 		{
 			name: "settings tools",
-			f:    Features{Search: true, CodeExecution: true, URLContext: true},
+			f:    gemini.Features{Search: true, CodeExecution: true, URLContext: true},
 			body: `"messages":[` + hi + `]`,
 			want: `{` + hiWant + `,"tools":[{"googleSearch":{}},{"codeExecution":{}},{"urlContext":{}}]}`,
 		},
 		{
 			name: "settings tools step aside for client functions",
-			f:    Features{Search: true, CodeExecution: true, URLContext: true},
+			f:    gemini.Features{Search: true, CodeExecution: true, URLContext: true},
 			body: `"messages":[` + hi + `],"tools":[{"type":"function","function":{"name":"f"}}]`,
 			want: `{` + hiWant + `,"tools":[{"functionDeclarations":[{"name":"f"}]}]}`,
 		},
 		{
 			name: "settings tools step aside for JSON output before Gemini 3",
-			f:    Features{Search: true},
+			f:    gemini.Features{Search: true},
 			body: `"messages":[` + hi + `],"response_format":{"type":"json_object"}`,
 			want: `{` + hiWant + `,"generationConfig":{"responseMimeType":"application/json"}}`,
 		},
 		{
 			name:  "Gemini 3 combines JSON output with search",
 			model: "gemini-3-flash-preview",
-			f:     Features{Search: true},
+			f:     gemini.Features{Search: true},
 			body:  `"messages":[` + hi + `],"response_format":{"type":"json_object"}`,
 			want:  `{` + hiWant + `,"tools":[{"googleSearch":{}}],"generationConfig":{"responseMimeType":"application/json"}}`,
 		},
 		{
 			name: "no code execution with media before Gemini 3",
-			f:    Features{CodeExecution: true, URLContext: true},
+			f:    gemini.Features{CodeExecution: true, URLContext: true},
 			body: `"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,` + png1x1 + `"}}]}]`,
 			want: `{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/png","data":"` + png1x1 + `"}}]}],"tools":[{"urlContext":{}}]}`,
 		},
 		{
 			name:  "image output",
 			model: "gemini-2.5-flash-image",
-			f:     Features{ImageOutput: true, CodeExecution: true, Search: true, IncludeThoughts: true, ThinkingBudget: intPtr(100)},
+			f:     gemini.Features{ImageOutput: true, CodeExecution: true, Search: true, IncludeThoughts: true, ThinkingBudget: intPtr(100)},
 			body:  `"messages":[{"role":"system","content":"style: flat"},` + hi + `]`,
 			want:  `{` + hiWant + `,"systemInstruction":{"parts":[{"text":"style: flat"}]},"tools":[{"googleSearch":{}}],"generationConfig":{"responseModalities":["TEXT","IMAGE"]}}`,
 		},
 		{
 			name:  "2.0 image generation gets the system text in the user turn",
 			model: "gemini-2.0-flash-preview-image-generation",
-			f:     Features{ImageOutput: true},
+			f:     gemini.Features{ImageOutput: true},
 			body:  `"messages":[{"role":"system","content":"style: flat"},` + hi + `]`,
 			want:  `{"contents":[{"role":"user","parts":[{"text":"style: flat"},{"text":"hi"}]}],"generationConfig":{"responseModalities":["TEXT","IMAGE"]}}`,
 		},
 		{
 			name: "safety settings from the caller",
-			f:    Features{SafetySettings: json.RawMessage(`[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"OFF"}]`)},
+			f:    gemini.Features{SafetySettings: json.RawMessage(`[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"OFF"}]`)},
 			body: `"messages":[` + hi + `]`,
 			want: `{` + hiWant + `,"safetySettings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"OFF"}]}`,
 		},
 		{
 			name: "settings budget and thoughts",
-			f:    Features{ThinkingBudget: intPtr(2048), IncludeThoughts: true},
+			f:    gemini.Features{ThinkingBudget: intPtr(2048), IncludeThoughts: true},
 			body: `"messages":[` + hi + `]`,
 			want: `{` + hiWant + `,"generationConfig":{"thinkingConfig":{"thinkingBudget":2048,"includeThoughts":true}}}`,
 		},
 		{
 			name: "client effort wins over settings budget",
-			f:    Features{ThinkingBudget: intPtr(2048), DisableThinking: true},
+			f:    gemini.Features{ThinkingBudget: intPtr(2048), DisableThinking: true},
 			body: `"messages":[` + hi + `],"reasoning_effort":"medium"`,
 			want: `{` + hiWant + `,"generationConfig":{"thinkingConfig":{"thinkingBudget":8192}}}`,
 		},
 		{
 			name: "non-thinking alias beats the settings budget, no thoughts at budget 0",
-			f:    Features{ThinkingBudget: intPtr(2048), DisableThinking: true, IncludeThoughts: true},
+			f:    gemini.Features{ThinkingBudget: intPtr(2048), DisableThinking: true, IncludeThoughts: true},
 			body: `"messages":[` + hi + `]`,
 			want: `{` + hiWant + `,"generationConfig":{"thinkingConfig":{"thinkingBudget":0}}}`,
 		},
 		{
 			name:  "settings stay away from models that cannot think",
 			model: "gemini-2.0-flash",
-			f:     Features{ThinkingBudget: intPtr(2048), DisableThinking: true, IncludeThoughts: true},
+			f:     gemini.Features{ThinkingBudget: intPtr(2048), DisableThinking: true, IncludeThoughts: true},
 			body:  `"messages":[` + hi + `]`,
 			want:  `{` + hiWant + `}`,
 		},
 		{
 			name:  "reasoning_effort is dropped for models that cannot think",
 			model: "gemini-2.0-flash",
-			f:     Features{IncludeThoughts: true},
+			f:     gemini.Features{IncludeThoughts: true},
 			body:  `"messages":[` + hi + `],"reasoning_effort":"high"`,
 			want:  `{` + hiWant + `}`,
 		},
@@ -308,7 +310,7 @@ func TestToGemini(t *testing.T) {
 		{
 			name:  "settings budget 0 on Pro is its minimum",
 			model: "gemini-2.5-pro",
-			f:     Features{ThinkingBudget: intPtr(0)},
+			f:     gemini.Features{ThinkingBudget: intPtr(0)},
 			body:  `"messages":[` + hi + `]`,
 			want:  `{` + hiWant + `,"generationConfig":{"thinkingConfig":{"thinkingBudget":128}}}`,
 		},
@@ -320,7 +322,7 @@ func TestToGemini(t *testing.T) {
 		{
 			name:  "extra_body thinking_level and include_thoughts false beats the setting",
 			model: "gemini-3-flash-preview",
-			f:     Features{IncludeThoughts: true},
+			f:     gemini.Features{IncludeThoughts: true},
 			body:  `"messages":[` + hi + `],"extra_body":{"google":{"thinking_config":{"thinking_level":"MEDIUM","include_thoughts":false}}}`,
 			want:  `{` + hiWant + `,"generationConfig":{"thinkingConfig":{"thinkingLevel":"medium"}}}`,
 		},
@@ -361,7 +363,7 @@ func TestReasoningEffort(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := ToGemini(context.Background(), req, model, Features{}, nil)
+				got, err := ToGemini(context.Background(), req, model, gemini.Features{}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -387,7 +389,7 @@ func TestDisableThinking(t *testing.T) {
 	} {
 		t.Run(model, func(t *testing.T) {
 			req, _ := DecodeRequest([]byte(`{"messages":[` + hi + `]}`))
-			got, err := ToGemini(context.Background(), req, model, Features{DisableThinking: true}, nil)
+			got, err := ToGemini(context.Background(), req, model, gemini.Features{DisableThinking: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -418,7 +420,7 @@ func TestToGeminiErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = ToGemini(context.Background(), req, "gemini-2.5-flash", Features{}, c.fetch)
+			_, err = ToGemini(context.Background(), req, "gemini-2.5-flash", gemini.Features{}, c.fetch)
 			var re *RequestError
 			if !errors.As(err, &re) {
 				t.Fatalf("err = %v, want *RequestError", err)
@@ -434,7 +436,7 @@ func TestToGeminiCancelled(t *testing.T) {
 	req, _ := DecodeRequest([]byte(`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x.test/typed.jpg"}}]}]}`))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := ToGemini(ctx, req, "gemini-2.5-flash", Features{}, pngFetcher)
+	_, err := ToGemini(ctx, req, "gemini-2.5-flash", gemini.Features{}, pngFetcher)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -447,7 +449,7 @@ func TestToGeminiBuiltRequest(t *testing.T) {
 		{Role: "assistant", ToolCalls: []ToolCall{{ID: "x", Function: FunctionCall{Name: "f", Arguments: `{"q":1}`}}}},
 		{Role: "tool", ToolCallID: "x", Content: Content{Text: "ok"}},
 	}}
-	got, err := ToGemini(context.Background(), req, "gemini-2.5-flash", Features{}, nil)
+	got, err := ToGemini(context.Background(), req, "gemini-2.5-flash", gemini.Features{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,13 +458,13 @@ func TestToGeminiBuiltRequest(t *testing.T) {
 		{"role":"user","parts":[{"functionResponse":{"id":"x","name":"f","response":{"result":"ok"}}}]}]}`)
 
 	bad := &Request{Messages: []Message{{Role: "user", Content: Content{Parts: []ContentPart{{Type: "image_url", ImageURL: &ImageURL{URL: "data:image/png;base64,!!"}}}}}}}
-	_, err = ToGemini(context.Background(), bad, "gemini-2.5-flash", Features{}, nil)
+	_, err = ToGemini(context.Background(), bad, "gemini-2.5-flash", gemini.Features{}, nil)
 	var re *RequestError
 	if !errors.As(err, &re) || re.Param != "messages[0].content[0].image_url.url" {
 		t.Fatalf("err = %v", err)
 	}
 	badArgs := &Request{Messages: []Message{hiMessage(), {Role: "assistant", ToolCalls: []ToolCall{{ID: "x", Function: FunctionCall{Name: "f", Arguments: `nope`}}}}}}
-	_, err = ToGemini(context.Background(), badArgs, "gemini-2.5-flash", Features{}, nil)
+	_, err = ToGemini(context.Background(), badArgs, "gemini-2.5-flash", gemini.Features{}, nil)
 	if !errors.As(err, &re) || re.Param != "messages[1].tool_calls[0].function.arguments" {
 		t.Fatalf("err = %v", err)
 	}
@@ -496,12 +498,12 @@ func TestToGeminiBuiltRequestSchemas(t *testing.T) {
 	r := base()
 	r.Tools = []Tool{{Type: "function", Function: FunctionDefinition{Name: "f", Parameters: json.RawMessage(`{"type":`)}}}
 	var re *RequestError
-	if _, err := ToGemini(context.Background(), r, "gemini-2.5-flash", Features{}, nil); !errors.As(err, &re) || re.Param != "tools[0].function.parameters" {
+	if _, err := ToGemini(context.Background(), r, "gemini-2.5-flash", gemini.Features{}, nil); !errors.As(err, &re) || re.Param != "tools[0].function.parameters" {
 		t.Errorf("broken parameters: %v", err)
 	}
 	r = base()
 	r.ResponseFormat = &ResponseFormat{Type: "json_schema", JSONSchema: &JSONSchema{Name: "x", Schema: json.RawMessage(`{]`)}}
-	if _, err := ToGemini(context.Background(), r, "gemini-2.5-flash", Features{}, nil); !errors.As(err, &re) || re.Param != "response_format.json_schema.schema" {
+	if _, err := ToGemini(context.Background(), r, "gemini-2.5-flash", gemini.Features{}, nil); !errors.As(err, &re) || re.Param != "response_format.json_schema.schema" {
 		t.Errorf("broken schema: %v", err)
 	}
 	// A Request decoded with plain encoding/json works too.
@@ -509,7 +511,7 @@ func TestToGeminiBuiltRequestSchemas(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"messages":[{"role":"user","content":[{"type":"text","text":"a"}]},{"role":"assistant","tool_calls":[{"id":"q","type":"function","function":{"name":"f","arguments":"{\"k\":2}"}}]},{"role":"tool","tool_call_id":"q","content":"1"}]}`), &plain); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ToGemini(context.Background(), &plain, "gemini-2.5-flash", Features{}, nil)
+	got, err := ToGemini(context.Background(), &plain, "gemini-2.5-flash", gemini.Features{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
