@@ -568,6 +568,16 @@ func TestDoPolicy(t *testing.T) {
 			},
 		},
 		{
+			// More attempts than the 8 a request's stack buffer holds.
+			name: "max_retries above 8: 40 failing keys, max_retries 25", keys: 40,
+			mutate: func(s *settings.Settings) { s.MaxRetries = 25 },
+			script: reply(503, doBodyOverloaded),
+			check: func(t *testing.T, r *doResult) {
+				r.distinct(t, 26)
+				r.failure(t, 503)
+			},
+		},
+		{
 			name: "never the same key twice, max_retries larger than the pool", keys: 3,
 			mutate: func(s *settings.Settings) { s.MaxRetries = 10 },
 			script: reply(500, doBodyInternal),

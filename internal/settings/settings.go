@@ -111,9 +111,27 @@ type Option struct {
 	// secret (see Set). Every place that shows options (admin API, console,
 	// log lines, error messages) goes through Show.
 	Masked bool `json:"masked,omitempty"`
-	get    func(*Settings) any
-	set    func(*Settings, json.RawMessage) error
-	mask   func(any) any // the shown form of a value of get; nil when nothing in it is secret
+	// Min and Max bound an int option; Min bounds a duration (in
+	// nanoseconds), and Max is 0 for one.
+	Min int64 `json:"-"`
+	Max int64 `json:"-"`
+	// Directive is the option's Caddyfile directive when it differs from
+	// Name: a map option is written one entry per line (header <name>
+	// <value> builds headers, thinking_budget <model> <n> builds
+	// thinking_budgets).
+	Directive string `json:"-"`
+	// Repeatable says the Caddyfile directive may appear on several lines,
+	// each adding entries (maps, lists, safety_settings). A repeated
+	// directive of any other option is refused.
+	Repeatable bool `json:"-"`
+	// Off is the value the Caddyfile word off stands for, as the setter
+	// takes it: false for a bool, an empty list, 0 for a duration that
+	// may be 0. Nil when off is refused (a duration with a positive
+	// minimum, such as timeout) or is a plain value (strings).
+	Off  json.RawMessage `json:"-"`
+	get  func(*Settings) any
+	set  func(*Settings, json.RawMessage) error
+	mask func(any) any // the shown form of a value of get; nil when nothing in it is secret
 }
 
 // Get is the option's whole value in s, secrets included: for storing and
@@ -133,6 +151,14 @@ func (o *Option) Show(s *Settings) any {
 // masked option, a masked form in raw (as Show gave it) stands for the
 // current value it masks, and one that masks no current value is refused.
 func (o *Option) Set(s *Settings, raw json.RawMessage) error { return o.set(s, raw) }
+
+// CaddyfileName is the option's Caddyfile directive.
+func (o *Option) CaddyfileName() string {
+	if o.Directive != "" {
+		return o.Directive
+	}
+	return o.Name
+}
 
 // Secret reports whether the value is shown only as set or not set.
 func (o *Option) Secret() bool { return o.Type == "secret" }
@@ -160,7 +186,7 @@ func decode[T any](raw json.RawMessage, what string) (T, error) {
 }
 
 func intOpt(name, group, help string, min, max int, field func(*Settings) *int) {
-	add(&Option{Name: name, Type: "int", Group: group, Help: help,
+	add(&Option{Name: name, Type: "int", Group: group, Help: help, Min: int64(min), Max: int64(max),
 		get: func(s *Settings) any { return *field(s) },
 		set: func(s *Settings, raw json.RawMessage) error {
 			n, err := decode[int](raw, "a whole number")
@@ -176,7 +202,7 @@ func intOpt(name, group, help string, min, max int, field func(*Settings) *int) 
 }
 
 func boolOpt(name, group, help string, field func(*Settings) *bool) {
-	add(&Option{Name: name, Type: "bool", Group: group, Help: help,
+	add(&Option{Name: name, Type: "bool", Group: group, Help: help, Off: json.RawMessage("false"),
 		get: func(s *Settings) any { return *field(s) },
 		set: func(s *Settings, raw json.RawMessage) error {
 			b, err := decode[bool](raw, "true or false")
@@ -221,9 +247,14 @@ func maskedStringOpt(name, typ, group, help string, check func(string) error, fo
 	add(o)
 }
 
-// durationOpt accepts "90s", "5m", "1h30m" or a number of seconds.
+// durationOpt accepts "90s", "5m", "1h30m", "1d" or a number of seconds.
+// Off is 0 where 0 is allowed (min 0), and refused elsewhere.
 func durationOpt(name, group, help string, min time.Duration, field func(*Settings) *time.Duration) {
-	add(&Option{Name: name, Type: "duration", Group: group, Help: help,
+	var off json.RawMessage
+	if min == 0 {
+		off = json.RawMessage(`"0s"`)
+	}
+	add(&Option{Name: name, Type: "duration", Group: group, Help: help, Min: int64(min), Off: off,
 		get: func(s *Settings) any { return field(s).String() },
 		set: func(s *Settings, raw json.RawMessage) error {
 			var d time.Duration
@@ -235,7 +266,7 @@ func durationOpt(name, group, help string, min time.Duration, field func(*Settin
 				if err != nil {
 					return err
 				}
-				if d, err = time.ParseDuration(strings.TrimSpace(str)); err != nil {
+				if d, err = parseDuration(str); err != nil {
 					return fmt.Errorf(`must be a duration such as "30s", "5m" or "1h"`)
 				}
 			}
@@ -253,7 +284,7 @@ func listOpt(name, group, help string, check func(string) error, field func(*Set
 
 // maskedListOpt is a list option whose entries mask one by one when shown.
 func maskedListOpt(name, group, help string, check func(string) error, form *secretForm, field func(*Settings) *[]string) {
-	o := &Option{Name: name, Type: "list", Group: group, Help: help,
+	o := &Option{Name: name, Type: "list", Group: group, Help: help, Repeatable: true, Off: json.RawMessage("[]"),
 		get: func(s *Settings) any { return nonNil(*field(s)) },
 		set: func(s *Settings, raw json.RawMessage) error {
 			list, err := decode[[]string](raw, "a list of strings")
@@ -325,13 +356,20 @@ func checkReferer(v string) error {
 	return nil
 }
 
+// MaxRetriesCeiling is the most max_retries may be. A request never tries a
+// key twice, so a pool of fewer keys stops sooner.
+const MaxRetriesCeiling = 50
+
+// maxThinkingBudget is the largest thinking budget a model takes.
+const maxThinkingBudget = 32768
+
 var logLevels = []string{"debug", "info", "warn", "error"}
 
 func init() {
 	const keys, up, access, model, logs = "keys", "upstream", "access", "models", "logs"
 	intOpt("max_failures", keys, "Consecutive failures (401/403 and the like) after which a key is invalid.", 1, 1000,
 		func(s *Settings) *int { return &s.MaxFailures })
-	intOpt("max_retries", keys, "Extra attempts on other keys after the first fails.", 0, 7,
+	intOpt("max_retries", keys, "Extra attempts on other keys after the first fails; a request never tries a key twice, so the pool's size bounds it too.", 0, MaxRetriesCeiling,
 		func(s *Settings) *int { return &s.MaxRetries })
 	stringOpt("test_model", "string", keys, "Model probed by key checks (a GET of the model, which costs no quota).", checkNonEmpty,
 		func(s *Settings) *string { return &s.TestModel })
@@ -347,6 +385,7 @@ func init() {
 	maskedListOpt("proxies", up, "Outgoing http, https or socks5 proxies; each key is pinned to one.", checkProxy, urlForm,
 		func(s *Settings) *[]string { return &s.Proxies })
 	add(&Option{Name: "headers", Type: "map", Group: up, Help: "Extra headers on every upstream request.", Masked: true,
+		Directive: "header", Repeatable: true,
 		get: func(s *Settings) any {
 			if s.Headers == nil {
 				return map[string]string{}
@@ -389,6 +428,7 @@ func init() {
 	listOpt("thinking_models", model, "Models with a -non-thinking alias.", nil,
 		func(s *Settings) *[]string { return &s.Models.ThinkingModels })
 	add(&Option{Name: "thinking_budgets", Type: "budgets", Group: model, Help: "Default thinking budget per model when the client sets none (-1 dynamic).",
+		Directive: "thinking_budget", Repeatable: true, Min: -1, Max: maxThinkingBudget,
 		get: func(s *Settings) any {
 			if s.Models.ThinkingBudgets == nil {
 				return map[string]int{}
@@ -401,8 +441,8 @@ func init() {
 				return err
 			}
 			for k, n := range m {
-				if n < -1 || n > 32768 {
-					return fmt.Errorf("%s: %d is outside -1 (dynamic) to 32768", k, n)
+				if n < -1 || n > maxThinkingBudget {
+					return fmt.Errorf("%s: %d is outside -1 (dynamic) to %d", k, n, maxThinkingBudget)
 				}
 			}
 			s.Models.ThinkingBudgets = m
@@ -411,6 +451,7 @@ func init() {
 	listOpt("filtered_models", model, "Models hidden from lists and refused.", nil,
 		func(s *Settings) *[]string { return &s.Models.FilteredModels })
 	add(&Option{Name: "safety_settings", Type: "safety", Group: model, Help: "Safety thresholds sent when the client sends none; an empty list sends none.",
+		Repeatable: true, Off: json.RawMessage("[]"),
 		get: func(s *Settings) any { return nonNil(s.Models.SafetySettings) },
 		set: func(s *Settings, raw json.RawMessage) error {
 			list, err := decode[[]SafetySetting](raw, `a list of {"category","threshold"}`)

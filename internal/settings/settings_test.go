@@ -71,3 +71,29 @@ func TestSchemaIsComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigForm(t *testing.T) {
+	timeout, _ := Lookup("timeout")
+	headers, _ := Lookup("headers")
+	for raw, want := range map[string]string{`120000000000`: `"2m0s"`, `"1d"`: `"1d"`, `"90s"`: `"90s"`} {
+		got, err := timeout.FromConfig(json.RawMessage(raw))
+		if err != nil || string(got) != want {
+			t.Errorf("FromConfig(%s) = %s, %v; want %s", raw, got, err, want)
+		}
+	}
+	if _, err := timeout.FromConfig(json.RawMessage(`1.5`)); err == nil {
+		t.Error("a fractional number of nanoseconds was taken")
+	}
+	got, err := headers.FromConfig(json.RawMessage(`{"X-A":["1","2"]}`))
+	if err != nil || string(got) != `{"X-A":"1, 2"}` {
+		t.Errorf("headers = %s, %v", got, err)
+	}
+	s, err := ApplyConfig(Defaults(), map[string]json.RawMessage{"check_interval": json.RawMessage(`"1d12h"`)})
+	if err != nil || s.CheckInterval != 36*time.Hour {
+		t.Errorf("1d12h = %v, %v", s.CheckInterval, err)
+	}
+	raw, err := timeout.ParseArgs(nil, []string{"1d"})
+	if err != nil || string(raw) != "86400000000000" {
+		t.Errorf("ParseArgs(1d) = %s, %v", raw, err)
+	}
+}
