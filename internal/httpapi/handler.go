@@ -1,5 +1,6 @@
 // Package httpapi serves the client-facing routes of one pool: the Gemini
-// native API, /health, and (later) the OpenAI families. It checks client
+// native API (files, caches and batches included), the OpenAI families and
+// /health. It refuses paths a front end could read as another, checks client
 // tokens, forwards over the balancer and relays answers, streams included.
 package httpapi
 
