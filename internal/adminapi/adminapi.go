@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
-	"github.com/gemini-balance/gemini_balance/internal/store"
 )
 
 // API serves the routes. Pools lists the pools the caller may see; a pool
@@ -155,19 +153,9 @@ type Cooldown struct {
 	SecondsLeft int64     `json:"seconds_left"`
 }
 
-func keyStatus(k *keypool.Key, now time.Time) string {
-	switch {
-	case k.Status() == keypool.Invalid:
-		return "invalid"
-	case k.IsCooling(now):
-		return "cooling"
-	}
-	return "active"
-}
-
 func view(k *keypool.Key, now time.Time, calls24h map[string]int64) KeyView {
 	s := k.Snapshot(now)
-	v := KeyView{ID: s.ID, Key: s.Masked, Status: keyStatus(k, now), Reason: s.Reason, Source: s.Source,
+	v := KeyView{ID: s.ID, Key: s.Masked, Status: k.Condition(now), Reason: s.Reason, Source: s.Source,
 		ConsecutiveFailures: s.ConsecutiveFailures, TotalFailures: s.TotalFailures, Calls: s.Calls,
 		Calls24h: calls24h[s.ID], LastError: s.LastError, CreatedAt: s.CreatedAt}
 	if !s.LastUsedAt.IsZero() {
@@ -208,43 +196,20 @@ func clamp(n, lo, hi int) int {
 	return n
 }
 
-// matches reports whether k fits the search text: its id, masked form, or
-// (for at least 6 characters) a part of the key itself.
-func matches(k *keypool.Key, q string) bool {
-	if q == "" {
-		return true
-	}
-	return strings.HasPrefix(k.ID(), q) || strings.Contains(k.Masked(), q) || (len(q) >= 6 && strings.Contains(k.Secret(), q))
-}
-
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
 	status := r.URL.Query().Get("status")
-	if status != "" && status != "active" && status != "cooling" && status != "invalid" {
+	if status != "" && !keypool.ValidCondition(status) {
 		writeError(w, http.StatusBadRequest, "status must be active, cooling or invalid")
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	page, limit := intParam(r, "page", 1, 1, 1<<30), intParam(r, "limit", 50, 1, 1000)
+	keys, total := b.ListKeys(balancer.KeyFilter{Condition: status, Q: q}, (page-1)*limit, limit)
+	out := KeyPage{Keys: []KeyView{}, Total: total, Page: page, Limit: limit, Counts: b.KeyCounts()}
+	calls := b.KeyCalls24h(r.Context(), keys)
 	now := time.Now()
-	var matched []*keypool.Key
-	for _, k := range b.Pool().Keys() {
-		if (status == "" || keyStatus(k, now) == status) && matches(k, q) {
-			matched = append(matched, k)
-		}
-	}
-	out := KeyPage{Keys: []KeyView{}, Total: len(matched), Page: page, Limit: limit, Counts: b.Pool().Counts(now)}
-	from := (page - 1) * limit
-	if from < len(matched) {
-		pageKeys := matched[from:min(from+limit, len(matched))]
-		calls := map[string]int64{}
-		if st := b.Store(); st != nil {
-			if c, err := st.KeyCallsFor(r.Context(), b.Name(), now.Add(-24*time.Hour), keyIDs(pageKeys)); err == nil {
-				calls = c
-			}
-		}
-		for _, k := range pageKeys {
-			out.Keys = append(out.Keys, view(k, now, calls))
-		}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, view(k, now, calls))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -254,31 +219,8 @@ type keysBody struct {
 	Text string   `json:"text"` // pasted text: keys are found by pattern
 }
 
-// keyPattern finds Google API keys in pasted text.
-var keyPattern = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)
-
-// ExtractKeys finds Google API keys in any text.
-func ExtractKeys(text string) []string { return keyPattern.FindAllString(text, -1) }
-
 // AddResult says what happened to each submitted key.
-type AddResult struct {
-	Added      int      `json:"added"`
-	Duplicates int      `json:"duplicates"`
-	Rejected   []string `json:"rejected"`
-	Persisted  bool     `json:"persisted"`
-}
-
-func validKey(k string) string {
-	switch {
-	case len(k) < 20:
-		return "too short to be an API key"
-	case len(k) > 256:
-		return "too long to be an API key"
-	case strings.ContainsAny(k, " \t\r\n\"'"):
-		return "contains spaces or quotes"
-	}
-	return ""
-}
+type AddResult = balancer.AddResult
 
 func (a *API) addKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
 	var body keysBody
@@ -287,86 +229,22 @@ func (a *API) addKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balanc
 	}
 	raw := body.Keys
 	if body.Text != "" {
-		raw = append(raw, ExtractKeys(body.Text)...)
+		raw = append(raw, keypool.ExtractKeys(body.Text)...)
 	}
 	if len(raw) == 0 {
 		writeError(w, http.StatusBadRequest, `send {"keys": ["..."]} or {"text": "..."} with at least one key`)
 		return
 	}
-	res := AddResult{Rejected: []string{}}
-	seen := map[string]bool{}
-	var fresh []*keypool.Key
-	for _, k := range raw {
-		k = strings.TrimSpace(k)
-		if why := validKey(k); why != "" {
-			res.Rejected = append(res.Rejected, maskLoose(k)+": "+why)
-			continue
-		}
-		key := keypool.NewKey(k, keypool.SourceAdmin)
-		if seen[key.ID()] || b.Pool().Get(key.ID()) != nil {
-			res.Duplicates++
-			continue
-		}
-		seen[key.ID()] = true
-		fresh = append(fresh, key)
-	}
-	persisted, err := b.AddKeys(r.Context(), fresh)
+	res, err := b.AddKeys(r.Context(), raw, keypool.SourceAdmin)
 	if err != nil {
 		writeStoreError(w, "save the keys, so none were added", err)
 		return
 	}
-	res.Added, res.Persisted = len(fresh), persisted
 	writeJSON(w, http.StatusOK, res)
 }
 
-// maskLoose masks anything that might be a key, whatever its length.
-func maskLoose(s string) string {
-	if len(s) <= 10 {
-		return strings.Repeat("*", len(s))
-	}
-	return s[:6] + "…" + s[len(s)-4:]
-}
-
-// resolveKeys finds pool keys by full or masked form; masked forms that fit
-// several keys are ambiguous.
-func resolveKeys(b *balancer.Balancer, given []string) (found []*keypool.Key, notFound, ambiguous []string) {
-	byMask := map[string][]*keypool.Key{}
-	for _, k := range b.Pool().Keys() {
-		byMask[k.Masked()] = append(byMask[k.Masked()], k)
-	}
-	seen := map[*keypool.Key]bool{}
-	for _, g := range given {
-		g = strings.TrimSpace(g)
-		var k *keypool.Key
-		if full := b.Pool().Get(keypool.NewKey(g, "").ID()); full != nil {
-			k = full
-		} else if byID := b.Pool().Get(g); byID != nil {
-			k = byID
-		} else if m := byMask[g]; len(m) == 1 {
-			k = m[0]
-		} else if len(m) > 1 {
-			ambiguous = append(ambiguous, g)
-			continue
-		}
-		if k == nil {
-			notFound = append(notFound, maskLoose(g))
-			continue
-		}
-		if !seen[k] {
-			seen[k] = true
-			found = append(found, k)
-		}
-	}
-	return found, notFound, ambiguous
-}
-
 // DeleteResult says what a delete did.
-type DeleteResult struct {
-	Deleted       int      `json:"deleted"`
-	NotFound      []string `json:"not_found"`
-	Ambiguous     []string `json:"ambiguous"`
-	FromCaddyfile int      `json:"from_caddyfile"`
-}
+type DeleteResult = balancer.DeleteResult
 
 func (a *API) deleteKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
 	var body keysBody
@@ -377,19 +255,11 @@ func (a *API) deleteKeys(w http.ResponseWriter, r *http.Request, b *balancer.Bal
 		writeError(w, http.StatusBadRequest, `send {"keys": [...]} with full or masked keys`)
 		return
 	}
-	found, notFound, ambiguous := resolveKeys(b, body.Keys)
-	res := DeleteResult{NotFound: nonNil(notFound), Ambiguous: nonNil(ambiguous)}
-	for _, k := range found {
-		if k.Source() == keypool.SourceCaddyfile {
-			res.FromCaddyfile++
-		}
-	}
-	n, err := b.RemoveKeys(r.Context(), found)
+	res, err := b.DeleteKeys(r.Context(), body.Keys)
 	if err != nil {
 		writeStoreError(w, "delete the keys", err)
 		return
 	}
-	res.Deleted = n
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -400,34 +270,24 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// selectKeys picks the keys a check or reset is about: those named, or
-// every key matching fallback when none are named.
-func selectKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer, fallback func(*keypool.Key) bool) ([]*keypool.Key, []string, bool) {
+// keyRefs reads the keys a check or reset is about: none means the
+// route's default set.
+func keyRefs(w http.ResponseWriter, r *http.Request) ([]string, bool) {
 	var body keysBody
 	if !decodeBody(w, r, &body) {
-		return nil, nil, false
+		return nil, false
 	}
-	if len(body.Keys) == 0 {
-		var keys []*keypool.Key
-		for _, k := range b.Pool().Keys() {
-			if fallback(k) {
-				keys = append(keys, k)
-			}
-		}
-		return keys, nil, true
-	}
-	found, notFound, ambiguous := resolveKeys(b, body.Keys)
-	return found, append(notFound, ambiguous...), true
+	return body.Keys, true
 }
 
 func (a *API) checkKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
-	keys, unknown, ok := selectKeys(w, r, b, func(k *keypool.Key) bool { return k.Status() == keypool.Invalid })
+	refs, ok := keyRefs(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
 	defer cancel()
-	results := b.CheckKeys(ctx, keys)
+	results, unknown := b.CheckKeys(ctx, refs)
 	valid := 0
 	for _, res := range results {
 		if res.Valid {
@@ -438,26 +298,18 @@ func (a *API) checkKeys(w http.ResponseWriter, r *http.Request, b *balancer.Bala
 }
 
 func (a *API) resetKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
-	keys, unknown, ok := selectKeys(w, r, b, func(*keypool.Key) bool { return true })
+	refs, ok := keyRefs(w, r)
 	if !ok {
 		return
 	}
-	for _, k := range keys {
-		k.Reactivate("reset by an operator")
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"reset": len(keys), "unknown": nonNil(unknown)})
+	n, unknown := b.ResetKeys(refs)
+	writeJSON(w, http.StatusOK, map[string]any{"reset": n, "unknown": nonNil(unknown)})
 }
 
 // exportKeys is the only route that shows whole keys.
 func (a *API) exportKeys(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
 	status := r.URL.Query().Get("status")
-	now := time.Now()
-	keys := []string{}
-	for _, k := range b.Pool().Keys() {
-		if status == "" || keyStatus(k, now) == status {
-			keys = append(keys, k.Secret())
-		}
-	}
+	keys := b.ExportKeys(status)
 	if r.URL.Query().Get("format") == "text" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+b.Name()+`-keys.txt"`)
@@ -498,35 +350,13 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request, b *balancer.
 }
 
 // Stats is the dashboard's data.
-type Stats struct {
-	store.UsageStats
-	Keys          keypool.Counts `json:"keys"`
-	DroppedLogs   int64          `json:"dropped_logs"`
-	DatabaseError string         `json:"database_error,omitempty"`
-}
+type Stats = balancer.Stats
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
-	out := Stats{Keys: b.Pool().Counts(time.Now())}
-	st := b.Store()
-	if st == nil {
-		out.DatabaseError = "no database: statistics are not kept"
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	s, err := st.UsageStats(r.Context(), b.Name(), time.Now())
+	out, err := b.Stats(r.Context())
 	if err != nil {
 		writeStoreError(w, "read the statistics", err)
 		return
 	}
-	out.UsageStats = s
-	out.DroppedLogs = st.Stats().Dropped
 	writeJSON(w, http.StatusOK, out)
-}
-
-func keyIDs(keys []*keypool.Key) []string {
-	ids := make([]string, len(keys))
-	for i, k := range keys {
-		ids[i] = k.ID()
-	}
-	return ids
 }

@@ -36,9 +36,8 @@ func logFilter(r *http.Request) (store.LogFilter, error) {
 }
 
 func (a *API) listLogs(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
-	st := b.Store()
-	if st == nil {
-		writeError(w, http.StatusServiceUnavailable, "no database: logs are not kept")
+	if !b.HasLogs() {
+		writeError(w, http.StatusServiceUnavailable, balancer.ErrNoLogs.Error())
 		return
 	}
 	f, err := logFilter(r)
@@ -50,9 +49,9 @@ func (a *API) listLogs(w http.ResponseWriter, r *http.Request, b *balancer.Balan
 	var total int64
 	switch r.PathValue("kind") {
 	case "errors":
-		rows, total, err = st.QueryErrorLogs(r.Context(), b.Name(), f)
+		rows, total, err = b.ErrorLogs(r.Context(), f)
 	case "requests":
-		rows, total, err = st.QueryRequestLogs(r.Context(), b.Name(), f)
+		rows, total, err = b.RequestLogs(r.Context(), f)
 	default:
 		writeError(w, http.StatusNotFound, "logs are errors or requests")
 		return
@@ -69,9 +68,8 @@ func (a *API) listLogs(w http.ResponseWriter, r *http.Request, b *balancer.Balan
 }
 
 func (a *API) logDetail(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
-	st := b.Store()
-	if st == nil {
-		writeError(w, http.StatusServiceUnavailable, "no database: logs are not kept")
+	if !b.HasLogs() {
+		writeError(w, http.StatusServiceUnavailable, balancer.ErrNoLogs.Error())
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -79,7 +77,7 @@ func (a *API) logDetail(w http.ResponseWriter, r *http.Request, b *balancer.Bala
 		writeError(w, http.StatusNotFound, "no such log entry")
 		return
 	}
-	e, err := st.ErrorLogByID(r.Context(), b.Name(), id)
+	e, err := b.ErrorLog(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such log entry")
@@ -91,9 +89,8 @@ func (a *API) logDetail(w http.ResponseWriter, r *http.Request, b *balancer.Bala
 }
 
 func (a *API) deleteLogs(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
-	st := b.Store()
-	if st == nil {
-		writeError(w, http.StatusServiceUnavailable, "no database: logs are not kept")
+	if !b.HasLogs() {
+		writeError(w, http.StatusServiceUnavailable, balancer.ErrNoLogs.Error())
 		return
 	}
 	var body struct {
@@ -115,9 +112,9 @@ func (a *API) deleteLogs(w http.ResponseWriter, r *http.Request, b *balancer.Bal
 	var err error
 	switch r.PathValue("kind") {
 	case "errors":
-		n, err = st.DeleteErrorLogs(r.Context(), b.Name(), ids)
+		n, err = b.DeleteErrorLogs(r.Context(), ids)
 	case "requests":
-		n, err = st.DeleteRequestLogs(r.Context(), b.Name(), ids)
+		n, err = b.DeleteRequestLogs(r.Context(), ids)
 	default:
 		writeError(w, http.StatusNotFound, "logs are errors or requests")
 		return

@@ -199,10 +199,13 @@ func (b *Balancer) insertKeys(ctx context.Context, keys []*keypool.Key) error {
 // Name is the pool's name.
 func (b *Balancer) Name() string { return b.name }
 
-// Pool is the key pool.
+// Pool is the key pool, for tests: callers outside this package use the
+// methods that say what they do (ListKeys, KeyByID, AddKeys, DeleteKeys,
+// CheckKeys, ResetKeys, ExportKeys in keys.go).
 func (b *Balancer) Pool() *keypool.Pool { return b.pool }
 
-// Store is the database, nil when it could not be opened.
+// Store is the database, nil when it could not be opened; for tests:
+// callers outside this package use Stats and the log methods (records.go).
 func (b *Balancer) Store() *store.Store { return b.store }
 
 // Settings are the settings in force.

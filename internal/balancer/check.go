@@ -28,11 +28,11 @@ type CheckResult struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// CheckKeys probes keys with a cheap call (GET of the test model, which costs
+// probeKeys probes keys with a cheap call (GET of the test model, which costs
 // no quota). A key that passes returns to active; a key that fails for a key
 // reason is marked as the failure policy says; other answers (404 for the
 // test model, 5xx, timeouts) say nothing about the key and change nothing.
-func (b *Balancer) CheckKeys(ctx context.Context, keys []*keypool.Key) []CheckResult {
+func (b *Balancer) probeKeys(ctx context.Context, keys []*keypool.Key) []CheckResult {
 	results := make([]CheckResult, len(keys))
 	sem := make(chan struct{}, checkConcurrency)
 	var wg sync.WaitGroup
@@ -141,7 +141,7 @@ func (b *Balancer) checkLoop() {
 			case <-ctx.Done():
 			}
 		}()
-		res := b.CheckKeys(ctx, invalid)
+		res := b.probeKeys(ctx, invalid)
 		cancel()
 		back := 0
 		for _, r := range res {

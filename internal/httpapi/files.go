@@ -239,7 +239,7 @@ func (h *Handler) pinNamed(w http.ResponseWriter, r *http.Request, call *balance
 		writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound, name+" was not found"))
 		return false
 	}
-	k := h.Balancer.Pool().Get(rec.KeyID)
+	k := h.Balancer.KeyByID(rec.KeyID)
 	if k == nil {
 		nativeDialect.writeFailure(w, h.Balancer.OwnerMissing(name))
 		return false
@@ -290,7 +290,7 @@ func (h *Handler) pinBody(w http.ResponseWriter, r *http.Request, call *balancer
 	if owner.Name == "" {
 		return false
 	}
-	k := h.Balancer.Pool().Get(owner.KeyID)
+	k := h.Balancer.KeyByID(owner.KeyID)
 	if k == nil {
 		d.writeFailure(w, h.Balancer.OwnerMissing(owner.Name))
 		return true
@@ -445,7 +445,7 @@ func (h *Handler) listOwned(w http.ResponseWriter, r *http.Request, kind, token 
 	}
 	var items []json.RawMessage
 	for _, id := range keyOrder {
-		k := h.Balancer.Pool().Get(id)
+		k := h.Balancer.KeyByID(id)
 		if k == nil {
 			continue
 		}
@@ -659,7 +659,7 @@ func (h *Handler) uploadLeg(w http.ResponseWriter, r *http.Request, call *balanc
 			"upload session not found: start a resumable upload on this server first"))
 		return
 	}
-	k := h.Balancer.Pool().Get(rec.KeyID)
+	k := h.Balancer.KeyByID(rec.KeyID)
 	if k == nil {
 		nativeDialect.writeFailure(w, h.Balancer.OwnerMissing("this upload session"))
 		return
