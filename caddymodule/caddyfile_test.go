@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/gemini-balance/gemini_balance/internal/keylist"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
 
@@ -182,7 +183,7 @@ func TestLoadKeysFromAllForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := Handler{APIKeys: []string{" k1 ", "k2,k3", `["k3","k6"]`}, APIKeysFile: file}
-	got, err := h.loadKeys()
+	got, err := keylist.Load(h.APIKeys, h.APIKeysFile)
 	if err != nil {
 		t.Fatal(err)
 	}

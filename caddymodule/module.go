@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 
@@ -87,7 +86,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Console != "" && h.Console != "off" && (h.Console[0] != '/' || len(h.Console) < 2) {
 		return fmt.Errorf("console must be a path such as /admin, or off; got %q", h.Console)
 	}
-	keys, err := h.loadKeys()
+	keys, err := keylist.Load(h.APIKeys, h.APIKeysFile)
 	if err != nil {
 		return err
 	}
@@ -124,30 +123,6 @@ func (h *Handler) databasePath() string {
 		return h.Database
 	}
 	return filepath.Join(caddy.AppDataDir(), "gemini_balance", h.Pool+".db")
-}
-
-func (h *Handler) loadKeys() ([]string, error) {
-	var keys []string
-	for _, v := range h.APIKeys {
-		k, err := keylist.Parse(v)
-		if err != nil {
-			return nil, fmt.Errorf("api_keys: %v", err)
-		}
-		keys = append(keys, k...)
-	}
-	if h.APIKeysFile != "" {
-		f, err := os.Open(h.APIKeysFile)
-		if err != nil {
-			return nil, fmt.Errorf("api_keys_file: %v", err)
-		}
-		defer f.Close()
-		k, err := keylist.ParseFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("api_keys_file %s: %v", h.APIKeysFile, err)
-		}
-		keys = append(keys, k...)
-	}
-	return keylist.Dedupe(keys), nil
 }
 
 // Validate checks the provisioned handler.

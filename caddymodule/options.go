@@ -16,38 +16,17 @@ import (
 func (h Handler) MarshalJSON() ([]byte, error) {
 	type plain Handler
 	b, err := json.Marshal(plain(h))
-	if err != nil || len(h.Options) == 0 {
-		return b, err
-	}
-	m := map[string]json.RawMessage{}
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	for name, v := range h.Options {
-		m[name] = v
-	}
-	return json.Marshal(m)
+	return settings.JoinFlat(b, h.Options)
 }
 
 // UnmarshalJSON reads the structural fields and, into Options, every key
 // that names a schema option; any other key is refused, as Caddy refuses
 // unknown fields.
 func (h *Handler) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	var opts map[string]json.RawMessage
-	for name, v := range m {
-		if _, ok := settings.Lookup(name); ok {
-			if opts == nil {
-				opts = map[string]json.RawMessage{}
-			}
-			opts[name] = v
-			delete(m, name)
-		}
-	}
-	rest, err := json.Marshal(m)
+	opts, rest, err := settings.SplitFlat(b)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -77,4 +78,31 @@ func preview(s string) string {
 		return s[:12] + "…"
 	}
 	return s
+}
+
+// Load reads the keys of a configuration: each value of api_keys (a key, a
+// comma list or a JSON list) and the lines of api_keys_file (when given),
+// trimmed and de-duplicated.
+func Load(values []string, file string) ([]string, error) {
+	var keys []string
+	for _, v := range values {
+		k, err := Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("api_keys: %v", err)
+		}
+		keys = append(keys, k...)
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("api_keys_file: %v", err)
+		}
+		defer f.Close()
+		k, err := ParseFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("api_keys_file %s: %v", file, err)
+		}
+		keys = append(keys, k...)
+	}
+	return Dedupe(keys), nil
 }

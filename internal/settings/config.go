@@ -202,3 +202,39 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// JoinFlat is the JSON object base (a struct's own JSON) with the options
+// added beside its fields: the flat form of a configuration that holds both.
+func JoinFlat(base []byte, opts map[string]json.RawMessage) ([]byte, error) {
+	if len(opts) == 0 {
+		return base, nil
+	}
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(base, &m); err != nil {
+		return nil, err
+	}
+	for name, v := range opts {
+		m[name] = v
+	}
+	return json.Marshal(m)
+}
+
+// SplitFlat takes every key that names a schema option out of a flat JSON
+// object: the options, and the object's other fields as JSON.
+func SplitFlat(b []byte) (opts map[string]json.RawMessage, rest []byte, err error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, nil, err
+	}
+	for name, v := range m {
+		if _, ok := Lookup(name); ok {
+			if opts == nil {
+				opts = map[string]json.RawMessage{}
+			}
+			opts[name] = v
+			delete(m, name)
+		}
+	}
+	rest, err = json.Marshal(m)
+	return opts, rest, err
+}
