@@ -187,7 +187,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 		}
 		if k == nil {
 			var err error
-			if k, err = b.pool.Pick(call.Model, now, tried); err != nil {
+			if k, err = b.ring.Pick(call.Model, now, tried); err != nil {
 				return nil, b.noKeyFailure(err, last, call.Model)
 			}
 		}
@@ -254,8 +254,8 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 	// The attempts ran out on a 429 that left every key of the pool
 	// resting: say so, with the earliest return, as when no key is left.
 	if last != nil && last.verdict.Action == failure.Cooldown && call.FixedKey == nil && call.OwnerKey == nil {
-		if at := b.pool.EarliestReturn(call.Model, b.now()); !at.IsZero() {
-			return nil, b.noKeyFailure(&keypool.NoKeyError{Reason: keypool.AllCooling, Model: call.Model, RetryAt: at, Total: b.pool.Len()}, last, call.Model)
+		if at := b.ring.EarliestReturn(call.Model, b.now()); !at.IsZero() {
+			return nil, b.noKeyFailure(&keypool.NoKeyError{Reason: keypool.AllCooling, Model: call.Model, RetryAt: at, Total: b.ring.Len()}, last, call.Model)
 		}
 	}
 	return nil, b.lastFailure(last, call.Model)

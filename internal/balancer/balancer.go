@@ -43,7 +43,7 @@ type Config struct {
 // Balancer is one live pool. All methods are safe for concurrent use.
 type Balancer struct {
 	name   string
-	pool   *keypool.Pool
+	ring   *keypool.Ring
 	store  *store.Store // nil when the database could not be opened
 	dbErr  error
 	logger *zap.Logger
@@ -83,7 +83,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		logger = zap.NewNop()
 	}
 	b := &Balancer{
-		name: cfg.Name, pool: keypool.New(), level: zap.NewAtomicLevelAt(zap.InfoLevel),
+		name: cfg.Name, ring: keypool.New(), level: zap.NewAtomicLevelAt(zap.InfoLevel),
 		stop: make(chan struct{}), checkKick: make(chan struct{}, 1), now: time.Now,
 		resources: affinity.New(),
 	}
@@ -129,7 +129,7 @@ func (b *Balancer) restoreKeys() error {
 		k.Restore(stateFromRecord(r), now)
 		keys = append(keys, k)
 	}
-	b.pool.Add(keys...)
+	b.ring.Add(keys...)
 	return nil
 }
 
@@ -145,7 +145,7 @@ func (b *Balancer) Apply(cfg Config) error {
 	if err := b.recompute(b.storedSettings()); err != nil {
 		return err
 	}
-	added, removed := b.pool.SyncCaddyfile(cfg.Keys)
+	added, removed := b.ring.SyncCaddyfile(cfg.Keys)
 	if b.store != nil && (len(added) > 0 || len(removed) > 0) {
 		// The keys serve at once; the database catches up in the background
 		// (100,000 new keys take seconds to insert). Close waits for it.
@@ -157,7 +157,7 @@ func (b *Balancer) Apply(cfg Config) error {
 	}
 	if len(added) > 0 || len(removed) > 0 {
 		b.logger.Info("keys synchronised with the configuration",
-			zap.String("pool", b.name), zap.Int("added", len(added)), zap.Int("removed", len(removed)), zap.Int("total", b.pool.Len()))
+			zap.String("pool", b.name), zap.Int("added", len(added)), zap.Int("removed", len(removed)), zap.Int("total", b.ring.Len()))
 	}
 	return nil
 }
@@ -199,10 +199,10 @@ func (b *Balancer) insertKeys(ctx context.Context, keys []*keypool.Key) error {
 // Name is the pool's name.
 func (b *Balancer) Name() string { return b.name }
 
-// Pool is the key pool, for tests: callers outside this package use the
+// Ring is the pool's key ring, for tests: callers outside this package use the
 // methods that say what they do (ListKeys, KeyByID, AddKeys, DeleteKeys,
 // CheckKeys, ResetKeys, ExportKeys in keys.go).
-func (b *Balancer) Pool() *keypool.Pool { return b.pool }
+func (b *Balancer) Ring() *keypool.Ring { return b.ring }
 
 // Store is the database, nil when it could not be opened; for tests:
 // callers outside this package use Stats and the log methods (records.go).
@@ -285,7 +285,7 @@ type Health struct {
 
 // Health checks the pool and the database.
 func (b *Balancer) Health(ctx context.Context) Health {
-	h := Health{Status: "ok", Pool: b.name, Keys: b.pool.Counts(b.now()), Database: "ok"}
+	h := Health{Status: "ok", Pool: b.name, Keys: b.ring.Counts(b.now()), Database: "ok"}
 	switch {
 	case b.store == nil && b.dbErr != nil:
 		h.Database = "unavailable: " + b.dbErr.Error()
@@ -340,7 +340,7 @@ func (b *Balancer) persist() {
 	if b.store == nil {
 		return
 	}
-	dirty := b.pool.TakeDirty()
+	dirty := b.ring.TakeDirty()
 	if len(dirty) == 0 {
 		return
 	}

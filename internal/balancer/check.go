@@ -94,7 +94,7 @@ func (b *Balancer) checkKey(ctx context.Context, k *keypool.Key) CheckResult {
 // InvalidKeys lists the keys currently invalid.
 func (b *Balancer) InvalidKeys() []*keypool.Key {
 	var out []*keypool.Key
-	for _, k := range b.pool.Keys() {
+	for _, k := range b.ring.Keys() {
 		if k.Status() == keypool.Invalid {
 			out = append(out, k)
 		}

@@ -163,7 +163,7 @@ func (h *doHarness) do(ctx context.Context, model string) (*Outcome, *Failure) {
 func (h *doHarness) state() map[string]keypool.State {
 	now := time.Now()
 	m := map[string]keypool.State{}
-	for _, k := range h.b.Pool().Keys() {
+	for _, k := range h.b.Ring().Keys() {
 		m[k.Secret()] = k.Snapshot(now)
 	}
 	return m
@@ -248,7 +248,7 @@ func TestDoPolicy(t *testing.T) {
 			name: "2xx first try resets consecutive failures", keys: 3,
 			script: reply(200, doBodyOK),
 			prepare: func(h *doHarness) {
-				for _, k := range h.b.Pool().Keys() {
+				for _, k := range h.b.Ring().Keys() {
 					k.MarkFailure("earlier", "", 0, time.Now())
 				}
 			},
@@ -415,7 +415,7 @@ func TestDoPolicy(t *testing.T) {
 					t.Errorf("cooling for %v, want 30s", d)
 				}
 				var cooled, other *keypool.Key
-				for _, k := range r.h.b.Pool().Keys() {
+				for _, k := range r.h.b.Ring().Keys() {
 					if k.Secret() == r.tried[0] {
 						cooled = k
 					} else {
@@ -423,10 +423,10 @@ func TestDoPolicy(t *testing.T) {
 					}
 				}
 				now := time.Now()
-				if _, err := r.h.b.Pool().Pick(doModel, now, []*keypool.Key{other}); err == nil {
+				if _, err := r.h.b.Ring().Pick(doModel, now, []*keypool.Key{other}); err == nil {
 					t.Error("the cooling key was picked for its model")
 				}
-				if k, err := r.h.b.Pool().Pick("gemini-2.5-pro", now, []*keypool.Key{other}); err != nil || k != cooled {
+				if k, err := r.h.b.Ring().Pick("gemini-2.5-pro", now, []*keypool.Key{other}); err != nil || k != cooled {
 					t.Errorf("another model: %v %v, want the cooling key", k, err)
 				}
 			},

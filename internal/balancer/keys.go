@@ -26,7 +26,7 @@ func (f KeyFilter) keep(k *keypool.Key, now time.Time) bool {
 func (b *Balancer) ListKeys(f KeyFilter, offset, limit int) (page []*keypool.Key, total int) {
 	now := b.now()
 	var matched []*keypool.Key
-	for _, k := range b.pool.Keys() {
+	for _, k := range b.ring.Keys() {
 		if f.keep(k, now) {
 			matched = append(matched, k)
 		}
@@ -38,10 +38,10 @@ func (b *Balancer) ListKeys(f KeyFilter, offset, limit int) (page []*keypool.Key
 }
 
 // KeyCounts tallies the keys by state now.
-func (b *Balancer) KeyCounts() keypool.Counts { return b.pool.Counts(b.now()) }
+func (b *Balancer) KeyCounts() keypool.Counts { return b.ring.Counts(b.now()) }
 
 // KeyByID finds a key by its ID; nil when the pool has none.
-func (b *Balancer) KeyByID(id string) *keypool.Key { return b.pool.Get(id) }
+func (b *Balancer) KeyByID(id string) *keypool.Key { return b.ring.Get(id) }
 
 // KeyCalls24h counts the calls each key made in the last 24 hours; empty
 // without a database or when it fails (the counts are only informative).
@@ -64,7 +64,7 @@ func (b *Balancer) KeyCalls24h(ctx context.Context, keys []*keypool.Key) map[str
 func (b *Balancer) ExportKeys(condition string) []string {
 	now := b.now()
 	keys := []string{}
-	for _, k := range b.pool.Keys() {
+	for _, k := range b.ring.Keys() {
 		if condition == "" || k.Condition(now) == condition {
 			keys = append(keys, k.Secret())
 		}
@@ -95,7 +95,7 @@ func (b *Balancer) AddKeys(ctx context.Context, raw []string, source string) (Ad
 			continue
 		}
 		key := keypool.NewKey(k, source)
-		if seen[key.ID()] || b.pool.Get(key.ID()) != nil {
+		if seen[key.ID()] || b.ring.Get(key.ID()) != nil {
 			res.Duplicates++
 			continue
 		}
@@ -105,7 +105,7 @@ func (b *Balancer) AddKeys(ctx context.Context, raw []string, source string) (Ad
 	if err := b.insertKeys(ctx, fresh); err != nil {
 		return AddResult{}, err
 	}
-	b.pool.Add(fresh...)
+	b.ring.Add(fresh...)
 	res.Added, res.Persisted = len(fresh), b.store != nil
 	return res, nil
 }
@@ -119,9 +119,9 @@ type DeleteResult struct {
 }
 
 // DeleteKeys takes the keys named by refs (full, ID or masked forms, see
-// keypool.Pool.Resolve) out of the pool and the database.
+// keypool.Ring.Resolve) out of the key ring and the database.
 func (b *Balancer) DeleteKeys(ctx context.Context, refs []string) (DeleteResult, error) {
-	found, notFound, ambiguous := b.pool.Resolve(refs)
+	found, notFound, ambiguous := b.ring.Resolve(refs)
 	res := DeleteResult{NotFound: nonNil(notFound), Ambiguous: nonNil(ambiguous)}
 	ids := make([]string, len(found))
 	for i, k := range found {
@@ -135,7 +135,7 @@ func (b *Balancer) DeleteKeys(ctx context.Context, refs []string) (DeleteResult,
 			return DeleteResult{}, err
 		}
 	}
-	res.Deleted = len(b.pool.Remove(ids...))
+	res.Deleted = len(b.ring.Remove(ids...))
 	return res, nil
 }
 
@@ -144,14 +144,14 @@ func (b *Balancer) DeleteKeys(ctx context.Context, refs []string) (DeleteResult,
 // name no key or several.
 func (b *Balancer) selectKeys(refs []string, fallback func(*keypool.Key) bool) (keys []*keypool.Key, unknown []string) {
 	if len(refs) == 0 {
-		for _, k := range b.pool.Keys() {
+		for _, k := range b.ring.Keys() {
 			if fallback(k) {
 				keys = append(keys, k)
 			}
 		}
 		return keys, []string{}
 	}
-	found, notFound, ambiguous := b.pool.Resolve(refs)
+	found, notFound, ambiguous := b.ring.Resolve(refs)
 	return found, nonNil(append(notFound, ambiguous...))
 }
 

@@ -59,8 +59,8 @@ func TestOperatorKeyMethods(t *testing.T) {
 	if del.Deleted != 1 || del.FromCaddyfile != 1 || !reflect.DeepEqual(del.Ambiguous, []string{masked}) || len(del.NotFound) != 0 {
 		t.Errorf("delete: %+v", del)
 	}
-	if b.KeyByID(keypool.NewKey(base, "").ID()) != nil || b.Pool().Len() != 2 {
-		t.Errorf("left: %d keys", b.Pool().Len())
+	if b.KeyByID(keypool.NewKey(base, "").ID()) != nil || b.Ring().Len() != 2 {
+		t.Errorf("left: %d keys", b.Ring().Len())
 	}
 	if _, err := b.Stats(ctx); err != nil {
 		t.Errorf("stats: %v", err)

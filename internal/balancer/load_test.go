@@ -62,11 +62,11 @@ func TestLoad100kKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := time.Since(start)
-	if b.Pool().Len() != n {
-		t.Fatalf("%d keys", b.Pool().Len())
+	if b.Ring().Len() != n {
+		t.Fatalf("%d keys", b.Ring().Len())
 	}
 	heap1, rss1 := heapBytes(), rssBytes()
-	b.Pool().Keys()[7].MarkInvalid("test", "", time.Now())
+	b.Ring().Keys()[7].MarkInvalid("test", "", time.Now())
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,13 +78,13 @@ func TestLoad100kKeys(t *testing.T) {
 	}
 	restart := time.Since(start)
 	defer b.Close()
-	if b.Pool().Len() != n || b.Pool().Keys()[7].Status() != keypool.Invalid {
-		t.Fatalf("restart restored %d keys, key 7 %s", b.Pool().Len(), b.Pool().Keys()[7].Status())
+	if b.Ring().Len() != n || b.Ring().Keys()[7].Status() != keypool.Invalid {
+		t.Fatalf("restart restored %d keys, key 7 %s", b.Ring().Len(), b.Ring().Keys()[7].Status())
 	}
 	start = time.Now()
 	const picks = 100000
 	for i := 0; i < picks; i++ {
-		if _, err := b.Pool().Pick("m", time.Now(), nil); err != nil {
+		if _, err := b.Ring().Pick("m", time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -27,7 +27,7 @@ type Stats struct {
 // database's failure to read.
 func (b *Balancer) Stats(ctx context.Context) (Stats, error) {
 	now := b.now()
-	out := Stats{Keys: b.pool.Counts(now)}
+	out := Stats{Keys: b.ring.Counts(now)}
 	if b.store == nil {
 		out.DatabaseError = "no database: statistics are not kept"
 		return out, nil

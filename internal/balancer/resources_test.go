@@ -47,7 +47,7 @@ func TestOwnerKeyIsTheOnlyKeyTried(t *testing.T) {
 		w.Write([]byte(`{"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}`))
 	})
 	var owner *keypool.Key
-	for _, k := range b.Pool().Keys() {
+	for _, k := range b.Ring().Keys() {
 		if k.Secret() == ownerKey {
 			owner = k
 		}

@@ -259,7 +259,7 @@ func TestEveryRouteRefusesWithoutASession(t *testing.T) {
 		{name: "session, CSRF token of another session", cookies: []*http.Cookie{liveCookie}, changes: true,
 			header: http.Header{csrfHeader: {"0"}}},
 	}
-	keysBefore := e.b.Pool().Len()
+	keysBefore := e.b.Ring().Len()
 	for _, v := range variants {
 		for _, r := range e.routes() {
 			if v.changes && (r.method == "GET" || r.method == "HEAD") {
@@ -306,7 +306,7 @@ func TestEveryRouteRefusesWithoutASession(t *testing.T) {
 			})
 		}
 	}
-	if n := e.b.Pool().Len(); n != keysBefore {
+	if n := e.b.Ring().Len(); n != keysBefore {
 		t.Fatalf("refused requests changed the pool: %d keys, had %d", n, keysBefore)
 	}
 	if e.b.Settings().MaxRetries != settings.Defaults().MaxRetries {

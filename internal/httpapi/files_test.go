@@ -407,7 +407,7 @@ func TestOwnerInvalidAndTwoOwners(t *testing.T) {
 		t.Errorf("two owners: %d %s", w.Code, w.Body)
 	}
 	var ownerKey *keypool.Key
-	for _, k := range h.Balancer.Pool().Keys() {
+	for _, k := range h.Balancer.Ring().Keys() {
 		if k.Secret() == owners[0] {
 			ownerKey = k
 		}

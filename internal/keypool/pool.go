@@ -7,23 +7,25 @@ import (
 	"time"
 )
 
-// keySet is an immutable view of the pool; changes publish a new one.
+// keySet is an immutable view of the ring; changes publish a new one.
 type keySet struct {
 	list []*Key
 	byID map[string]*Key
 }
 
-// Pool is a set of keys with round-robin selection. Picking a key takes no
-// lock; adding and removing keys copy the set under a writer lock.
-type Pool struct {
+// Ring is the key ring of one pool: its keys with round-robin selection.
+// ("Pool" names the configured pool, "Balancer" the running one.) Picking a
+// key takes no lock; adding and removing keys copy the set under a writer
+// lock.
+type Ring struct {
 	set  atomic.Pointer[keySet]
 	next atomic.Uint64
 	mu   sync.Mutex // serialises writers
 }
 
-// New makes an empty pool.
-func New() *Pool {
-	p := &Pool{}
+// New makes an empty key ring.
+func New() *Ring {
+	p := &Ring{}
 	p.set.Store(&keySet{byID: map[string]*Key{}})
 	return p
 }
@@ -67,7 +69,7 @@ func (e *NoKeyError) Error() string {
 // Pick returns the next key, in round-robin order, that is active, not
 // cooling for model and not in tried. The common case reads one atomic
 // counter and one slice element.
-func (p *Pool) Pick(model string, now time.Time, tried []*Key) (*Key, error) {
+func (p *Ring) Pick(model string, now time.Time, tried []*Key) (*Key, error) {
 	set := p.set.Load()
 	n := len(set.list)
 	if n == 0 {
@@ -112,7 +114,7 @@ func (p *Pool) Pick(model string, now time.Time, tried []*Key) (*Key, error) {
 
 // EarliestReturn is the first time any active key of the pool stops cooling
 // for model (zero when some active key is free now).
-func (p *Pool) EarliestReturn(model string, now time.Time) time.Time {
+func (p *Ring) EarliestReturn(model string, now time.Time) time.Time {
 	nowNs := now.UnixNano()
 	var earliest int64
 	for _, k := range p.set.Load().list {
@@ -143,13 +145,13 @@ func contains(tried []*Key, k *Key) bool {
 }
 
 // Len is the number of keys.
-func (p *Pool) Len() int { return len(p.set.Load().list) }
+func (p *Ring) Len() int { return len(p.set.Load().list) }
 
 // Keys returns the keys in pool order. The slice must not be modified.
-func (p *Pool) Keys() []*Key { return p.set.Load().list }
+func (p *Ring) Keys() []*Key { return p.set.Load().list }
 
 // Get finds a key by its ID.
-func (p *Pool) Get(id string) *Key { return p.set.Load().byID[id] }
+func (p *Ring) Get(id string) *Key { return p.set.Load().byID[id] }
 
 // Counts tallies keys by what they can do now.
 type Counts struct {
@@ -160,7 +162,7 @@ type Counts struct {
 
 // Counts reports active (free for some model), cooling (resting for at least
 // one model) and invalid keys.
-func (p *Pool) Counts(now time.Time) Counts {
+func (p *Ring) Counts(now time.Time) Counts {
 	var c Counts
 	for _, k := range p.set.Load().list {
 		switch {
@@ -176,7 +178,7 @@ func (p *Pool) Counts(now time.Time) Counts {
 }
 
 // Add appends keys whose IDs are not in the pool yet and returns those added.
-func (p *Pool) Add(keys ...*Key) []*Key {
+func (p *Ring) Add(keys ...*Key) []*Key {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.set.Load()
@@ -199,7 +201,7 @@ func (p *Pool) Add(keys ...*Key) []*Key {
 }
 
 // Remove takes the keys with the given IDs out of the pool and returns them.
-func (p *Pool) Remove(ids ...string) []*Key {
+func (p *Ring) Remove(ids ...string) []*Key {
 	drop := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		drop[id] = true
@@ -207,7 +209,7 @@ func (p *Pool) Remove(ids ...string) []*Key {
 	return p.removeWhere(func(k *Key) bool { return drop[k.id] })
 }
 
-func (p *Pool) removeWhere(match func(*Key) bool) []*Key {
+func (p *Ring) removeWhere(match func(*Key) bool) []*Key {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.set.Load()
@@ -231,7 +233,7 @@ func (p *Pool) removeWhere(match func(*Key) bool) []*Key {
 // ones are added, Caddyfile keys no longer listed leave, keys added through
 // the admin API stay. A listed key that was added by the admin becomes a
 // Caddyfile key.
-func (p *Pool) SyncCaddyfile(secrets []string) (added, removed []*Key) {
+func (p *Ring) SyncCaddyfile(secrets []string) (added, removed []*Key) {
 	want := make(map[string]bool, len(secrets))
 	var fresh []*Key
 	for _, s := range secrets {
@@ -252,7 +254,7 @@ func (p *Pool) SyncCaddyfile(secrets []string) (added, removed []*Key) {
 }
 
 // TakeDirty returns the keys changed since the last call and clears their mark.
-func (p *Pool) TakeDirty() []*Key {
+func (p *Ring) TakeDirty() []*Key {
 	var out []*Key
 	for _, k := range p.set.Load().list {
 		if k.dirty.Load() && k.dirty.CompareAndSwap(true, false) {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func newPool(n int) (*Pool, []*Key) {
+func newPool(n int) (*Ring, []*Key) {
 	p := New()
 	keys := make([]*Key, n)
 	for i := range keys {

@@ -63,7 +63,7 @@ func (k *Key) Matches(q string) bool {
 // Resolve finds keys by full form, ID or masked form (AIzaSy…wxyz). A masked
 // form that fits several keys is ambiguous; what fits nothing is listed in
 // notFound, masked. Each key is found once, in the order given.
-func (p *Pool) Resolve(refs []string) (found []*Key, notFound, ambiguous []string) {
+func (p *Ring) Resolve(refs []string) (found []*Key, notFound, ambiguous []string) {
 	byMask := map[string][]*Key{}
 	for _, k := range p.Keys() {
 		byMask[k.Masked()] = append(byMask[k.Masked()], k)
