@@ -156,14 +156,14 @@ func TestAdminKeysLifecycle(t *testing.T) {
 		FromCaddyfile int `json:"from_caddyfile"`
 	}
 	e.adminJSON("DELETE", p+"/keys", fmt.Sprintf(`{"keys":[%q]}`, added[:6]+"…"+added[len(added)-4:]), 200, &del)
-	if del.Deleted != 1 || e.balancer().Pool().Len() != 2 {
-		t.Errorf("delete %+v, %d keys left", del, e.balancer().Pool().Len())
+	if del.Deleted != 1 || e.balancer().Ring().Len() != 2 {
+		t.Errorf("delete %+v, %d keys left", del, e.balancer().Ring().Len())
 	}
 	// An admin key survives a reload; a deleted one stays deleted.
 	e.adminJSON("POST", p+"/keys", fmt.Sprintf(`{"keys":[%q]}`, added), 200, &res)
 	e.start(poolOpts{keys: []string{old, bad}, extra: "max_retries 2"})
-	if e.balancer().Pool().Len() != 3 {
-		t.Errorf("admin key lost on reload: %d keys", e.balancer().Pool().Len())
+	if e.balancer().Ring().Len() != 3 {
+		t.Errorf("admin key lost on reload: %d keys", e.balancer().Ring().Len())
 	}
 }
 

@@ -125,7 +125,7 @@ func (e *env) balancer() *balancer.Balancer {
 // key finds a pool key by its secret.
 func (e *env) key(secret string) *keypool.Key {
 	e.t.Helper()
-	for _, k := range e.balancer().Pool().Keys() {
+	for _, k := range e.balancer().Ring().Keys() {
 		if k.Secret() == secret {
 			return k
 		}

@@ -36,7 +36,7 @@ func secKeyStates(t *testing.T, e *env) map[string]secKeyState {
 	t.Helper()
 	out := map[string]secKeyState{}
 	at := time.Now()
-	for _, key := range e.balancer().Pool().Keys() {
+	for _, key := range e.balancer().Ring().Keys() {
 		s := key.Snapshot(at)
 		out[key.Secret()] = secKeyState{s.Status, s.ConsecutiveFailures, s.TotalFailures, len(s.Cooldowns)}
 	}

@@ -49,10 +49,10 @@ func TestKeyStateSurvivesReloadAndRestart(t *testing.T) {
 	if e.key(bad).Status() != keypool.Invalid || !e.key(limited).CoolingUntil("gemini-2.5-flash", time.Now()).Equal(coolUntil) {
 		t.Fatal("reload lost key state")
 	}
-	if caddymodule.LookupPool(e.pool).Pool().Len() != 3 {
-		t.Fatalf("pool has %d keys after reload, want 3", e.balancer().Pool().Len())
+	if caddymodule.LookupPool(e.pool).Ring().Len() != 3 {
+		t.Fatalf("pool has %d keys after reload, want 3", e.balancer().Ring().Len())
 	}
-	for _, kk := range e.balancer().Pool().Keys() {
+	for _, kk := range e.balancer().Ring().Keys() {
 		if kk.Secret() == good {
 			t.Fatal("key removed from the Caddyfile is still in the pool")
 		}

@@ -117,7 +117,7 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Errorf("the add box still holds %q after adding", got)
 			}
 			b.assertNoFullKey(t, allKeys...)
-			if n := s.pool(t).Pool().Len(); n != 3 {
+			if n := s.pool(t).Ring().Len(); n != 3 {
 				t.Errorf("the pool has %d keys after adding, want 3", n)
 			}
 			b.screenshot(t, "keys.png")
@@ -138,7 +138,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			if !hit {
 				t.Fatal("no API request reached the suspended key")
 			}
-			for _, k := range s.pool(t).Pool().Keys() {
+			for _, k := range s.pool(t).Ring().Keys() {
 				if k.Secret() == pastedA && k.Status() != keypool.Invalid {
 					t.Errorf("suspended key is %s, want invalid", k.Status())
 				}
