@@ -68,6 +68,10 @@ func forwardedProto(r *http.Request) string {
 	return strings.TrimSpace(first)
 }
 
+// Origin is the scheme and host the client used, "https://example.com",
+// for URLs the proxy gives back to it.
+func Origin(r *http.Request) string { return Scheme(r) + "://" + Host(r) }
+
 // Host is the host (with its port, if any) the client addressed: r.Host, or,
 // when a trusted proxy sent X-Forwarded-Host, its first value. An untrusted
 // peer's X-Forwarded-Host is ignored, and a value that is not a plain host

@@ -154,3 +154,16 @@ func TestHost(t *testing.T) {
 		})
 	}
 }
+
+func TestOrigin(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://proxy.example:8000/x", nil)
+	if got := Origin(r); got != "http://proxy.example:8000" {
+		t.Errorf("Origin = %q", got)
+	}
+	// An untrusted peer's forwarding headers change nothing.
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "evil.example")
+	if got := Origin(r); got != "http://proxy.example:8000" {
+		t.Errorf("Origin from an untrusted peer = %q", got)
+	}
+}

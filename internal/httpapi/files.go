@@ -625,7 +625,7 @@ func (h *Handler) uploadStart(w http.ResponseWriter, r *http.Request, call *bala
 	w.Header().Del("Content-Length")
 	// Both URLs Google gives for the session point at the proxy: no
 	// upstream host, relay path or key is left in the answer.
-	own := clientinfo.Scheme(r) + "://" + clientinfo.Host(r) + prefix + "/files?upload_id=" +
+	own := clientinfo.Origin(r) + prefix + "/files?upload_id=" +
 		url.QueryEscape(id) + "&upload_protocol=resumable"
 	w.Header().Set("X-Goog-Upload-Url", own)
 	if w.Header().Get("X-Goog-Upload-Control-Url") != "" {

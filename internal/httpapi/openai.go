@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/clientinfo"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/models"
@@ -69,11 +70,7 @@ func isMisdirected(p string) bool {
 
 // serveMisdirected answers a wrong path with the base URL each kind of client needs.
 func (h *Handler) serveMisdirected(w http.ResponseWriter, r *http.Request) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	base := scheme + "://" + r.Host
+	base := clientinfo.Origin(r)
 	openaiDialect.writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s. Base URLs: OpenAI SDKs and OpenAI-style clients "+
 		"(Cline, LangChain, n8n) use %s/v1 (translated to Gemini) or %s/openai/v1 (Google's own OpenAI-compatible API); "+
 		"Gemini clients (Google GenAI SDK, Gemini CLI, Cherry Studio) use %s (API version v1 or v1beta)",
