@@ -49,7 +49,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]int{}
 	for d.NextBlock(0) {
 		dir := d.Val()
-		o := optionByDirective(dir)
+		o := settings.ByDirective(dir)
 		if line, ok := seen[dir]; ok && dir != "api_keys" && (o == nil || !o.Repeatable) {
 			return d.Errf("%s already specified at line %d", dir, line)
 		} else if !ok {
@@ -76,41 +76,33 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-func optionByDirective(dir string) *settings.Option {
-	for _, o := range settings.Schema() {
-		if o.CaddyfileName() == dir {
-			return o
-		}
-	}
-	return nil
-}
-
 // unmarshalStructural reads an option of the handler itself: api_keys, or
 // one value of the others.
 func (h *Handler) unmarshalStructural(d *caddyfile.Dispenser) error {
 	opt, args := d.Val(), d.RemainingArgs()
-	strs := map[string]*string{"api_keys_file": &h.APIKeysFile, "database": &h.Database, "console": &h.Console}
-	sizes := map[string]*int64{"max_body_size": &h.MaxBodyBytes, "max_upload_size": &h.MaxUploadBytes}
-	switch o, known := settings.Lookup(opt); {
-	case opt == "api_keys" && len(args) > 0:
+	str := map[string]*string{"api_keys_file": &h.APIKeysFile, "database": &h.Database, "console": &h.Console}[opt]
+	size := map[string]*int64{"max_body_size": &h.MaxBodyBytes, "max_upload_size": &h.MaxUploadBytes}[opt]
+	o, known := settings.Lookup(opt)
+	switch {
+	case opt == "api_keys" && len(args) == 0:
+		return d.Errf("api_keys needs at least one value")
+	case opt == "api_keys":
 		h.APIKeys = append(h.APIKeys, args...)
 		return nil
-	case opt == "api_keys":
-		return d.Errf("api_keys needs at least one value")
-	case strs[opt] == nil && sizes[opt] == nil && known:
+	case str == nil && size == nil && known:
 		return d.Errf("unknown gemini_balance option %q (write %s)", opt, o.CaddyfileName())
-	case strs[opt] == nil && sizes[opt] == nil:
+	case str == nil && size == nil:
 		return d.Errf("unknown gemini_balance option %q", opt)
 	case len(args) != 1:
 		return d.Errf("%s takes one value, got %d", opt, len(args))
-	case strs[opt] != nil:
-		*strs[opt] = args[0]
+	case str != nil:
+		*str = args[0]
 		return nil
 	}
 	n, err := strconv.ParseInt(args[0], 10, 64)
 	if err != nil || n < 1 {
 		return d.Errf("%s: %q is not a whole number of bytes, at least 1", opt, args[0])
 	}
-	*sizes[opt] = n
+	*size = n
 	return nil
 }

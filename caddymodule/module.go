@@ -27,16 +27,17 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// DefaultPool is the pool name when none is given.
-const DefaultPool = "default"
-
-// DefaultConsole is the web console's path prefix when none is given.
-const DefaultConsole = "/admin"
+// The pool name and the console's path prefix when none is given.
+const (
+	DefaultPool    = "default"
+	DefaultConsole = "/admin"
+)
 
 // Handler turns a pool of Gemini API keys into one endpoint. Its JSON is
 // flat: the structural fields below beside the run-time options of the
 // settings schema, each under its schema name ({"pool":"team",
-// "timeout":"2m","headers":{...}}); see options.go.
+// "timeout":"2m","headers":{...}}), in the option's configuration form
+// (internal/settings/config.go).
 type Handler struct {
 	// Pool names the key pool. Blocks with the same name share one pool.
 	Pool string `json:"pool,omitempty"`
@@ -63,6 +64,30 @@ type Handler struct {
 	keyed   string // the UsagePool key this instance holds
 }
 
+// MarshalJSON writes the structural fields and the options side by side.
+func (h Handler) MarshalJSON() ([]byte, error) {
+	type plain Handler
+	b, err := json.Marshal(plain(h))
+	if err != nil {
+		return nil, err
+	}
+	return settings.JoinFlat(b, h.Options)
+}
+
+// UnmarshalJSON reads the structural fields and, into Options, every key
+// that names a schema option; any other key is refused.
+func (h *Handler) UnmarshalJSON(b []byte) error {
+	type plain Handler
+	var p plain
+	opts, err := settings.DecodeFlat(b, &p)
+	if err != nil {
+		return fmt.Errorf("gemini_balance: %v", err)
+	}
+	*h = Handler(p)
+	h.Options = opts
+	return nil
+}
+
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
@@ -80,10 +105,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Pool == "" {
 		h.Pool = DefaultPool
 	}
+	if h.Console == "" {
+		h.Console = DefaultConsole
+	}
 	if !poolNamePattern.MatchString(h.Pool) {
 		return fmt.Errorf("pool name %q: use letters, digits, '.', '_' or '-' (at most 64)", h.Pool)
 	}
-	if h.Console != "" && h.Console != "off" && (h.Console[0] != '/' || len(h.Console) < 2) {
+	if h.Console != "off" && (h.Console[0] != '/' || len(h.Console) < 2) {
 		return fmt.Errorf("console must be a path such as /admin, or off; got %q", h.Console)
 	}
 	keys, err := keylist.Load(h.APIKeys, h.APIKeysFile)
@@ -96,7 +124,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("gemini_balance: %v", err)
 	}
-	locked := make(map[string]bool, len(h.Options))
+	locked := map[string]bool{} // what the configuration sets, the admin API may not change
 	for name := range h.Options {
 		locked[name] = true
 	}
@@ -108,12 +136,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.keyed = h.Pool
 	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger}
 	if h.Console != "off" {
-		prefix := h.Console
-		if prefix == "" {
-			prefix = DefaultConsole
-		}
 		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return []*balancer.Balancer{b} })
-		h.console = console.New(prefix, b, own, h.logger)
+		h.console = console.New(h.Console, b, own, h.logger)
 	}
 	return nil
 }

@@ -45,15 +45,22 @@ func acquirePool(cfg balancer.Config, logger *zap.Logger) (*balancer.Balancer, e
 	return b, nil
 }
 
-// LookupPool finds a running pool by name.
-func LookupPool(name string) *balancer.Balancer {
-	var found *balancer.Balancer
-	pools.Range(func(k, v any) bool {
-		if k == name {
-			found = v.(livePool).Balancer
-			return false
-		}
+// runningPools lists every running pool.
+func runningPools() []*balancer.Balancer {
+	var all []*balancer.Balancer
+	pools.Range(func(_, v any) bool {
+		all = append(all, v.(livePool).Balancer)
 		return true
 	})
-	return found
+	return all
+}
+
+// LookupPool finds a running pool by name.
+func LookupPool(name string) *balancer.Balancer {
+	for _, b := range runningPools() {
+		if b.Name() == name {
+			return b
+		}
+	}
+	return nil
 }

@@ -219,6 +219,19 @@ func JoinFlat(base []byte, opts map[string]json.RawMessage) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// DecodeFlat reads a flat JSON object: the options it names, returned, and
+// its other fields into v, strictly (an unknown field is an error, as Caddy
+// refuses unknown fields).
+func DecodeFlat(b []byte, v any) (map[string]json.RawMessage, error) {
+	opts, rest, err := SplitFlat(b)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(rest))
+	dec.DisallowUnknownFields()
+	return opts, dec.Decode(v)
+}
+
 // SplitFlat takes every key that names a schema option out of a flat JSON
 // object: the options, and the object's other fields as JSON.
 func SplitFlat(b []byte) (opts map[string]json.RawMessage, rest []byte, err error) {

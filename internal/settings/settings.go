@@ -172,6 +172,16 @@ func Schema() []*Option { return schema }
 // Lookup finds an option by name.
 func Lookup(name string) (*Option, bool) { o, ok := byName[name]; return o, ok }
 
+// ByDirective finds an option by its Caddyfile name.
+func ByDirective(dir string) *Option {
+	for _, o := range schema {
+		if o.CaddyfileName() == dir {
+			return o
+		}
+	}
+	return nil
+}
+
 func add(o *Option) {
 	schema = append(schema, o)
 	byName[o.Name] = o
