@@ -5,6 +5,7 @@
 package examples
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	"github.com/gemini-balance/gemini_balance/internal/dbtest"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 
 	_ "github.com/gemini-balance/gemini_balance/caddymodule"
@@ -35,16 +37,21 @@ const (
 	httpsPort = 9493
 )
 
-// caddyfiles lists the Caddyfiles under test: every *.Caddyfile here and the
-// reference at the repository root.
+// caddyfiles lists the Caddyfiles under test: every *.Caddyfile here and one
+// directory down, and the reference at the repository root.
 func caddyfiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("*.Caddyfile")
 	if err != nil {
 		t.Fatal(err)
 	}
+	sub, err := filepath.Glob(filepath.Join("*", "*.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, sub...)
 	files = append(files, filepath.Join("..", "Caddyfile.example"))
-	if len(files) < 6 {
+	if len(files) < 9 {
 		t.Fatalf("found only %v", files)
 	}
 	return files
@@ -84,6 +91,56 @@ func unsetenv(t *testing.T, name string) {
 	}
 }
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// dsnLine matches a database line that holds a DSN rather than a path.
+var dsnLine = regexp.MustCompile(`(?m)^(\s*database\s+)([a-z]+)://\S+`)
+
+// realDatabases points every database DSN at a fresh database on a test
+// server of the same engine (internal/dbtest), so that provisioning connects
+// to a real server, not to the example's host name.
+func realDatabases(t *testing.T, src []byte) (out []byte, dsns []string) {
+	t.Helper()
+	out = dsnLine.ReplaceAllFunc(src, func(line []byte) []byte {
+		m := dsnLine.FindSubmatch(line)
+		var dsn string
+		switch string(m[2]) {
+		case "postgres", "postgresql":
+			dsn = dbtest.Postgres(t)
+		case "mysql":
+			dsn = dbtest.MariaDB(t)
+		default:
+			t.Fatalf("database line with an unknown scheme: %s", line)
+		}
+		dsns = append(dsns, dsn)
+		return []byte(string(m[1]) + dsn)
+	})
+	return out, dsns
+}
+
+// countTables counts the tables in the database of a DSN from internal/dbtest.
+func countTables(t *testing.T, dsn string) int {
+	t.Helper()
+	driver, q := "pgx", "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+	if strings.HasPrefix(dsn, "mysql://") {
+		var err error
+		if dsn, err = dbtest.MySQLDriverDSN(dsn); err != nil {
+			t.Fatal(err)
+		}
+		driver, q = "mysql", "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatalf("count tables: %v", err)
+	}
+	return n
+}
+
 // adapt runs the caddyfile adapter and fails the test on an error or warning.
 func adapt(t *testing.T, file string, src []byte) []byte {
 	t.Helper()
@@ -121,15 +178,33 @@ func TestCaddyfilesAdaptAndProvision(t *testing.T) {
 				t.Setenv("XDG_CONFIG_HOME", data)
 
 				out := adapt(t, file, src)
+				handler := "gemini_balance"
+				if filepath.Base(file) == "lb.Caddyfile" {
+					handler = "reverse_proxy" // the load balancer in front of the instances
+				}
+				if !strings.Contains(string(out), `"handler":"`+handler+`"`) {
+					t.Errorf("%s: no %s handler in %s", file, handler, out)
+				}
+				// A database given as a DSN is provisioned against a real
+				// server of its engine; relative paths land in the temp dir.
+				var dsns []string
+				if dsnLine.Match(src) {
+					var real []byte
+					real, dsns = realDatabases(t, src)
+					out = adapt(t, file, real)
+				}
+				t.Chdir(data)
 				var cfg caddy.Config
 				if err := json.Unmarshal(out, &cfg); err != nil {
 					t.Fatalf("%s: adapted JSON: %v", file, err)
 				}
-				if !strings.Contains(string(out), `"handler":"gemini_balance"`) {
-					t.Errorf("%s: no gemini_balance handler in %s", file, out)
-				}
 				if err := caddy.Validate(&cfg); err != nil {
 					t.Fatalf("%s: provision: %v", file, err)
+				}
+				for _, dsn := range dsns {
+					if n := countTables(t, dsn); n == 0 {
+						t.Errorf("%s: provisioning created no tables in the %s database", file, dsn[:strings.Index(dsn, ":")])
+					}
 				}
 			})
 		}
@@ -463,4 +538,195 @@ func TestCORSExample(t *testing.T) {
 			t.Errorf("the pool key leaked to the client: %s", body)
 		}
 	})
+}
+
+// TestMultiInstanceCompose checks multi-instance/docker-compose.yml without a
+// Docker engine: valid YAML; PostgreSQL with a health check; at least two
+// instances built from the repository's Dockerfile, each running
+// instance.Caddyfile, whose database DSN names the PostgreSQL service, user,
+// password variable and database that service creates; and a load balancer,
+// the only published service, whose reverse_proxy targets are exactly the
+// instances, with /health checks.
+func TestMultiInstanceCompose(t *testing.T) {
+	dir := "multi-instance"
+	src, err := os.ReadFile(filepath.Join(dir, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type service struct {
+		Build *struct {
+			Context    string `yaml:"context"`
+			Dockerfile string `yaml:"dockerfile"`
+		} `yaml:"build"`
+		Image       string            `yaml:"image"`
+		Environment map[string]string `yaml:"environment"`
+		Ports       []string          `yaml:"ports"`
+		Volumes     []string          `yaml:"volumes"`
+		Healthcheck *struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+		DependsOn map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
+	}
+	var compose struct {
+		Services map[string]service `yaml:"services"`
+		Volumes  map[string]any     `yaml:"volumes"`
+	}
+	if err := yaml.Unmarshal(src, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	// mounted returns the host file a service mounts at /etc/caddy/Caddyfile.
+	mounted := func(name string, svc service) string {
+		for _, v := range svc.Volumes {
+			if parts := strings.Split(v, ":"); len(parts) >= 2 && parts[1] == "/etc/caddy/Caddyfile" {
+				if _, err := os.Stat(filepath.Join(dir, parts[0])); err != nil {
+					t.Errorf("%s: mounted Caddyfile: %v", name, err)
+				}
+				return filepath.Base(parts[0])
+			}
+		}
+		return ""
+	}
+
+	pg, ok := compose.Services["postgres"]
+	if !ok || !strings.HasPrefix(pg.Image, "postgres:") || pg.Healthcheck == nil {
+		t.Fatalf("want a postgres service from a postgres: image with a healthcheck, got %+v", pg)
+	}
+	for _, v := range pg.Volumes {
+		if name, _, _ := strings.Cut(v, ":"); !strings.HasPrefix(name, ".") {
+			if _, ok := compose.Volumes[name]; !ok {
+				t.Errorf("postgres: volume %q not declared under volumes:", name)
+			}
+		}
+	}
+
+	instanceCaddyfile, err := os.ReadFile(filepath.Join(dir, "instance.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := regexp.MustCompile(`(?m)^\s*database\s+(\S+)`).FindSubmatch(instanceCaddyfile)
+	if dsn == nil {
+		t.Fatal("instance.Caddyfile has no database line")
+	}
+	wantDSN := fmt.Sprintf("postgres://%s:{$GB_DB_PASSWORD}@postgres:5432/%s?sslmode=disable",
+		pg.Environment["POSTGRES_USER"], pg.Environment["POSTGRES_DB"])
+	if string(dsn[1]) != wantDSN {
+		t.Errorf("instance.Caddyfile: database %s, want %s (the postgres service's user and database)", dsn[1], wantDSN)
+	}
+	if !strings.Contains(pg.Environment["POSTGRES_PASSWORD"], "${GB_DB_PASSWORD") {
+		t.Errorf("postgres: POSTGRES_PASSWORD = %q, want ${GB_DB_PASSWORD...}", pg.Environment["POSTGRES_PASSWORD"])
+	}
+
+	var instances []string
+	var lb string
+	for name, svc := range compose.Services {
+		if name == "postgres" {
+			continue
+		}
+		if svc.Build == nil {
+			t.Errorf("%s: not built from the repository", name)
+		} else if _, err := os.Stat(filepath.Join(dir, svc.Build.Context, svc.Build.Dockerfile)); err != nil {
+			t.Errorf("%s: build: %v", name, err)
+		}
+		switch mounted(name, svc) {
+		case "instance.Caddyfile":
+			instances = append(instances, name)
+			for _, v := range []string{"GEMINI_API_KEYS", "GEMINI_BALANCE_TOKEN", "GB_DB_PASSWORD"} {
+				if !strings.Contains(svc.Environment[v], "${"+v) {
+					t.Errorf("%s: environment %s = %q, want it passed from the shell", name, v, svc.Environment[v])
+				}
+			}
+			if svc.DependsOn["postgres"].Condition != "service_healthy" {
+				t.Errorf("%s: does not wait for postgres to be healthy", name)
+			}
+			if len(svc.Ports) > 0 {
+				t.Errorf("%s: publishes %v; only the load balancer should", name, svc.Ports)
+			}
+		case "lb.Caddyfile":
+			lb = name
+			if !slices.ContainsFunc(svc.Ports, func(p string) bool { return strings.HasSuffix(p, ":8000") }) {
+				t.Errorf("%s: ports %v do not publish 8000", name, svc.Ports)
+			}
+		default:
+			t.Errorf("%s: mounts neither instance.Caddyfile nor lb.Caddyfile", name)
+		}
+	}
+	slices.Sort(instances)
+	if len(instances) < 2 || lb == "" {
+		t.Fatalf("want two instances and a load balancer, got %v and %q", instances, lb)
+	}
+	for _, in := range instances {
+		if _, ok := compose.Services[lb].DependsOn[in]; !ok {
+			t.Errorf("%s does not depend on %s", lb, in)
+		}
+	}
+
+	// Every reverse_proxy of the load balancer targets exactly the instances,
+	// on the port instance.Caddyfile listens on, and checks /health.
+	lbSrc, err := os.ReadFile(filepath.Join(dir, "lb.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []json.RawMessage `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(adapt(t, "lb.Caddyfile", lbSrc), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(instanceCaddyfile), "http://:8000 {") {
+		t.Fatal("instance.Caddyfile does not listen on :8000")
+	}
+	var want []string
+	for _, in := range instances {
+		want = append(want, in+":8000")
+	}
+	proxies := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["handler"] == "reverse_proxy" {
+				proxies++
+				var dials []string
+				ups, _ := v["upstreams"].([]any)
+				for _, u := range ups {
+					d, _ := u.(map[string]any)["dial"].(string)
+					dials = append(dials, d)
+				}
+				slices.Sort(dials)
+				if !slices.Equal(dials, want) {
+					t.Errorf("lb.Caddyfile: reverse_proxy to %v, want %v", dials, want)
+				}
+				if b, _ := json.Marshal(v["health_checks"]); !strings.Contains(string(b), `"uri":"/health"`) {
+					t.Errorf("lb.Caddyfile: reverse_proxy without an active /health check: %s", b)
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for _, srv := range cfg.Apps.HTTP.Servers {
+		for _, r := range srv.Routes {
+			var v any
+			if err := json.Unmarshal(r, &v); err != nil {
+				t.Fatal(err)
+			}
+			walk(v)
+		}
+	}
+	if proxies == 0 {
+		t.Error("lb.Caddyfile has no reverse_proxy")
+	}
 }

@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	db := flag.String("db", "", "SQLite file to fill (created if missing)")
+	db := flag.String("db", "", "database to fill: an SQLite file (created if missing), or a postgres:// or mysql:// URL (keys only: logs are seeded on SQLite only)")
 	pool := flag.String("pool", "default", "pool name")
 	nKeys := flag.Int("keys", 100000, "keys to add (source admin)")
 	nLogs := flag.Int("logs", 1000000, "request logs to add, spread over the last 30 days")

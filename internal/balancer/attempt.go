@@ -351,13 +351,16 @@ func (b *Balancer) applyVerdict(call *Call, k *keypool.Key, v failure.Verdict, l
 	switch v.Action {
 	case failure.Invalid:
 		k.MarkInvalid(v.Reason, detail, now)
+		b.emitKey(store.EventInvalid, k, "", time.Time{}, v.Reason)
 		b.logger.Warn("key invalid", zap.String("pool", b.name), zap.String("key", k.Masked()), zap.String("reason", v.Reason))
 	case failure.Failure:
 		if k.MarkFailure(v.Reason, detail, b.settings.Load().MaxFailures, now) {
+			b.emitKey(store.EventInvalid, k, "", time.Time{}, v.Reason)
 			b.logger.Warn("key invalid after repeated failures", zap.String("pool", b.name), zap.String("key", k.Masked()), zap.String("reason", v.Reason))
 		}
 	case failure.Cooldown:
 		k.CoolDown(call.Model, v.Until, v.Reason, detail, now)
+		b.emitKey(store.EventCooldown, k, call.Model, v.Until, v.Reason)
 		b.logger.Info("key cooling", zap.String("pool", b.name), zap.String("key", k.Masked()),
 			zap.String("model", call.Model), zap.Time("until", v.Until))
 	case failure.ClientGone:

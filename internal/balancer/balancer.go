@@ -73,6 +73,8 @@ type Balancer struct {
 	checkKick  chan struct{}
 	persistErr atomic.Pointer[string]
 	now        func() time.Time
+	shared     *syncer // key changes exchanged with other instances (sync.go)
+	dbName     string  // the database, password masked, for Health
 }
 
 // Open starts a pool: it opens the database (a database that cannot be opened
@@ -85,7 +87,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 	b := &Balancer{
 		name: cfg.Name, ring: keypool.New(), level: zap.NewAtomicLevelAt(zap.InfoLevel),
 		stop: make(chan struct{}), checkKick: make(chan struct{}, 1), now: time.Now,
-		resources: affinity.New(),
+		resources: affinity.New(), shared: newSyncer(), dbName: store.RedactDSN(cfg.DatabasePath),
 	}
 	b.logger = withLevel(logger, b.level)
 	if cfg.DatabasePath != "" {
@@ -93,7 +95,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		if err != nil {
 			b.dbErr = err
 			logger.Error("database unavailable: keys and logs are kept in memory only",
-				zap.String("database", cfg.DatabasePath), zap.Error(err))
+				zap.String("database", store.RedactDSN(cfg.DatabasePath)), zap.Error(err))
 		} else {
 			b.store = st
 			if err := b.restoreKeys(); err != nil {
@@ -106,6 +108,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		b.Close()
 		return nil, err
 	}
+	b.startSync()
 	b.wg.Add(5)
 	go b.resourceLoop()
 	go b.persistLoop()
@@ -264,6 +267,7 @@ func (b *Balancer) Close() error {
 		close(b.stop)
 		b.wg.Wait()
 		b.persist()
+		b.flushEvents()
 		if c := b.client.Load(); c != nil {
 			c.Close()
 		}
@@ -289,7 +293,7 @@ func (b *Balancer) Health(ctx context.Context) Health {
 	switch {
 	case b.store == nil && b.dbErr != nil:
 		h.Database = "unavailable: " + b.dbErr.Error()
-		h.Problems = append(h.Problems, "database unavailable; keys and logs are kept in memory only")
+		h.Problems = append(h.Problems, "database "+b.dbName+" unavailable; keys and logs are kept in memory only")
 	case b.store == nil:
 		h.Database = "memory"
 	default:
@@ -297,15 +301,16 @@ func (b *Balancer) Health(ctx context.Context) Health {
 		defer cancel()
 		if err := b.store.Ping(pctx); err != nil {
 			h.Database = "error: " + err.Error()
-			h.Problems = append(h.Problems, "database does not answer")
+			h.Problems = append(h.Problems, "database "+b.dbName+" does not answer")
 		} else if st := b.store.Stats(); st.LastError != "" && time.Since(st.LastErrorAt) < time.Minute {
 			h.Database = "write errors: " + st.LastError
-			h.Problems = append(h.Problems, "database writes are failing")
+			h.Problems = append(h.Problems, "writes to database "+b.dbName+" are failing")
 		}
 	}
 	if p := b.persistErr.Load(); p != nil {
 		h.Problems = append(h.Problems, "key state not saved: "+*p)
 	}
+	h.Problems = append(h.Problems, b.syncProblems()...)
 	switch {
 	case h.Keys.Active+h.Keys.Cooling+h.Keys.Invalid == 0:
 		h.Problems = append(h.Problems, "the key pool is empty")

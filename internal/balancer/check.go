@@ -13,6 +13,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/failure"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
+	"github.com/gemini-balance/gemini_balance/internal/store"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
 
@@ -73,17 +74,21 @@ func (b *Balancer) checkKey(ctx context.Context, k *keypool.Key) CheckResult {
 		res.Valid = true
 		if k.Status() == keypool.Invalid {
 			k.Reactivate("passed a key check")
+			b.emitKey(store.EventChecked, k, "", time.Time{}, "passed a key check")
 			b.logger.Info("key valid again", zap.String("pool", b.name), zap.String("key", k.Masked()))
 		}
 	case v.Action == failure.Invalid:
 		res.Reason = v.Reason
 		if k.Status() != keypool.Invalid {
 			k.MarkInvalid(v.Reason, shortBody([]byte(secret.Redact(string(raw), k.Secret()))), now)
+			b.emitKey(store.EventInvalid, k, "", time.Time{}, v.Reason)
 		}
 	case v.Action == failure.Failure:
 		res.Reason = v.Reason
 		if k.Status() != keypool.Invalid {
-			k.MarkFailure(v.Reason, shortBody([]byte(secret.Redact(string(raw), k.Secret()))), set.MaxFailures, now)
+			if k.MarkFailure(v.Reason, shortBody([]byte(secret.Redact(string(raw), k.Secret()))), set.MaxFailures, now) {
+				b.emitKey(store.EventInvalid, k, "", time.Time{}, v.Reason)
+			}
 		}
 	default:
 		res.Reason = v.Reason

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/store"
 )
 
 // The operators' view of the keys: what the admin API and the console ask of
@@ -106,6 +107,7 @@ func (b *Balancer) AddKeys(ctx context.Context, raw []string, source string) (Ad
 		return AddResult{}, err
 	}
 	b.ring.Add(fresh...)
+	b.emit(store.EventAdded, keyIDs(fresh), "", time.Time{}, "")
 	res.Added, res.Persisted = len(fresh), b.store != nil
 	return res, nil
 }
@@ -136,6 +138,7 @@ func (b *Balancer) DeleteKeys(ctx context.Context, refs []string) (DeleteResult,
 		}
 	}
 	res.Deleted = len(b.ring.Remove(ids...))
+	b.emit(store.EventDeleted, ids, "", time.Time{}, "")
 	return res, nil
 }
 
@@ -170,6 +173,7 @@ func (b *Balancer) ResetKeys(refs []string) (reset int, unknown []string) {
 	for _, k := range keys {
 		k.Reactivate("reset by an operator")
 	}
+	b.emit(store.EventReset, keyIDs(keys), "", time.Time{}, "reset by an operator")
 	return len(keys), unknown
 }
 

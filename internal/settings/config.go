@@ -20,7 +20,7 @@ import (
 //
 // A Caddyfile line is read into that form by the option's type (ParseArgs):
 //
-//	int              <n>
+//	int              <n> | off            (off where declared: a row cap's 0)
 //	bool             on|off
 //	string, enum     <value>
 //	duration         <duration> | off     (off is 0, refused where 0 is)
@@ -153,6 +153,9 @@ func (o *Option) parseArgs(cur json.RawMessage, args []string) (any, error) {
 func (o *Option) scalar(arg string) (any, error) {
 	switch o.Type {
 	case "int":
+		if arg == "off" && o.Off != nil {
+			return o.Off, nil
+		}
 		if n, err := strconv.Atoi(arg); err == nil {
 			return n, nil
 		}

@@ -36,6 +36,8 @@ type Settings struct {
 	LogLevel          string
 	ErrorLogDays      int
 	RequestLogDays    int
+	ErrorLogMaxRows   int
+	RequestLogMaxRows int
 	RecordRequestBody bool
 }
 
@@ -96,8 +98,21 @@ func Defaults() Settings {
 			ImageModel: "imagen-3.0-generate-002", TTSModel: "gemini-2.5-flash-preview-tts", TTSVoice: "Zephyr",
 		},
 		LogLevel: "info", ErrorLogDays: 7, RequestLogDays: 30,
+		ErrorLogMaxRows: DefaultErrorLogMaxRows, RequestLogMaxRows: DefaultRequestLogMaxRows,
 	}
 }
+
+// Row caps of the logs, per pool (see store.CapRequestLogs). Request logs
+// took about 560 bytes a row in SQLite with their indexes (896 MB for 1.6 M
+// rows, issue 13), so the default stays under 3 GB. Error rows carry a
+// message and the upstream body, a few hundred bytes to a few KB (up to
+// ~100 KB with record_request_body), and are rarer: a million is a few GB
+// in the usual case and still weeks of errors at several a second.
+const (
+	DefaultRequestLogMaxRows = 5_000_000
+	DefaultErrorLogMaxRows   = 1_000_000
+	maxLogRows               = 1_000_000_000
+)
 
 // Option is one setting in the schema.
 type Option struct {
@@ -209,6 +224,12 @@ func intOpt(name, group, help string, min, max int, field func(*Settings) *int) 
 			*field(s) = n
 			return nil
 		}})
+}
+
+// rowCapOpt is an int option where 0, or off, means no limit.
+func rowCapOpt(name, group, help string, field func(*Settings) *int) {
+	intOpt(name, group, help, 0, maxLogRows, field)
+	byName[name].Off = json.RawMessage("0")
 }
 
 func boolOpt(name, group, help string, field func(*Settings) *bool) {
@@ -509,6 +530,10 @@ func init() {
 		func(s *Settings) *int { return &s.ErrorLogDays })
 	intOpt("request_log_days", logs, "Request logs older than this are deleted; 0 keeps them.", 0, 3650,
 		func(s *Settings) *int { return &s.RequestLogDays })
+	rowCapOpt("error_log_max_rows", logs, "Most error logs kept; the oldest beyond it are deleted (checked every minute). 0 or off keeps them all.",
+		func(s *Settings) *int { return &s.ErrorLogMaxRows })
+	rowCapOpt("request_log_max_rows", logs, "Most request logs kept; the oldest beyond it are deleted (checked every minute), and the dashboard's day and month figures still count them. 0 or off keeps them all.",
+		func(s *Settings) *int { return &s.RequestLogMaxRows })
 	boolOpt("record_request_body", logs, "Store the request body with error logs.", func(s *Settings) *bool { return &s.RecordRequestBody })
 }
 

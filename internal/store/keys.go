@@ -37,14 +37,16 @@ type KeyRecord struct {
 	CreatedAt           time.Time
 }
 
-// loadKeysSQL reads the times as plain text (no DATETIME decltype, so the
-// driver does not parse them) and parseDBTime parses them with a fast path.
-// loadKeysSQL reads the table in rowid order (NOT INDEXED): through the
-// (pool, key_id) index every row was a random seek plus a sort by id, 1.2 s
-// for 100,000 keys against 0.5 s for the scan (TestLoad100kKeys).
-const loadKeysSQL = `SELECT key_id, api_key, masked, status, reason, consecutive_failures, total_failures,
- cooldowns, calls, CAST(last_used_at AS TEXT), last_error, source, CAST(created_at AS TEXT)
- FROM gb_keys NOT INDEXED WHERE pool = ? ORDER BY id`
+// loadKeysSQL reads the times on SQLite as plain text (no DATETIME
+// decltype, so the driver does not parse them) and parseDBTime parses them
+// with a fast path. It reads the table in rowid order (NOT INDEXED): through
+// the (pool, key_id) index every row was a random seek plus a sort by id,
+// 1.2 s for 100,000 keys against 0.5 s for the scan (TestLoad100kKeys).
+func loadKeysSQL(d *dialect) string {
+	return `SELECT key_id, api_key, masked, status, reason, consecutive_failures, total_failures,
+ cooldowns, calls, ` + d.timeCol("last_used_at") + `, last_error, source, ` + d.timeCol("created_at") + `
+ FROM gb_keys` + d.notIndexed() + ` WHERE pool = ? ORDER BY id`
+}
 
 // LoadKeys returns all rows of the pool, ordered by id (insertion order).
 func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) {
@@ -52,10 +54,10 @@ func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) 
 		return nil, ErrClosed
 	}
 	var n int64
-	if err := s.sqlDB.QueryRowContext(ctx, "SELECT count(*) FROM gb_keys WHERE pool = ?", pool).Scan(&n); err != nil {
+	if err := s.conn().QueryRowContext(ctx, "SELECT count(*) FROM gb_keys WHERE pool = ?", pool).Scan(&n); err != nil {
 		return nil, fmt.Errorf("store: load keys: %w", err)
 	}
-	rows, err := s.sqlDB.QueryContext(ctx, loadKeysSQL, pool)
+	rows, err := s.conn().QueryContext(ctx, loadKeysSQL(s.d), pool)
 	if err != nil {
 		return nil, fmt.Errorf("store: load keys: %w", err)
 	}
@@ -63,8 +65,8 @@ func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) 
 	out := make([]KeyRecord, 0, n)
 	var (
 		cooldowns string
-		lastUsed  sql.NullString
-		created   sql.NullString
+		lastUsed  dbTime
+		created   dbTime
 	)
 	for rows.Next() {
 		rec := KeyRecord{Pool: pool}
@@ -73,12 +75,7 @@ func (s *Store) LoadKeys(ctx context.Context, pool string) ([]KeyRecord, error) 
 			&rec.Source, &created); err != nil {
 			return nil, fmt.Errorf("store: load keys: %w", err)
 		}
-		if lastUsed.Valid {
-			rec.LastUsedAt, _ = parseDBTime(lastUsed.String)
-		}
-		if created.Valid {
-			rec.CreatedAt, _ = parseDBTime(created.String)
-		}
+		rec.LastUsedAt, rec.CreatedAt = lastUsed.t, created.t
 		cd, err := decodeCooldowns(cooldowns)
 		if err != nil {
 			// A damaged cooldown column must not make the pool unloadable.
@@ -124,6 +121,14 @@ func (s *Store) InsertKeys(ctx context.Context, recs []KeyRecord) (inserted int,
 		if r.Pool == "" || r.KeyID == "" || r.Key == "" {
 			return 0, fmt.Errorf("store: insert keys: record %d: pool, key id and key must be set", i)
 		}
+		// The bounds of the MySQL columns, checked on every engine (INSERT
+		// IGNORE would cut longer values silently there).
+		if len(r.Pool) > maxPoolLen || len(r.KeyID) > maxKeyIDLen || len(r.Source) > maxSourceLen ||
+			len(r.Status) > maxStatusLen || len(r.Key) > maxTextLen || len(r.Masked) > maxTextLen ||
+			len(r.Reason) > maxTextLen || len(r.LastError) > maxTextLen {
+			return 0, fmt.Errorf("store: insert keys: record %d: a field is too long (pool %d bytes, key id %d, "+
+				"source %d, status %d, others %d at most)", i, maxPoolLen, maxKeyIDLen, maxSourceLen, maxStatusLen, maxTextLen)
+		}
 		cd, err := encodeCooldowns(r.Cooldowns, now)
 		if err != nil {
 			return 0, fmt.Errorf("store: insert keys: record %d: %w", i, err)
@@ -150,10 +155,22 @@ func (s *Store) InsertKeys(ctx context.Context, recs []KeyRecord) (inserted int,
 			UpdatedAt:           now,
 		}
 	}
+	if !s.d.sqlite() {
+		// On a server, skip the keys that exist with plain reads first: the
+		// insert then locks only new rows (on MariaDB, rows locked by a
+		// skipped duplicate were slow to update for a while after).
+		if rows, err = s.newKeyRows(ctx, rows); err != nil {
+			return 0, fmt.Errorf("store: insert keys: %w", err)
+		}
+		if len(rows) == 0 {
+			return 0, nil
+		}
+	}
 	var total int64
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx dbConn) error {
 		var err error
-		total, err = execBulk(ctx, tx, insertKeysHead, 15, insertRowsPerStmt, len(rows), insertKeysTail,
+		head, tail := s.d.insertIgnoring(insertKeysHead, "pool, key_id")
+		total, err = execBulk(ctx, tx, head, 15, s.d.rowsPerStmt(insertRowsPerStmt), len(rows), tail,
 			func(i int, args []any) []any {
 				r := &rows[i]
 				var lastUsed any
@@ -169,13 +186,63 @@ func (s *Store) InsertKeys(ctx context.Context, recs []KeyRecord) (inserted int,
 	if err != nil {
 		return 0, fmt.Errorf("store: insert keys: %w", err)
 	}
+	if !s.d.sqlite() && total >= analyzeAfterKeys {
+		// Fresh statistics: PostgreSQL plans the next lookups of a table it
+		// still believes empty as full scans until autovacuum gets to it
+		// (100,000 keys in 10 calls: 44 s instead of 2 s).
+		_, _ = s.conn().ExecContext(ctx, s.d.analyze("gb_keys"))
+	}
 	return int(total), nil
+}
+
+// analyzeAfterKeys is the number of new keys after which InsertKeys
+// refreshes the table's statistics on a server.
+const analyzeAfterKeys = 1000
+
+// newKeyRows returns the rows whose (pool, key_id) is neither in the table
+// nor earlier in rows.
+func (s *Store) newKeyRows(ctx context.Context, rows []keyRow) ([]keyRow, error) {
+	type pk struct{ pool, id string }
+	seen := make(map[pk]bool, len(rows))
+	byPool := map[string][]string{}
+	for i := range rows {
+		byPool[rows[i].Pool] = append(byPool[rows[i].Pool], rows[i].KeyID)
+	}
+	for pool, ids := range byPool {
+		for start := 0; start < len(ids); start += keyBatchSize {
+			chunk := ids[start:min(start+keyBatchSize, len(ids))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, pool)
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			found, err := readRows(ctx, s.conn(), "SELECT key_id FROM gb_keys WHERE pool = ? AND key_id IN ("+
+				placeholders(len(chunk))+")", args, func(rs *sql.Rows) (string, error) {
+				var id string
+				return id, rs.Scan(&id)
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range found {
+				seen[pk{pool, id}] = true
+			}
+		}
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		k := pk{r.Pool, r.KeyID}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 const (
 	insertKeysHead = `INSERT INTO gb_keys (pool, key_id, api_key, masked, status, reason, consecutive_failures,
  total_failures, cooldowns, calls, last_used_at, last_error, source, created_at, updated_at) VALUES `
-	insertKeysTail = ` ON CONFLICT (pool, key_id) DO NOTHING`
 )
 
 // DeleteKeys deletes the given keys of the pool in one transaction and returns
@@ -205,14 +272,39 @@ func (s *Store) DeleteKeys(ctx context.Context, pool string, keyIDs []string) (i
 	return int(total), nil
 }
 
-// updateKeysHead/Tail update up to updateRowsPerStmt keys per statement
-// (UPDATE … FROM a VALUES list, joined through the (pool, key_id) index).
-const (
-	updateKeysHead = `UPDATE gb_keys SET status = v.column3, reason = v.column4, consecutive_failures = v.column5,
+// updateKeys is the statement that updates up to updateRowsPerStmt keys:
+// head + tuple (sep tuple)… + tail. SQLite and PostgreSQL join a VALUES list
+// (typed on PostgreSQL, whose VALUES parameters are text otherwise), MySQL
+// (whose VALUES lists differ between MySQL and MariaDB) a UNION ALL of
+// SELECTs; all go through the (pool, key_id) index.
+func updateKeys(d *dialect) (head, tuple, sep, tail string) {
+	const set = `status = v.column3, reason = v.column4, consecutive_failures = v.column5,
  total_failures = v.column6, cooldowns = v.column7, calls = v.column8, last_used_at = v.column9,
- last_error = v.column10, source = v.column11, updated_at = v.column12 FROM (VALUES `
-	updateKeysTail = `) AS v WHERE gb_keys.pool = v.column1 AND gb_keys.key_id = v.column2`
-)
+ last_error = v.column10, source = v.column11, updated_at = v.column12`
+	switch d.name {
+	case engineMySQL:
+		var b strings.Builder
+		b.WriteString("SELECT ")
+		for i := 1; i <= 12; i++ {
+			if i > 1 {
+				b.WriteString(", ")
+			}
+			b.WriteString("? AS column" + itoa(i))
+		}
+		// STRAIGHT_JOIN: the planner would otherwise scan gb_keys and probe
+		// the (unindexed) derived table, 11 s for 100,000 keys.
+		return "UPDATE (", b.String(), " UNION ALL ",
+			`) AS v STRAIGHT_JOIN gb_keys ON gb_keys.pool = v.column1 AND gb_keys.key_id = v.column2 SET ` +
+				strings.ReplaceAll(strings.ReplaceAll(set, "status =", "gb_keys.status ="), "\n ", " ")
+	case enginePostgres:
+		return "UPDATE gb_keys SET " + set + " FROM (VALUES ",
+			"(?::text, ?::text, ?::text, ?::text, ?::integer, ?::bigint, ?::text, ?::bigint, ?::timestamptz, ?::text, ?::text, ?::timestamptz)",
+			",", `) AS v WHERE gb_keys.pool = v.column1 AND gb_keys.key_id = v.column2`
+	default:
+		return "UPDATE gb_keys SET " + set + " FROM (VALUES ", "(" + strings.Repeat("?,", 11) + "?)", ",",
+			`) AS v WHERE gb_keys.pool = v.column1 AND gb_keys.key_id = v.column2`
+	}
+}
 
 // SaveKeyStates updates the state columns (status, reason, failures,
 // cooldowns, calls, last_used_at, last_error, source) of existing rows,
@@ -248,8 +340,9 @@ func (s *Store) SaveKeyStates(ctx context.Context, recs []KeyRecord) error {
 		idx = append(idx, i)
 		cds = append(cds, cd)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := execBulk(ctx, tx, updateKeysHead, 12, updateRowsPerStmt, len(idx), updateKeysTail,
+	head, tuple, sep, tail := updateKeys(s.d)
+	err := s.inTx(ctx, func(tx dbConn) error {
+		_, err := execBulkRows(ctx, tx, head, tuple, sep, 12, s.d.rowsPerStmt(updateRowsPerStmt), len(idx), tail,
 			func(j int, args []any) []any {
 				r := &recs[idx[j]]
 				var lastUsed any

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -73,16 +72,16 @@ func (s *Store) LogRequest(r RequestLog) bool {
 	}
 	row := &requestLogRow{
 		Time:             t.UTC(),
-		Pool:             r.Pool,
-		Model:            r.Model,
-		KeyID:            r.KeyID,
-		KeyMasked:        r.KeyMasked,
+		Pool:             clip(r.Pool, maxPoolLen),
+		Model:            clip(r.Model, maxNameLen),
+		KeyID:            clip(r.KeyID, maxKeyIDLen),
+		KeyMasked:        clip(r.KeyMasked, maxMaskedLen),
 		Status:           r.Status,
 		LatencyMs:        r.LatencyMs,
 		Attempt:          r.Attempt,
 		Stream:           r.Stream,
-		Route:            r.Route,
-		ClientToken:      r.ClientToken,
+		Route:            clip(r.Route, maxNameLen),
+		ClientToken:      clip(r.ClientToken, maxNameLen),
 		PromptTokens:     r.PromptTokens,
 		CompletionTokens: r.CompletionTokens,
 		TotalTokens:      r.TotalTokens,
@@ -100,12 +99,12 @@ func (s *Store) LogError(e ErrorLog) bool {
 	}
 	row := &errorLogRow{
 		Time:        t.UTC(),
-		Pool:        e.Pool,
-		Model:       e.Model,
-		KeyID:       e.KeyID,
-		KeyMasked:   e.KeyMasked,
+		Pool:        clip(e.Pool, maxPoolLen),
+		Model:       clip(e.Model, maxNameLen),
+		KeyID:       clip(e.KeyID, maxKeyIDLen),
+		KeyMasked:   clip(e.KeyMasked, maxMaskedLen),
 		Status:      e.Status,
-		Kind:        e.Kind,
+		Kind:        clip(e.Kind, maxKindLen),
 		Message:     truncate(e.Message, maxMessageBytes),
 		Body:        truncate(e.Body, maxBodyBytes),
 		RequestBody: truncate(e.RequestBody, maxRequestBodyBytes),
@@ -295,8 +294,9 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 	for i := range reqs {
 		rollups.add(&reqs[i])
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := execBulk(ctx, tx, insertRequestLogsHead, 14, insertRowsPerStmt, len(reqs), "",
+	rowsPerStmt := s.d.rowsPerStmt(insertRowsPerStmt)
+	return s.inTx(ctx, func(tx dbConn) error {
+		if _, err := execBulk(ctx, tx, insertRequestLogsHead, 14, rowsPerStmt, len(reqs), "",
 			func(i int, args []any) []any {
 				r := &reqs[i]
 				return append(args, r.Time, r.Pool, r.Model, r.KeyID, r.KeyMasked, r.Status, r.LatencyMs,
@@ -305,10 +305,10 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 			return err
 		}
 		// The hourly rollups, in the same transaction (see rollups.go).
-		if err := rollups.upsert(ctx, tx); err != nil {
+		if err := rollups.upsert(ctx, tx, s.d, 1, 1); err != nil {
 			return err
 		}
-		_, err := execBulk(ctx, tx, insertErrorLogsHead, 10, insertRowsPerStmt, len(errs), "",
+		_, err := execBulk(ctx, tx, insertErrorLogsHead, 10, rowsPerStmt, len(errs), "",
 			func(i int, args []any) []any {
 				e := &errs[i]
 				return append(args, e.Time, e.Pool, e.Model, e.KeyID, e.KeyMasked, e.Status, e.Kind,
@@ -366,14 +366,14 @@ func (s *Store) purge(ctx context.Context, table string, before time.Time) (int6
 		}
 		lo, hi := ids[0], ids[len(ids)-1]
 		var n int64
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err = s.inTx(ctx, func(tx dbConn) error {
 			if table == "gb_request_logs" {
-				if err := applyRollupsFromRows(ctx, tx, "id >= ? AND id <= ? AND time < ?",
+				if err := applyRollupsFromRows(ctx, tx, s.d, "id >= ? AND id <= ? AND time < ?",
 					[]any{lo, hi, before}, 0, -1); err != nil {
 					return err
 				}
 			}
-			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" NOT INDEXED WHERE id >= ? AND id <= ? AND time < ?", lo, hi, before)
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+s.d.notIndexed()+" WHERE id >= ? AND id <= ? AND time < ?", lo, hi, before)
 			if err != nil {
 				return err
 			}
@@ -463,6 +463,18 @@ func newestRows[T any](ctx context.Context, s *Store, pool string, limit int, wh
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return rows, nil
+}
+
+// clip cuts s to at most max bytes, on a UTF-8 boundary (so at most max
+// characters too: the bound of the column on MySQL).
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
 }
 
 // truncate cuts s to at most max bytes (on a UTF-8 boundary), marking the cut.

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -90,10 +92,30 @@ type errorLogRow struct {
 
 func (errorLogRow) TableName() string { return "gb_error_logs" }
 
+// portableModels are the tables whose gorm models use portable types
+// (integers for times, size:N for indexed strings): gorm's AutoMigrate
+// creates them on every engine.
+func portableModels() []any {
+	return []any{
+		&keyEventRow{}, // changes.go
+	}
+}
+
 var droppedIndexes = []string{"idx_gb_request_logs_pool_latency"}
 
-func migrate(db *gorm.DB) error {
+// migrate brings the schema up to date. SQLite keeps gorm's AutoMigrate of
+// the models above (the schema existing files have: matching column types
+// mean no table rebuild); PostgreSQL and MySQL get schema.go's DDL.
+func migrate(db *gorm.DB, sqlDB *sql.DB, d *dialect) error {
+	if !d.sqlite() {
+		return migrateServer(context.Background(), sqlDB, d, func() error {
+			return db.AutoMigrate(portableModels()...)
+		})
+	}
 	if err := db.AutoMigrate(&keyRow{}, &settingRow{}, &requestLogRow{}, &errorLogRow{}, &resourceRow{}); err != nil {
+		return err
+	}
+	if err := db.AutoMigrate(portableModels()...); err != nil {
 		return err
 	}
 	// Indexes of earlier versions that are no longer used (see requestLogRow).
@@ -105,15 +127,16 @@ func migrate(db *gorm.DB) error {
 	return migrateRollups(db)
 }
 
-// migrateRollups creates the rollup tables (see rollups.go); a table that is
-// new is filled from the request logs already stored, in the transaction
-// that creates it.
+// migrateRollups creates the SQLite rollup tables (see rollups.go); a table
+// that is new is filled from the request logs already stored, in the
+// transaction that creates it.
 func migrateRollups(db *gorm.DB) error {
+	sqliteD := &dialect{name: engineSQLite}
 	for _, t := range rollupTables {
 		if db.Migrator().HasTable(t.name) {
 			continue
 		}
-		stmt := rollupSQL("true", 1, 1)[t.name]
+		stmt := rollupSQL(sqliteD, "true", 1, 1)[t.name]
 		err := db.Transaction(func(tx *gorm.DB) error {
 			if err := tx.Exec(t.create).Error; err != nil {
 				return err

@@ -31,7 +31,8 @@ type LogFilter struct {
 	KeyID  string // exact key id ("" = any)
 	Model  string // exact model ("" = any)
 	Status int    // exact status; 0 = any
-	// Text is a case-insensitive (ASCII letters) substring matched against
+	// Text is a case-insensitive (ASCII letters; PostgreSQL and MySQL may
+	// fold other letters too) substring matched against
 	// message, body and kind (error logs) or route and model (request logs).
 	// It cannot use an index: the total of a text search reads every row of
 	// the pool in the other filters' range.
@@ -57,7 +58,7 @@ var sortThreshold int64 = 20000 // a variable for the tests
 type logTable struct {
 	name       string
 	what       string // for error messages
-	cols       string // select list, the time column cast to text
+	cols       string // select list; {time} is the time column (dialect.timeCol)
 	textCols   []string
 	idxTime    string
 	idxKey     string
@@ -70,7 +71,7 @@ type logTable struct {
 var requestLogTable = logTable{
 	name: "gb_request_logs",
 	what: "request logs",
-	cols: `id, CAST(time AS TEXT), pool, model, key_id, key_masked, status, latency_ms, attempt, stream, route,
+	cols: `id, {time}, pool, model, key_id, key_masked, status, latency_ms, attempt, stream, route,
  client_token, prompt_tokens, completion_tokens, total_tokens`,
 	textCols:  []string{"route", "model"},
 	idxTime:   "idx_gb_request_logs_pool_time",
@@ -89,7 +90,7 @@ var requestLogTable = logTable{
 var errorLogTable = logTable{
 	name:      "gb_error_logs",
 	what:      "error logs",
-	cols:      `id, CAST(time AS TEXT), pool, model, key_id, key_masked, status, kind, message, body, request_body`,
+	cols:      `id, {time}, pool, model, key_id, key_masked, status, kind, message, body, request_body`,
 	textCols:  []string{"message", "body", "kind"},
 	idxTime:   "idx_gb_error_logs_pool_time",
 	idxKey:    "idx_gb_error_logs_pool_key_time",
@@ -103,8 +104,14 @@ var errorLogTable = logTable{
 	sortColumn: map[string]string{"time": "time", "status": "status", "model": "model"},
 }
 
+// selectList is t's select list on d's engine.
+func (t *logTable) selectList(d *dialect) string {
+	return strings.Replace(t.cols, "{time}", d.timeCol("time"), 1)
+}
+
 // logQuery is a normalized filter with its SQL pieces.
 type logQuery struct {
+	d      *dialect
 	t      *logTable
 	f      LogFilter
 	field  string // sort field
@@ -114,8 +121,8 @@ type logQuery struct {
 	filter string // index serving the equality filters ("" = none)
 }
 
-func newLogQuery(t *logTable, pool string, f LogFilter) (*logQuery, error) {
-	q := &logQuery{t: t, f: f}
+func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, error) {
+	q := &logQuery{d: d, t: t, f: f}
 	sortSpec := strings.TrimSpace(f.Sort)
 	if sortSpec == "" {
 		sortSpec = "-time"
@@ -167,7 +174,7 @@ func newLogQuery(t *logTable, pool string, f LogFilter) (*logQuery, error) {
 		pat := "%" + escapeLike(f.Text) + "%"
 		var ors []string
 		for _, c := range t.textCols {
-			ors = append(ors, c+` LIKE ? ESCAPE '\'`)
+			ors = append(ors, d.like(c))
 			q.args = append(q.args, pat)
 		}
 		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
@@ -261,9 +268,18 @@ type querier interface {
 }
 
 // readSnapshot runs fn on one connection inside a read transaction, so that
-// all of fn's queries see the same snapshot of the database (a plain
-// BeginTx would take the write lock: see dsnParams).
+// all of fn's queries see the same snapshot of the database (on SQLite a
+// plain BeginTx would take the write lock: see dsnParams; the servers get a
+// read-only repeatable-read transaction).
 func (s *Store) readSnapshot(ctx context.Context, fn func(q querier) error) error {
+	if !s.d.sqlite() {
+		tx, err := s.sqlDB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		return fn(bound{tx, s.d})
+	}
 	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
 		return err
@@ -295,7 +311,7 @@ func (s *Store) QueryRequestLogs(ctx context.Context, pool string, f LogFilter) 
 			if q.f.KeyID == "" && q.f.Text == "" {
 				return liveTotal(ctx, db, pool, q)
 			}
-			return rawCount(ctx, db, q.t, q.countIndex(), q.where, q.args)
+			return rawCount(ctx, db, q.d, q.t, q.countIndex(), q.where, q.args)
 		}, readRequestLogs)
 }
 
@@ -304,7 +320,7 @@ func (s *Store) QueryRequestLogs(ctx context.Context, pool string, f LogFilter) 
 func (s *Store) QueryErrorLogs(ctx context.Context, pool string, f LogFilter) (rows []ErrorLog, total int64, err error) {
 	return queryLogs(ctx, s, &errorLogTable, pool, f, "error logs",
 		func(ctx context.Context, db querier, q *logQuery) (int64, error) {
-			return rawCount(ctx, db, q.t, q.countIndex(), q.where, q.args)
+			return rawCount(ctx, db, q.d, q.t, q.countIndex(), q.where, q.args)
 		}, readErrorLogs)
 }
 
@@ -316,7 +332,7 @@ func queryLogs[T any](ctx context.Context, s *Store, t *logTable, pool string, f
 	if s.isClosed() {
 		return nil, 0, ErrClosed
 	}
-	q, err := newLogQuery(t, pool, f)
+	q, err := newLogQuery(s.d, t, pool, f)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -338,7 +354,7 @@ func queryLogs[T any](ctx context.Context, s *Store, t *logTable, pool string, f
 }
 
 func (q *logQuery) selectSQL(total int64) string {
-	return "SELECT " + q.t.cols + " FROM " + q.t.name + " INDEXED BY " + q.rowsIndex(total) +
+	return "SELECT " + q.t.selectList(q.d) + " FROM " + q.t.name + q.d.indexedBy(q.rowsIndex(total)) +
 		" WHERE " + q.where + " ORDER BY " + q.orderBy() + " LIMIT ? OFFSET ?"
 }
 
@@ -349,9 +365,9 @@ func (q *logQuery) pageArgs() []any {
 }
 
 // rawCount counts the rows matching where through index.
-func rawCount(ctx context.Context, db querier, t *logTable, index, where string, args []any) (int64, error) {
+func rawCount(ctx context.Context, db querier, d *dialect, t *logTable, index, where string, args []any) (int64, error) {
 	var n int64
-	err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t.name+" INDEXED BY "+index+" WHERE "+where, args...).Scan(&n)
+	err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t.name+d.indexedBy(index)+" WHERE "+where, args...).Scan(&n)
 	return n, err
 }
 
@@ -384,7 +400,7 @@ func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64
 		}
 		conds = append(conds, "time >= ?", "time < ?")
 		args = append(args, lo, hi)
-		return rawCount(ctx, db, q.t, q.countIndex(), strings.Join(conds, " AND "), args)
+		return rawCount(ctx, db, q.d, q.t, q.countIndex(), strings.Join(conds, " AND "), args)
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && h1 >= h2 {
 		if !f.From.Before(f.To) {
@@ -445,10 +461,10 @@ func readRows[T any](ctx context.Context, db querier, query string, args []any, 
 func readRequestLogs(ctx context.Context, db querier, query string, args []any) ([]RequestLog, error) {
 	return readRows(ctx, db, query, args, func(rs *sql.Rows) (RequestLog, error) {
 		var r RequestLog
-		var ts string
+		var ts dbTime
 		err := rs.Scan(&r.ID, &ts, &r.Pool, &r.Model, &r.KeyID, &r.KeyMasked, &r.Status, &r.LatencyMs,
 			&r.Attempt, &r.Stream, &r.Route, &r.ClientToken, &r.PromptTokens, &r.CompletionTokens, &r.TotalTokens)
-		r.Time, _ = parseDBTime(ts)
+		r.Time = ts.t
 		return r, err
 	})
 }
@@ -456,10 +472,10 @@ func readRequestLogs(ctx context.Context, db querier, query string, args []any) 
 func readErrorLogs(ctx context.Context, db querier, query string, args []any) ([]ErrorLog, error) {
 	return readRows(ctx, db, query, args, func(rs *sql.Rows) (ErrorLog, error) {
 		var e ErrorLog
-		var ts string
+		var ts dbTime
 		err := rs.Scan(&e.ID, &ts, &e.Pool, &e.Model, &e.KeyID, &e.KeyMasked, &e.Status, &e.Kind,
 			&e.Message, &e.Body, &e.RequestBody)
-		e.Time, _ = parseDBTime(ts)
+		e.Time = ts.t
 		return e, err
 	})
 }
@@ -469,8 +485,8 @@ func (s *Store) ErrorLogByID(ctx context.Context, pool string, id int64) (ErrorL
 	if s.isClosed() {
 		return ErrorLog{}, ErrClosed
 	}
-	rows, err := readErrorLogs(ctx, s.sqlDB,
-		"SELECT "+errorLogTable.cols+" FROM gb_error_logs WHERE id = ? AND pool = ?", []any{id, pool})
+	rows, err := readErrorLogs(ctx, s.conn(),
+		"SELECT "+errorLogTable.selectList(s.d)+" FROM gb_error_logs WHERE id = ? AND pool = ?", []any{id, pool})
 	if err != nil {
 		return ErrorLog{}, fmt.Errorf("store: error log %d: %w", id, err)
 	}
@@ -520,7 +536,7 @@ func (s *Store) deleteLogs(ctx context.Context, table, pool string, ids []int64,
 		return 0, nil
 	}
 	var total int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx dbConn) error {
 		total = 0
 		for start := 0; start < len(ids); start += keyBatchSize {
 			chunk := ids[start:min(start+keyBatchSize, len(ids))]
@@ -531,11 +547,11 @@ func (s *Store) deleteLogs(ctx context.Context, table, pool string, ids []int64,
 				args = append(args, id)
 			}
 			if rollups {
-				if err := applyRollupsFromRows(ctx, tx, cond, args, -1, -1); err != nil {
+				if err := applyRollupsFromRows(ctx, tx, s.d, cond, args, -1, -1); err != nil {
 					return err
 				}
 			}
-			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" NOT INDEXED WHERE "+cond, args...)
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+s.d.notIndexed()+" WHERE "+cond, args...)
 			if err != nil {
 				return err
 			}
@@ -560,7 +576,7 @@ func (s *Store) deleteLogs(ctx context.Context, table, pool string, ids []int64,
 // the table by rowid in chunks of deleteChunk rows, one transaction each.
 func (s *Store) deleteAllLogs(ctx context.Context, table, pool string, rollups bool) (int64, error) {
 	var maxID sql.NullInt64
-	if err := s.sqlDB.QueryRowContext(ctx, "SELECT max(id) FROM "+table).Scan(&maxID); err != nil {
+	if err := s.conn().QueryRowContext(ctx, "SELECT max(id) FROM "+table).Scan(&maxID); err != nil {
 		return 0, err
 	}
 	var total int64
@@ -573,8 +589,8 @@ func (s *Store) deleteAllLogs(ctx context.Context, table, pool string, rollups b
 			// The next chunk of the pool's ids, read without the write lock.
 			var lo, hi sql.NullInt64
 			var k int
-			err := s.sqlDB.QueryRowContext(ctx, "SELECT min(id), max(id), count(*) FROM (SELECT id FROM "+table+
-				" NOT INDEXED WHERE id > ? AND id <= ? AND pool = ? ORDER BY id LIMIT ?)",
+			err := s.conn().QueryRowContext(ctx, "SELECT min(id), max(id), count(*) FROM (SELECT id FROM "+table+
+				s.d.notIndexed()+" WHERE id > ? AND id <= ? AND pool = ? ORDER BY id LIMIT ?) AS c",
 				lastID, maxID.Int64, pool, deleteChunk).Scan(&lo, &hi, &k)
 			if err != nil {
 				return total, err
@@ -585,13 +601,13 @@ func (s *Store) deleteAllLogs(ctx context.Context, table, pool string, rollups b
 			cond := "id >= ? AND id <= ? AND pool = ?"
 			args := []any{lo.Int64, hi.Int64, pool}
 			var n int64
-			err = s.inTx(ctx, func(tx *sql.Tx) error {
+			err = s.inTx(ctx, func(tx dbConn) error {
 				if rollups {
-					if err := applyRollupsFromRows(ctx, tx, cond, args, -1, -1); err != nil {
+					if err := applyRollupsFromRows(ctx, tx, s.d, cond, args, -1, -1); err != nil {
 						return err
 					}
 				}
-				res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" NOT INDEXED WHERE "+cond, args...)
+				res, err := tx.ExecContext(ctx, "DELETE FROM "+table+s.d.notIndexed()+" WHERE "+cond, args...)
 				if err != nil {
 					return err
 				}
@@ -609,7 +625,7 @@ func (s *Store) deleteAllLogs(ctx context.Context, table, pool string, rollups b
 		}
 	}
 	if rollups {
-		err := s.inTx(ctx, func(tx *sql.Tx) error { return dropEmptyRollups(ctx, tx, pool, true) })
+		err := s.inTx(ctx, func(tx dbConn) error { return dropEmptyRollups(ctx, tx, pool, true) })
 		if err != nil {
 			return total, err
 		}

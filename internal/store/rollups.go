@@ -1,9 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,7 +49,8 @@ const (
 	hourSeconds    = int64(3600)
 )
 
-// rollupTables are the rollup tables and their definitions.
+// rollupTables are the rollup tables and their definitions on SQLite (the
+// servers' are in schema.go).
 var rollupTables = []struct{ name, create string }{
 	{rollupTable, `CREATE TABLE IF NOT EXISTS gb_request_rollups (
  pool TEXT NOT NULL,
@@ -71,16 +73,13 @@ var rollupTables = []struct{ name, create string }{
 ) WITHOUT ROWID`},
 }
 
-// hourExprSQL is the start of the UTC hour of the time column, in unix
-// seconds (the column holds the driver's text form; strftime honours its
-// offset).
-const hourExprSQL = `(CAST(strftime('%s', time) AS INTEGER) / 3600) * 3600`
-
 // rollupSQL returns the statements that add countSign / liveSign times the
 // rollups of the request-log rows matching where (a condition on
 // gb_request_logs, with positional parameters) to the rollup tables, keyed by
-// table name.
-func rollupSQL(where string, countSign, liveSign int) map[string]string {
+// table name. It is SQLite's form (MATERIALIZED, the upsert of an
+// INSERT … SELECT); the servers aggregate in Go (rollupsFromRows).
+func rollupSQL(d *dialect, where string, countSign, liveSign int) map[string]string {
+	hourExprSQL := d.hourExpr("time")
 	times := func(sign int, n string) string {
 		switch sign {
 		case 0:
@@ -100,30 +99,75 @@ INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live)
 SELECT pool, '', hour, '', status, ` + cs + `, ` + ls + ` FROM agg WHERE true GROUP BY pool, hour, status
 UNION ALL SELECT pool, 'model', hour, model, status, ` + cs + `, ` + ls + ` FROM agg WHERE true GROUP BY pool, hour, model, status
 UNION ALL SELECT pool, 'token', hour, client_token, status, ` + cs + `, ` + ls + ` FROM agg WHERE true GROUP BY pool, hour, client_token, status
-ON CONFLICT (pool, dim, hour, name, status) DO UPDATE SET count = count + excluded.count, live = live + excluded.live`,
+` + d.addCounts(rollupTable, "pool, dim, hour, name, status"),
 		keyRollupTable: `INSERT INTO gb_key_error_rollups (pool, status, key_id, hour, count, live)
 SELECT pool, status, key_id, ` + hourExprSQL + `, ` + times(countSign, "count(*)") + `, ` + times(liveSign, "count(*)") + `
 FROM gb_request_logs NOT INDEXED WHERE (` + where + `) AND NOT (status >= 200 AND status <= 299) GROUP BY 1, 2, 3, 4
-ON CONFLICT (pool, status, key_id, hour) DO UPDATE SET count = count + excluded.count, live = live + excluded.live`,
+` + d.addCounts(keyRollupTable, "pool, status, key_id, hour"),
 	}
-}
-
-// execer is what *sql.DB, *sql.Conn and *sql.Tx offer.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // applyRollupsFromRows adds the rollups of the rows matching where (see
 // rollupSQL) to both rollup tables. Run it in the transaction that changes
 // the rows: before a delete, after an insert.
-func applyRollupsFromRows(ctx context.Context, ex execer, where string, args []any, countSign, liveSign int) error {
-	stmts := rollupSQL(where, countSign, liveSign)
+func applyRollupsFromRows(ctx context.Context, tx dbConn, d *dialect, where string, args []any, countSign, liveSign int) error {
+	if !d.sqlite() {
+		delta, err := rollupsFromRows(ctx, tx, d, where, args)
+		if err != nil {
+			return err
+		}
+		return delta.upsert(ctx, tx, d, countSign, liveSign)
+	}
+	stmts := rollupSQL(d, where, countSign, liveSign)
 	for _, table := range []string{rollupTable, keyRollupTable} {
-		if _, err := ex.ExecContext(ctx, stmts[table], args...); err != nil {
+		if _, err := tx.ExecContext(ctx, stmts[table], args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rollupsFromRows reads the rollups of the request-log rows matching where,
+// aggregated by the database.
+func rollupsFromRows(ctx context.Context, tx dbConn, d *dialect, where string, args []any) (*rollupDelta, error) {
+	delta := newRollupDelta()
+	hour := d.hourExpr("time")
+	rows, err := tx.QueryContext(ctx, `SELECT pool, `+hour+`, model, client_token, status, count(*)
+ FROM gb_request_logs WHERE `+where+` GROUP BY 1, 2, 3, 4, 5`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var pool, model, token string
+		var h, n int64
+		var status int
+		if err := rows.Scan(&pool, &h, &model, &token, &status, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		delta.all[rollupKey{pool, dimTotal, h, "", status}] += n
+		delta.all[rollupKey{pool, dimModel, h, model, status}] += n
+		delta.all[rollupKey{pool, dimToken, h, token, status}] += n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT pool, status, key_id, `+hour+`, count(*)
+ FROM gb_request_logs WHERE (`+where+`) AND NOT (status >= 200 AND status <= 299) GROUP BY 1, 2, 3, 4`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k keyRollupKey
+		var n int64
+		if err := rows.Scan(&k.pool, &k.status, &k.keyID, &k.hour, &n); err != nil {
+			return nil, err
+		}
+		delta.keys[k] += n
+	}
+	return delta, rows.Err()
 }
 
 // rollupKey identifies one bucket of gb_request_rollups.
@@ -175,41 +219,54 @@ func (d *rollupDelta) add(r *requestLogRow) {
 }
 
 const (
-	upsertRollupsHead = `INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live) VALUES `
-	upsertRollupsTail = ` ON CONFLICT (pool, dim, hour, name, status) DO UPDATE SET count = count + excluded.count,
- live = live + excluded.live`
+	upsertRollupsHead    = `INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live) VALUES `
 	upsertKeyRollupsHead = `INSERT INTO gb_key_error_rollups (pool, status, key_id, hour, count, live) VALUES `
-	upsertKeyRollupsTail = ` ON CONFLICT (pool, status, key_id, hour) DO UPDATE SET count = count + excluded.count,
- live = live + excluded.live`
 )
 
-// upsert adds the counts to both counters of both tables, in tx.
-func (d *rollupDelta) upsert(ctx context.Context, tx *sql.Tx) error {
-	if len(d.all) > 0 {
-		keys := make([]rollupKey, 0, len(d.all))
-		for k := range d.all {
+// upsert adds countSign / liveSign times the counts to the two counters of
+// both tables, in tx. On a server the buckets are written in key order, so
+// that two instances' transactions lock them in the same order.
+func (rd *rollupDelta) upsert(ctx context.Context, tx dbConn, d *dialect, countSign, liveSign int) error {
+	cs, ls := int64(countSign), int64(liveSign)
+	if len(rd.all) > 0 {
+		keys := make([]rollupKey, 0, len(rd.all))
+		for k := range rd.all {
 			keys = append(keys, k)
 		}
-		_, err := execBulk(ctx, tx, upsertRollupsHead, 7, insertRowsPerStmt, len(keys), upsertRollupsTail,
+		if !d.sqlite() {
+			slices.SortFunc(keys, func(a, b rollupKey) int {
+				return cmp.Or(cmp.Compare(a.pool, b.pool), cmp.Compare(a.dim, b.dim), cmp.Compare(a.hour, b.hour),
+					cmp.Compare(a.name, b.name), cmp.Compare(a.status, b.status))
+			})
+		}
+		_, err := execBulk(ctx, tx, upsertRollupsHead, 7, d.rowsPerStmt(insertRowsPerStmt), len(keys),
+			d.addCounts(rollupTable, "pool, dim, hour, name, status"),
 			func(i int, args []any) []any {
 				k := &keys[i]
-				n := d.all[*k]
-				return append(args, k.pool, k.dim, k.hour, k.name, k.status, n, n)
+				n := rd.all[*k]
+				return append(args, k.pool, k.dim, k.hour, k.name, k.status, cs*n, ls*n)
 			})
 		if err != nil {
 			return err
 		}
 	}
-	if len(d.keys) > 0 {
-		keys := make([]keyRollupKey, 0, len(d.keys))
-		for k := range d.keys {
+	if len(rd.keys) > 0 {
+		keys := make([]keyRollupKey, 0, len(rd.keys))
+		for k := range rd.keys {
 			keys = append(keys, k)
 		}
-		_, err := execBulk(ctx, tx, upsertKeyRollupsHead, 6, insertRowsPerStmt, len(keys), upsertKeyRollupsTail,
+		if !d.sqlite() {
+			slices.SortFunc(keys, func(a, b keyRollupKey) int {
+				return cmp.Or(cmp.Compare(a.pool, b.pool), cmp.Compare(a.status, b.status),
+					cmp.Compare(a.keyID, b.keyID), cmp.Compare(a.hour, b.hour))
+			})
+		}
+		_, err := execBulk(ctx, tx, upsertKeyRollupsHead, 6, d.rowsPerStmt(insertRowsPerStmt), len(keys),
+			d.addCounts(keyRollupTable, "pool, status, key_id, hour"),
 			func(i int, args []any) []any {
 				k := &keys[i]
-				n := d.keys[*k]
-				return append(args, k.pool, k.status, k.keyID, k.hour, n, n)
+				n := rd.keys[*k]
+				return append(args, k.pool, k.status, k.keyID, k.hour, cs*n, ls*n)
 			})
 		if err != nil {
 			return err
@@ -230,7 +287,7 @@ func (s *Store) PurgeRollups(ctx context.Context, before time.Time) (int64, erro
 	limit := before.UTC().Unix() - hourSeconds // last bucket start that has ended by before
 	type pd struct{ pool, dim string }
 	var pairs []pd
-	rows, err := s.sqlDB.QueryContext(ctx,
+	rows, err := s.conn().QueryContext(ctx,
 		`SELECT DISTINCT pool, dim FROM gb_request_rollups WHERE hour <= ? AND live <= 0`, limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: purge rollups: %w", err)
@@ -250,7 +307,7 @@ func (s *Store) PurgeRollups(ctx context.Context, before time.Time) (int64, erro
 	var total int64
 	for _, p := range pairs {
 		// One short transaction per (pool, dim): a primary-key range.
-		res, err := s.sqlDB.ExecContext(ctx,
+		res, err := s.conn().ExecContext(ctx,
 			`DELETE FROM gb_request_rollups WHERE pool = ? AND dim = ? AND hour <= ? AND live <= 0`, p.pool, p.dim, limit)
 		if err != nil {
 			return total, fmt.Errorf("store: purge rollups: %w", err)
@@ -259,7 +316,7 @@ func (s *Store) PurgeRollups(ctx context.Context, before time.Time) (int64, erro
 			total += n
 		}
 	}
-	res, err := s.sqlDB.ExecContext(ctx, `DELETE FROM gb_key_error_rollups WHERE hour <= ? AND live <= 0`, limit)
+	res, err := s.conn().ExecContext(ctx, `DELETE FROM gb_key_error_rollups WHERE hour <= ? AND live <= 0`, limit)
 	if err != nil {
 		return total, fmt.Errorf("store: purge rollups: %w", err)
 	}
@@ -271,7 +328,7 @@ func (s *Store) PurgeRollups(ctx context.Context, before time.Time) (int64, erro
 
 // dropEmptyRollups deletes the pool's buckets that no longer count anything
 // (historyToo: also those that only count rows removed by the purge).
-func dropEmptyRollups(ctx context.Context, tx *sql.Tx, pool string, historyToo bool) error {
+func dropEmptyRollups(ctx context.Context, tx dbConn, pool string, historyToo bool) error {
 	cond := `pool = ? AND live <= 0 AND count <= 0`
 	if historyToo {
 		cond = `pool = ? AND live <= 0`

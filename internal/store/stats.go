@@ -2,10 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -114,32 +113,31 @@ func (s *Store) UsageStats(ctx context.Context, pool string, now time.Time) (Usa
 		// than checking the status of every row (most are 2xx).
 		minuteAgo, hourAgo := now.Add(-time.Minute), now.Add(-time.Hour)
 		var total, minute int64
-		err := s.sqlDB.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(time >= ?), 0)
- FROM gb_request_logs INDEXED BY idx_gb_request_logs_pool_time WHERE pool = ? AND time >= ? AND time <= ?`,
+		db, d := s.conn(), s.d
+		err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN time >= ? THEN 1 ELSE 0 END), 0)
+ FROM gb_request_logs`+d.indexedBy("idx_gb_request_logs_pool_time")+` WHERE pool = ? AND time >= ? AND time <= ?`,
 			minuteAgo, pool, hourAgo, now).Scan(&total, &minute)
 		if err != nil {
 			return err
 		}
 		var failed, minuteFailed int64
-		var list string
-		err = s.sqlDB.QueryRowContext(ctx, `SELECT coalesce(group_concat(DISTINCT status), '')
+		statuses, err := readRows(ctx, db, `SELECT DISTINCT status
  FROM gb_request_rollups WHERE pool = ? AND dim = '' AND hour >= ? AND hour <= ? AND NOT (status >= 200 AND status <= 299)`,
-			pool, hourOf(hourAgo), nowHour).Scan(&list)
+			[]any{pool, hourOf(hourAgo), nowHour}, func(rs *sql.Rows) (int, error) {
+				var v int
+				return v, rs.Scan(&v)
+			})
 		if err != nil {
 			return err
 		}
-		if list != "" {
+		if len(statuses) > 0 {
 			args := []any{minuteAgo, pool}
-			for _, v := range strings.Split(list, ",") {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return fmt.Errorf("status %q in the rollups: %w", v, err)
-				}
-				args = append(args, n)
+			for _, v := range statuses {
+				args = append(args, v)
 			}
 			args = append(args, hourAgo, now)
-			err = s.sqlDB.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(time >= ?), 0)
- FROM gb_request_logs INDEXED BY idx_gb_request_logs_pool_status_time
+			err = db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN time >= ? THEN 1 ELSE 0 END), 0)
+ FROM gb_request_logs`+d.indexedBy("idx_gb_request_logs_pool_status_time")+`
  WHERE pool = ? AND status IN (`+placeholders(len(args)-4)+`) AND time >= ? AND time <= ?`,
 				args...).Scan(&failed, &minuteFailed)
 			if err != nil {
@@ -152,7 +150,7 @@ func (s *Store) UsageStats(ctx context.Context, pool string, now time.Time) (Usa
 	})
 
 	run("trend", func() error {
-		rows, err := s.sqlDB.QueryContext(ctx, `SELECT hour, status >= 200 AND status <= 299, sum(count)
+		rows, err := s.conn().QueryContext(ctx, `SELECT hour, status >= 200 AND status <= 299, sum(count)
  FROM gb_request_rollups WHERE pool = ? AND dim = '' AND hour >= ? AND hour <= ? GROUP BY 1, 2`,
 			pool, monthStart, nowHour)
 		if err != nil {
@@ -211,9 +209,9 @@ func (s *Store) UsageStats(ctx context.Context, pool string, now time.Time) (Usa
 		run(fmt.Sprintf("top keys %d", status), func() error {
 			// The key rollups are ordered by (pool, status, key_id, hour):
 			// the GROUP BY streams, only the top 10 are sorted.
-			rows, err := s.sqlDB.QueryContext(ctx, `SELECT key_id, sum(count) AS n FROM gb_key_error_rollups
+			rows, err := s.conn().QueryContext(ctx, `SELECT key_id, sum(count) AS n FROM gb_key_error_rollups
  WHERE pool = ? AND status = ? AND hour >= ? AND hour <= ?
- GROUP BY key_id HAVING n > 0 ORDER BY n DESC, key_id LIMIT ?`, pool, status, dayStart, nowHour, topKeysCount)
+ GROUP BY key_id HAVING sum(count) > 0 ORDER BY n DESC, key_id LIMIT ?`, pool, status, dayStart, nowHour, topKeysCount)
 			if err != nil {
 				return err
 			}
@@ -262,10 +260,10 @@ func (s *Store) UsageStats(ctx context.Context, pool string, now time.Time) (Usa
 // topNames returns the top names of one rollup dimension over [from, to]
 // (hour starts).
 func (s *Store) topNames(ctx context.Context, pool, dim string, from, to int64) ([]NamedCount, error) {
-	rows, err := s.sqlDB.QueryContext(ctx, `SELECT name, sum(count) AS total,
+	rows, err := s.conn().QueryContext(ctx, `SELECT name, sum(count) AS total,
  sum(CASE WHEN status >= 200 AND status <= 299 THEN 0 ELSE count END)
  FROM gb_request_rollups WHERE pool = ? AND dim = ? AND hour >= ? AND hour <= ?
- GROUP BY name HAVING total > 0 ORDER BY total DESC, name LIMIT ?`, pool, dim, from, to, topNames)
+ GROUP BY name HAVING sum(count) > 0 ORDER BY total DESC, name LIMIT ?`, pool, dim, from, to, topNames)
 	if err != nil {
 		return nil, err
 	}
@@ -281,38 +279,24 @@ func (s *Store) topNames(ctx context.Context, pool, dim string, from, to int64) 
 	return out, rows.Err()
 }
 
-// maskedKeys fills ids (key id -> masked) from each key's newest request log.
+// maskedKeys fills ids (key id -> masked) from each key's newest request
+// log: one seek in the (pool, key_id, time) index per key (a handful).
 func (s *Store) maskedKeys(ctx context.Context, pool string, ids map[string]string) (map[string]string, error) {
-	list := make([]string, 0, len(ids))
+	q := `SELECT key_masked FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_key_time") +
+		` WHERE pool = ? AND key_id = ? ORDER BY time DESC LIMIT 1`
+	db := s.conn()
 	for id := range ids {
-		list = append(list, id)
-	}
-	sort.Strings(list)
-	args := make([]any, 0, len(list)+1)
-	args = append(args, pool)
-	values := make([]string, len(list))
-	for i, id := range list {
-		values[i] = "(?)"
-		args = append(args, id)
-	}
-	rows, err := s.sqlDB.QueryContext(ctx, `SELECT v.column1, (SELECT r.key_masked FROM gb_request_logs r
- INDEXED BY idx_gb_request_logs_pool_key_time WHERE r.pool = ?1 AND r.key_id = v.column1 ORDER BY r.time DESC LIMIT 1)
- FROM (VALUES `+strings.Join(values, ",")+`) AS v`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var masked *string
-		if err := rows.Scan(&id, &masked); err != nil {
+		var masked string
+		err := db.QueryRowContext(ctx, q, pool, id).Scan(&masked)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
-		if masked != nil {
-			ids[id] = *masked
-		}
+		ids[id] = masked
 	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // KeyCalls returns the number of request logs per key id of the pool at or
@@ -329,7 +313,7 @@ func (s *Store) KeyCalls(ctx context.Context, pool string, since time.Time) (map
 	useKeyIndex := since.IsZero()
 	if !useKeyIndex {
 		var recent, all int64
-		err := s.sqlDB.QueryRowContext(ctx, `SELECT coalesce(sum(CASE WHEN hour >= ? THEN live ELSE 0 END), 0),
+		err := s.conn().QueryRowContext(ctx, `SELECT coalesce(sum(CASE WHEN hour >= ? THEN live ELSE 0 END), 0),
  coalesce(sum(live), 0) FROM gb_request_rollups WHERE pool = ? AND dim = ''`, hourOf(since), pool).Scan(&recent, &all)
 		if err != nil {
 			return nil, fmt.Errorf("store: key calls: %w", err)
@@ -340,20 +324,20 @@ func (s *Store) KeyCalls(ctx context.Context, pool string, since time.Time) (map
 	var q string
 	var args []any
 	if useKeyIndex {
-		q = `SELECT key_id, count(*) FROM gb_request_logs INDEXED BY idx_gb_request_logs_pool_key_time
+		q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_key_time") + `
  WHERE pool = ? AND time >= ? GROUP BY key_id`
 		args = []any{pool, since}
 		if since.IsZero() {
-			q = `SELECT key_id, count(*) FROM gb_request_logs INDEXED BY idx_gb_request_logs_pool_key_time
+			q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_key_time") + `
  WHERE pool = ? GROUP BY key_id`
 			args = []any{pool}
 		}
 	} else {
-		q = `SELECT key_id, count(*) FROM gb_request_logs INDEXED BY idx_gb_request_logs_pool_time
+		q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_time") + `
  WHERE pool = ? AND time >= ? GROUP BY key_id`
 		args = []any{pool, since}
 	}
-	rows, err := s.sqlDB.QueryContext(ctx, q, args...)
+	rows, err := s.conn().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: key calls: %w", err)
 	}
@@ -391,8 +375,8 @@ func (s *Store) KeyCallsFor(ctx context.Context, pool string, since time.Time, k
 			args = append(args, id)
 		}
 		args = append(args, since.UTC())
-		rows, err := s.sqlDB.QueryContext(ctx, `SELECT key_id, count(*) FROM gb_request_logs
- INDEXED BY idx_gb_request_logs_pool_key_time WHERE pool = ? AND key_id IN (`+placeholders(len(chunk))+`)
+		rows, err := s.conn().QueryContext(ctx, `SELECT key_id, count(*) FROM gb_request_logs`+
+			s.d.indexedBy("idx_gb_request_logs_pool_key_time")+` WHERE pool = ? AND key_id IN (`+placeholders(len(chunk))+`)
  AND time >= ? GROUP BY key_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: key calls: %w", err)

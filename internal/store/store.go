@@ -1,11 +1,13 @@
-// Package store is the SQLite persistence layer of gemini_balance.
+// Package store is the persistence layer of gemini_balance.
 //
 // It keeps the API key pool (one row per key), per-pool settings and the
-// request / error logs in a single SQLite database opened through gorm and the
-// pure-Go github.com/glebarez/sqlite driver (no cgo).
+// request / error logs in one database opened through gorm: an SQLite file
+// (the pure-Go github.com/glebarez/sqlite driver, no cgo), PostgreSQL (pgx)
+// or MySQL / MariaDB (go-sql-driver). Queries are written once; dialect.go
+// adapts them, schema.go holds the servers' DDL.
 //
 // Design rules:
-//   - The database runs in WAL mode with a busy timeout, so readers never block
+//   - SQLite runs in WAL mode with a busy timeout, so readers never block
 //     the writer and concurrent writers wait instead of failing at once.
 //   - Request handling never waits on the database: request and error logs are
 //     put on a bounded in-memory queue (LogRequest / LogError never block; a
@@ -21,16 +23,22 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
@@ -58,6 +66,8 @@ const (
 	// maxOpenConns is the size of the connection pool (WAL: many readers, one
 	// writer at a time).
 	maxOpenConns = 8
+	// maxServerConns is the pool size on PostgreSQL and MySQL.
+	maxServerConns = 16
 )
 
 // ErrClosed is returned by operations on a closed Store.
@@ -82,7 +92,9 @@ type Options struct {
 // Store is an open database plus its background log writer. All methods are
 // safe for concurrent use.
 type Store struct {
-	path   string
+	path   string // SQLite: the absolute path; servers: the URL, password hidden
+	loc    *location
+	d      *dialect
 	db     *gorm.DB
 	sqlDB  *sql.DB
 	logger *zap.Logger
@@ -119,90 +131,29 @@ type Store struct {
 	errSuppress map[string]int
 }
 
-// Open opens (creating parent directories with 0700 and the file with 0600)
-// the SQLite database at path, sets WAL + busy timeout, migrates the schema,
-// and starts the background log writer. queueSize <= 0 means 10000.
+// Open opens the database at location, migrates the schema and starts the
+// background log writer. queueSize <= 0 means 10000.
+//
+// location is a postgres:// or postgresql:// URL (PostgreSQL), a
+// mysql://user:pass@host:port/db?params URL (MySQL 8, MariaDB 10.11+), or
+// else the path of an SQLite file: parent directories are created with 0700
+// and the file with 0600, and it runs with WAL + busy timeout. Errors and
+// logs never show the password.
 func Open(path string, queueSize int, logger *zap.Logger) (*Store, error) {
 	return OpenWithOptions(path, Options{QueueSize: queueSize, Logger: logger})
 }
 
 // OpenWithOptions is Open with tunables.
 func OpenWithOptions(path string, opts Options) (*Store, error) {
-	if opts.Logger == nil {
-		opts.Logger = zap.NewNop()
-	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = DefaultQueueSize
-	}
-	if opts.BusyTimeout <= 0 {
-		opts.BusyTimeout = DefaultBusyTimeout
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = DefaultFlushInterval
-	}
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = DefaultBatchSize
-	}
-	if strings.TrimSpace(path) == "" {
-		return nil, errors.New("store: empty database path")
-	}
-	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return nil, fmt.Errorf("store: unsupported database path %q (must be a plain file path without '?' or '#')", path)
-	}
-	abs, err := filepath.Abs(path)
+	db, sqlDB, loc, shown, err := openDB(path, &opts)
 	if err != nil {
-		return nil, fmt.Errorf("store: resolve path: %w", err)
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("store: create directory: %w", err)
-	}
-	// Create the file ourselves so that it (and the -wal/-shm files, which
-	// SQLite creates with the database file's mode) is private: it holds keys.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store: create database file: %w", err)
-	}
-	fi, statErr := f.Stat()
-	_ = f.Close()
-	if statErr == nil && fi.Mode().Perm()&0o077 != 0 {
-		opts.Logger.Warn("database file is readable by group/others; it contains API keys",
-			zap.String("path", abs), zap.String("mode", fi.Mode().Perm().String()))
-	}
-
-	dsn := abs + "?" + dsnParams(opts.BusyTimeout)
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
-		Logger:                 gormlogger.Discard,
-		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-		CreateBatchSize:        keyBatchSize,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", abs, err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", abs, err)
-	}
-	sqlDB.SetMaxOpenConns(maxOpenConns)
-	sqlDB.SetMaxIdleConns(maxOpenConns)
-
-	var mode string
-	if err := db.Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("store: open %s: %w", abs, err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
-	}
-	if err := migrate(db); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("store: migrate %s: %w", abs, err)
-	}
-
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Store{
-		path:          abs,
+		path:          shown,
+		loc:           loc,
+		d:             &dialect{name: loc.engine},
 		db:            db,
 		sqlDB:         sqlDB,
 		logger:        opts.Logger,
@@ -222,6 +173,97 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// openDB opens and migrates the database; it fills opts' defaults.
+func openDB(path string, opts *Options) (*gorm.DB, *sql.DB, *location, string, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if strings.TrimSpace(path) == "" {
+		return nil, nil, nil, "", errors.New("store: empty database path")
+	}
+	loc, err := parseLocation(path)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	if loc.engine != engineSQLite {
+		db, sqlDB, err := openServer(loc)
+		return db, sqlDB, loc, loc.shown, err
+	}
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, nil, nil, "", fmt.Errorf("store: unsupported database path %q (must be a plain file path without '?' or '#')", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("store: resolve path: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, nil, nil, "", fmt.Errorf("store: create directory: %w", err)
+	}
+	// Create the file ourselves so that it (and the -wal/-shm files, which
+	// SQLite creates with the database file's mode) is private: it holds keys.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("store: create database file: %w", err)
+	}
+	fi, statErr := f.Stat()
+	_ = f.Close()
+	if statErr == nil && fi.Mode().Perm()&0o077 != 0 {
+		opts.Logger.Warn("database file is readable by group/others; it contains API keys",
+			zap.String("path", abs), zap.String("mode", fi.Mode().Perm().String()))
+	}
+
+	dsn := abs + "?" + dsnParams(opts.BusyTimeout)
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		Logger:                 gormlogger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		CreateBatchSize:        keyBatchSize,
+	})
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	sqlDB.SetMaxOpenConns(maxOpenConns)
+	sqlDB.SetMaxIdleConns(maxOpenConns)
+
+	var mode string
+	if err := db.Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, nil, "", fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		_ = sqlDB.Close()
+		return nil, nil, nil, "", fmt.Errorf("store: open %s: journal_mode is %q, want wal", abs, mode)
+	}
+	err = migrate(db, sqlDB, &dialect{name: engineSQLite})
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		// Another process created the same table meanwhile (gorm's
+		// AutoMigrate checks, then creates): the second pass finds it.
+		err = migrate(db, sqlDB, &dialect{name: engineSQLite})
+	}
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, nil, "", fmt.Errorf("store: migrate %s: %w", abs, err)
+	}
+
+	return db, sqlDB, loc, abs, nil
+}
+
 // dsnParams are the connection parameters applied to every pooled connection.
 // _txlock=immediate makes write transactions take the write lock at BEGIN,
 // where the busy timeout applies (a deferred transaction that upgrades from
@@ -231,8 +273,55 @@ func dsnParams(busy time.Duration) string {
 		busy.Milliseconds())
 }
 
-// Path returns the absolute path of the database file.
+// openServer opens a PostgreSQL or MySQL database and migrates it. Its
+// errors carry the location with the password hidden.
+func openServer(loc *location) (*gorm.DB, *sql.DB, error) {
+	fail := func(what string, err error) error {
+		return fmt.Errorf("store: %s %s: %w", what, loc.shown, loc.redact(err))
+	}
+	dial, err := loc.dialector()
+	if err != nil {
+		return nil, nil, fail("open", err)
+	}
+	db, err := gorm.Open(dial, &gorm.Config{
+		Logger:                 gormlogger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		CreateBatchSize:        keyBatchSize,
+	})
+	if err != nil {
+		return nil, nil, fail("open", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, fail("open", err)
+	}
+	sqlDB.SetMaxOpenConns(maxServerConns)
+	sqlDB.SetMaxIdleConns(maxServerConns)
+	// A server may drop idle connections; recycle them before it does.
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, fail("open", err)
+	}
+	if err := migrate(db, sqlDB, &dialect{name: loc.engine}); err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, fail("migrate", err)
+	}
+	return db, sqlDB, nil
+}
+
+// Path returns where the database is: the absolute path of an SQLite file,
+// or a server's URL with its password replaced by ***. It is safe to show.
 func (s *Store) Path() string { return s.path }
+
+// Location is Path.
+func (s *Store) Location() string { return s.path }
+
+// Engine is "sqlite", "postgres" or "mysql".
+func (s *Store) Engine() string { return s.d.name }
 
 // DB returns the underlying gorm handle, for queries this package does not
 // provide yet. Do not close it.
@@ -244,9 +333,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		return ErrClosed
 	}
 	var n int
-	row := s.sqlDB.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM gb_settings LIMIT 1)")
+	row := s.sqlDB.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM gb_settings LIMIT 1) AS t")
 	if err := row.Scan(&n); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
+		return fmt.Errorf("store: ping: %w", s.loc.redact(err))
 	}
 	return nil
 }
@@ -343,7 +432,7 @@ func (s *Store) reportError(op string, err error, fields ...zap.Field) {
 		zap.String("op", op),
 		zap.String("kind", classifyError(err)),
 		zap.String("path", s.path),
-		zap.Error(err))
+		zap.Error(s.loc.redact(err)))
 	if suppressed > 0 {
 		fields = append(fields, zap.Int("suppressed", suppressed))
 	}
@@ -353,7 +442,7 @@ func (s *Store) reportError(op string, err error, fields ...zap.Field) {
 // noteWriteError records err as the last write error.
 func (s *Store) noteWriteError(err error) {
 	s.errMu.Lock()
-	s.lastErr = err.Error()
+	s.lastErr = s.loc.redact(err).Error()
 	s.lastErrAt = time.Now().UTC()
 	s.errMu.Unlock()
 }
@@ -368,6 +457,9 @@ func classifyError(err error) string {
 	}
 	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, ErrClosed) || strings.Contains(err.Error(), "database is closed") {
 		return "closed"
+	}
+	if kind := classifyServerError(err); kind != "" {
+		return kind
 	}
 	var coded interface{ Code() int }
 	if errors.As(err, &coded) {
@@ -393,4 +485,53 @@ func classifyError(err error) string {
 		}
 	}
 	return "other"
+}
+
+// classifyServerError classifies the errors of PostgreSQL, MySQL and of the
+// network between ("" = none of those).
+func classifyServerError(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "55P03":
+			return "locked"
+		case pe.Code == "53100":
+			return "full"
+		case pe.Code == "53200":
+			return "nomem"
+		case pe.Code == "25006":
+			return "readonly"
+		case pe.Code == "57014":
+			return "canceled"
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), strings.HasPrefix(pe.Code, "53"):
+			return "unavailable" // connection failures, server shutting down, too many connections
+		case strings.HasPrefix(pe.Code, "XX"):
+			return "corrupt"
+		}
+		return ""
+	}
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1205, 1213:
+			return "locked"
+		case 1114, 1021:
+			return "full"
+		case 1290, 1792:
+			return "readonly"
+		case 1317:
+			return "canceled"
+		case 1040, 1053, 1927, 2002, 2003, 2006, 2013:
+			return "unavailable"
+		}
+		return ""
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, mysqldrv.ErrInvalidConn) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unavailable"
+	}
+	return ""
 }

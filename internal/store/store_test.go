@@ -149,320 +149,326 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 }
 
 func TestKeysRoundtrip(t *testing.T) {
-	s := openTest(t, Options{})
-	ctx := ctxT(t)
+	forEngines(t, func(t *testing.T, engine string) {
+		s := openEngine(t, engine, Options{})
+		ctx := ctxT(t)
 
-	future := time.Now().Add(time.Hour).Truncate(time.Millisecond)
-	past := time.Now().Add(-time.Hour)
-	created := time.Date(2024, 5, 1, 10, 0, 0, 0, time.FixedZone("X", 3600))
-	recs := []KeyRecord{
-		{Pool: "p1", KeyID: "a1", Key: "AIzaSyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1", Masked: "AIzaSy…AAA1", Source: "caddyfile",
-			Cooldowns: map[string]time.Time{"gemini-pro": future, "old": past}, CreatedAt: created},
-		{Pool: "p1", KeyID: "b2", Key: "AIzaSyBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", Masked: "AIzaSy…BBB2", Source: "admin",
-			Status: StatusInvalid, Reason: "API key not valid", TotalFailures: 3, ConsecutiveFailures: 2, Calls: 10,
-			LastUsedAt: past, LastError: "400"},
-		{Pool: "p1", KeyID: "a1", Key: "dup-in-same-call"}, // duplicate inside the call
-		{Pool: "p2", KeyID: "a1", Key: "other-pool"},       // same id, other pool
-	}
-	n, err := s.InsertKeys(ctx, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 3 {
-		t.Fatalf("inserted %d, want 3", n)
-	}
-
-	got, err := s.LoadKeys(ctx, "p1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0].KeyID != "a1" || got[1].KeyID != "b2" {
-		t.Fatalf("load order: %+v", got)
-	}
-	a := got[0]
-	if a.Key != recs[0].Key || a.Masked != recs[0].Masked || a.Status != StatusActive || a.Source != "caddyfile" {
-		t.Fatalf("a1: %+v", a)
-	}
-	if !a.CreatedAt.Equal(created) || a.CreatedAt.Location() != time.UTC {
-		t.Fatalf("created_at %v", a.CreatedAt)
-	}
-	if len(a.Cooldowns) != 1 || !a.Cooldowns["gemini-pro"].Equal(future) {
-		t.Fatalf("cooldowns %v (expired entry must be dropped)", a.Cooldowns)
-	}
-	if !a.LastUsedAt.IsZero() {
-		t.Fatalf("last used %v, want zero", a.LastUsedAt)
-	}
-	b := got[1]
-	if b.Status != StatusInvalid || b.Reason != "API key not valid" || b.TotalFailures != 3 || b.ConsecutiveFailures != 2 ||
-		b.Calls != 10 || !b.LastUsedAt.Equal(past) || b.LastError != "400" || b.Cooldowns != nil {
-		t.Fatalf("b2: %+v", b)
-	}
-
-	// Duplicates against the table are skipped, new rows go in.
-	n, err = s.InsertKeys(ctx, []KeyRecord{
-		{Pool: "p1", KeyID: "a1", Key: "changed"},
-		{Pool: "p1", KeyID: "c3", Key: "AIzaSyCCC"},
-	})
-	if err != nil || n != 1 {
-		t.Fatalf("insert dup: n=%d err=%v", n, err)
-	}
-	if _, err := s.InsertKeys(ctx, []KeyRecord{{Pool: "p1", Key: "x"}}); err == nil {
-		t.Fatal("empty key id accepted")
-	}
-
-	// Update state.
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	a.Status = StatusInvalid
-	a.Reason = "403 permission denied"
-	a.ConsecutiveFailures = 5
-	a.TotalFailures = 7
-	a.Calls = 42
-	a.LastUsedAt = now
-	a.LastError = "boom"
-	a.Source = "admin"
-	a.Cooldowns = map[string]time.Time{"m1": future, "m2": future.Add(time.Minute), "gone": past}
-	a.Key = "must-not-change"
-	b.Status = StatusActive
-	b.Cooldowns = nil
-	b.LastUsedAt = time.Time{}
-	missing := KeyRecord{Pool: "p1", KeyID: "nope", Status: StatusActive}
-	if err := s.SaveKeyStates(ctx, []KeyRecord{a, b, missing}); err != nil {
-		t.Fatal(err)
-	}
-	got, err = s.LoadKeys(ctx, "p1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("len %d", len(got))
-	}
-	a2 := got[0]
-	if a2.Key != recs[0].Key || a2.Status != StatusInvalid || a2.Reason != a.Reason || a2.ConsecutiveFailures != 5 ||
-		a2.TotalFailures != 7 || a2.Calls != 42 || !a2.LastUsedAt.Equal(now) || a2.LastError != "boom" || a2.Source != "admin" {
-		t.Fatalf("after save: %+v", a2)
-	}
-	if len(a2.Cooldowns) != 2 || !a2.Cooldowns["m1"].Equal(future) || !a2.Cooldowns["m2"].Equal(future.Add(time.Minute)) {
-		t.Fatalf("cooldowns after save: %v", a2.Cooldowns)
-	}
-	if got[1].Status != StatusActive || !got[1].LastUsedAt.IsZero() || got[1].Cooldowns != nil {
-		t.Fatalf("b2 after save: %+v", got[1])
-	}
-	if c, _ := s.CountKeys(ctx, "p1"); c != 3 {
-		t.Fatalf("count %d", c)
-	}
-
-	// Delete.
-	d, err := s.DeleteKeys(ctx, "p1", []string{"a1", "c3", "unknown"})
-	if err != nil || d != 2 {
-		t.Fatalf("delete: %d %v", d, err)
-	}
-	got, _ = s.LoadKeys(ctx, "p1")
-	if len(got) != 1 || got[0].KeyID != "b2" {
-		t.Fatalf("after delete: %+v", got)
-	}
-	other, _ := s.LoadKeys(ctx, "p2")
-	if len(other) != 1 || other[0].Key != "other-pool" {
-		t.Fatalf("pool p2: %+v", other)
-	}
-	// Re-inserting a deleted id works and goes to the end.
-	if n, err := s.InsertKeys(ctx, []KeyRecord{{Pool: "p1", KeyID: "a1", Key: "again"}}); err != nil || n != 1 {
-		t.Fatalf("reinsert: %d %v", n, err)
-	}
-	got, _ = s.LoadKeys(ctx, "p1")
-	if len(got) != 2 || got[1].KeyID != "a1" || got[1].Key != "again" {
-		t.Fatalf("after reinsert: %+v", got)
-	}
-}
-
-func TestKeys100k(t *testing.T) {
-	n := 100_000
-	if testing.Short() {
-		t.Skip("100k keys: skipped in -short mode")
-	}
-	if raceEnabled {
-		// The transpiled SQLite is ~50x slower under the race detector; keep
-		// the shape of the test, not the size.
-		n = 2_000
-	}
-	s := openTest(t, Options{})
-	ctx := ctxT(t)
-
-	recs := make([]KeyRecord, n)
-	for i := range recs {
-		recs[i] = KeyRecord{
-			Pool:   "big",
-			KeyID:  fmt.Sprintf("%016x", i),
-			Key:    fmt.Sprintf("AIzaSy%033d", i),
-			Masked: fmt.Sprintf("AIzaSy…%04d", i%10000),
-			Source: "caddyfile",
+		future := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+		past := time.Now().Add(-time.Hour).Truncate(time.Microsecond) // servers keep microseconds
+		created := time.Date(2024, 5, 1, 10, 0, 0, 0, time.FixedZone("X", 3600))
+		recs := []KeyRecord{
+			{Pool: "p1", KeyID: "a1", Key: "AIzaSyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1", Masked: "AIzaSy…AAA1", Source: "caddyfile",
+				Cooldowns: map[string]time.Time{"gemini-pro": future, "old": past}, CreatedAt: created},
+			{Pool: "p1", KeyID: "b2", Key: "AIzaSyBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", Masked: "AIzaSy…BBB2", Source: "admin",
+				Status: StatusInvalid, Reason: "API key not valid", TotalFailures: 3, ConsecutiveFailures: 2, Calls: 10,
+				LastUsedAt: past, LastError: "400"},
+			{Pool: "p1", KeyID: "a1", Key: "dup-in-same-call"}, // duplicate inside the call
+			{Pool: "p2", KeyID: "a1", Key: "other-pool"},       // same id, other pool
 		}
-	}
-
-	start := time.Now()
-	inserted := 0
-	step := n / 10
-	for off := 0; off < n; off += step { // 10 calls (each one transaction)
-		k, err := s.InsertKeys(ctx, recs[off:off+step])
+		n, err := s.InsertKeys(ctx, recs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		inserted += k
-	}
-	insertDur := time.Since(start)
-	if inserted != n {
-		t.Fatalf("inserted %d", inserted)
-	}
-
-	start = time.Now()
-	k, err := s.InsertKeys(ctx, recs) // all duplicates, one call
-	dupDur := time.Since(start)
-	if err != nil || k != 0 {
-		t.Fatalf("dup insert: %d %v", k, err)
-	}
-
-	start = time.Now()
-	cpu0 := processCPU()
-	got, err := s.LoadKeys(ctx, "big")
-	loadDur := time.Since(start)
-	loadCPU := processCPU() - cpu0
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != n || got[0].KeyID != recs[0].KeyID || got[n-1].KeyID != recs[n-1].KeyID {
-		t.Fatalf("load: %d rows", len(got))
-	}
-
-	until := time.Now().Add(time.Hour)
-	for i := range got {
-		got[i].Calls = int64(i)
-		got[i].LastUsedAt = time.Now()
-		if i%10 == 0 {
-			got[i].Cooldowns = map[string]time.Time{"gemini-2.5-pro": until}
+		if n != 3 {
+			t.Fatalf("inserted %d, want 3", n)
 		}
-	}
-	start = time.Now()
-	if err := s.SaveKeyStates(ctx, got); err != nil {
-		t.Fatal(err)
-	}
-	saveDur := time.Since(start)
 
-	start = time.Now()
-	got2, err := s.LoadKeys(ctx, "big")
-	reloadDur := time.Since(start)
-	if err != nil || len(got2) != n || got2[n-1].Calls != int64(n-1) || len(got2[10].Cooldowns) != 1 {
-		t.Fatalf("reload: %d %v", len(got2), err)
-	}
+		got, err := s.LoadKeys(ctx, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].KeyID != "a1" || got[1].KeyID != "b2" {
+			t.Fatalf("load order: %+v", got)
+		}
+		a := got[0]
+		if a.Key != recs[0].Key || a.Masked != recs[0].Masked || a.Status != StatusActive || a.Source != "caddyfile" {
+			t.Fatalf("a1: %+v", a)
+		}
+		if !a.CreatedAt.Equal(created) || a.CreatedAt.Location() != time.UTC {
+			t.Fatalf("created_at %v", a.CreatedAt)
+		}
+		if len(a.Cooldowns) != 1 || !a.Cooldowns["gemini-pro"].Equal(future) {
+			t.Fatalf("cooldowns %v (expired entry must be dropped)", a.Cooldowns)
+		}
+		if !a.LastUsedAt.IsZero() {
+			t.Fatalf("last used %v, want zero", a.LastUsedAt)
+		}
+		b := got[1]
+		if b.Status != StatusInvalid || b.Reason != "API key not valid" || b.TotalFailures != 3 || b.ConsecutiveFailures != 2 ||
+			b.Calls != 10 || !b.LastUsedAt.Equal(past) || b.LastError != "400" || b.Cooldowns != nil {
+			t.Fatalf("b2: %+v", b)
+		}
 
-	t.Logf("%d keys (race=%v): insert %v (10 calls of %d), duplicate insert %v, load %v, save states %v, reload with cooldowns %v",
-		n, raceEnabled, insertDur.Round(time.Millisecond), step, dupDur.Round(time.Millisecond), loadDur.Round(time.Millisecond),
-		saveDur.Round(time.Millisecond), reloadDur.Round(time.Millisecond))
-	t.Logf("first load used %v of process CPU (all goroutines, GC included)", loadCPU.Round(time.Millisecond))
-	if !raceEnabled {
-		// The target is < 2 s. Wall time on a shared, overloaded machine can be
-		// several times the CPU time, so fail only at twice the target on
-		// the best of the two loads, and report a miss of the target.
-		best := min(loadDur, reloadDur)
-		if best > 2*time.Second {
-			t.Logf("WARNING: best load %v is above the 2 s target (load CPU %v)", best, loadCPU)
+		// Duplicates against the table are skipped, new rows go in.
+		n, err = s.InsertKeys(ctx, []KeyRecord{
+			{Pool: "p1", KeyID: "a1", Key: "changed"},
+			{Pool: "p1", KeyID: "c3", Key: "AIzaSyCCC"},
+		})
+		if err != nil || n != 1 {
+			t.Fatalf("insert dup: n=%d err=%v", n, err)
 		}
-		if best > 4*time.Second {
-			t.Errorf("load too slow: %v / %v (target < 2s)", loadDur, reloadDur)
+		if _, err := s.InsertKeys(ctx, []KeyRecord{{Pool: "p1", Key: "x"}}); err == nil {
+			t.Fatal("empty key id accepted")
 		}
-		if insertDur > 10*time.Second || saveDur > 10*time.Second {
-			t.Errorf("insert/save too slow: %v / %v", insertDur, saveDur)
+
+		// Update state.
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		a.Status = StatusInvalid
+		a.Reason = "403 permission denied"
+		a.ConsecutiveFailures = 5
+		a.TotalFailures = 7
+		a.Calls = 42
+		a.LastUsedAt = now
+		a.LastError = "boom"
+		a.Source = "admin"
+		a.Cooldowns = map[string]time.Time{"m1": future, "m2": future.Add(time.Minute), "gone": past}
+		a.Key = "must-not-change"
+		b.Status = StatusActive
+		b.Cooldowns = nil
+		b.LastUsedAt = time.Time{}
+		missing := KeyRecord{Pool: "p1", KeyID: "nope", Status: StatusActive}
+		if err := s.SaveKeyStates(ctx, []KeyRecord{a, b, missing}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		got, err = s.LoadKeys(ctx, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("len %d", len(got))
+		}
+		a2 := got[0]
+		if a2.Key != recs[0].Key || a2.Status != StatusInvalid || a2.Reason != a.Reason || a2.ConsecutiveFailures != 5 ||
+			a2.TotalFailures != 7 || a2.Calls != 42 || !a2.LastUsedAt.Equal(now) || a2.LastError != "boom" || a2.Source != "admin" {
+			t.Fatalf("after save: %+v", a2)
+		}
+		if len(a2.Cooldowns) != 2 || !a2.Cooldowns["m1"].Equal(future) || !a2.Cooldowns["m2"].Equal(future.Add(time.Minute)) {
+			t.Fatalf("cooldowns after save: %v", a2.Cooldowns)
+		}
+		if got[1].Status != StatusActive || !got[1].LastUsedAt.IsZero() || got[1].Cooldowns != nil {
+			t.Fatalf("b2 after save: %+v", got[1])
+		}
+		if c, _ := s.CountKeys(ctx, "p1"); c != 3 {
+			t.Fatalf("count %d", c)
+		}
+
+		// Delete.
+		d, err := s.DeleteKeys(ctx, "p1", []string{"a1", "c3", "unknown"})
+		if err != nil || d != 2 {
+			t.Fatalf("delete: %d %v", d, err)
+		}
+		got, _ = s.LoadKeys(ctx, "p1")
+		if len(got) != 1 || got[0].KeyID != "b2" {
+			t.Fatalf("after delete: %+v", got)
+		}
+		other, _ := s.LoadKeys(ctx, "p2")
+		if len(other) != 1 || other[0].Key != "other-pool" {
+			t.Fatalf("pool p2: %+v", other)
+		}
+		// Re-inserting a deleted id works and goes to the end.
+		if n, err := s.InsertKeys(ctx, []KeyRecord{{Pool: "p1", KeyID: "a1", Key: "again"}}); err != nil || n != 1 {
+			t.Fatalf("reinsert: %d %v", n, err)
+		}
+		got, _ = s.LoadKeys(ctx, "p1")
+		if len(got) != 2 || got[1].KeyID != "a1" || got[1].Key != "again" {
+			t.Fatalf("after reinsert: %+v", got)
+		}
+	})
+}
+
+func TestKeys100k(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		n := 100_000
+		if testing.Short() {
+			t.Skip("100k keys: skipped in -short mode")
+		}
+		if raceEnabled {
+			// The transpiled SQLite is ~50x slower under the race detector; keep
+			// the shape of the test, not the size.
+			n = 2_000
+		}
+		s := openEngine(t, engine, Options{})
+		ctx := ctxT(t)
+
+		recs := make([]KeyRecord, n)
+		for i := range recs {
+			recs[i] = KeyRecord{
+				Pool:   "big",
+				KeyID:  fmt.Sprintf("%016x", i),
+				Key:    fmt.Sprintf("AIzaSy%033d", i),
+				Masked: fmt.Sprintf("AIzaSy…%04d", i%10000),
+				Source: "caddyfile",
+			}
+		}
+
+		start := time.Now()
+		inserted := 0
+		step := n / 10
+		for off := 0; off < n; off += step { // 10 calls (each one transaction)
+			k, err := s.InsertKeys(ctx, recs[off:off+step])
+			if err != nil {
+				t.Fatal(err)
+			}
+			inserted += k
+		}
+		insertDur := time.Since(start)
+		if inserted != n {
+			t.Fatalf("inserted %d", inserted)
+		}
+
+		start = time.Now()
+		k, err := s.InsertKeys(ctx, recs) // all duplicates, one call
+		dupDur := time.Since(start)
+		if err != nil || k != 0 {
+			t.Fatalf("dup insert: %d %v", k, err)
+		}
+
+		start = time.Now()
+		cpu0 := processCPU()
+		got, err := s.LoadKeys(ctx, "big")
+		loadDur := time.Since(start)
+		loadCPU := processCPU() - cpu0
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n || got[0].KeyID != recs[0].KeyID || got[n-1].KeyID != recs[n-1].KeyID {
+			t.Fatalf("load: %d rows", len(got))
+		}
+
+		until := time.Now().Add(time.Hour)
+		for i := range got {
+			got[i].Calls = int64(i)
+			got[i].LastUsedAt = time.Now()
+			if i%10 == 0 {
+				got[i].Cooldowns = map[string]time.Time{"gemini-2.5-pro": until}
+			}
+		}
+		start = time.Now()
+		if err := s.SaveKeyStates(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		saveDur := time.Since(start)
+
+		start = time.Now()
+		got2, err := s.LoadKeys(ctx, "big")
+		reloadDur := time.Since(start)
+		if err != nil || len(got2) != n || got2[n-1].Calls != int64(n-1) || len(got2[10].Cooldowns) != 1 {
+			t.Fatalf("reload: %d %v", len(got2), err)
+		}
+
+		t.Logf("%d keys (race=%v): insert %v (10 calls of %d), duplicate insert %v, load %v, save states %v, reload with cooldowns %v",
+			n, raceEnabled, insertDur.Round(time.Millisecond), step, dupDur.Round(time.Millisecond), loadDur.Round(time.Millisecond),
+			saveDur.Round(time.Millisecond), reloadDur.Round(time.Millisecond))
+		t.Logf("first load used %v of process CPU (all goroutines, GC included)", loadCPU.Round(time.Millisecond))
+		if !raceEnabled {
+			// The target is < 2 s. Wall time on a shared, overloaded machine can be
+			// several times the CPU time, so fail only at twice the target on
+			// the best of the two loads, and report a miss of the target.
+			best := min(loadDur, reloadDur)
+			if best > 2*time.Second {
+				t.Logf("WARNING: best load %v is above the 2 s target (load CPU %v)", best, loadCPU)
+			}
+			if best > 4*time.Second {
+				t.Errorf("load too slow: %v / %v (target < 2s)", loadDur, reloadDur)
+			}
+			if insertDur > 10*time.Second || saveDur > 10*time.Second {
+				t.Errorf("insert/save too slow: %v / %v", insertDur, saveDur)
+			}
+		}
+	})
 }
 
 func TestLogQueueBatchesAndFlush(t *testing.T) {
-	s := openTest(t, Options{FlushInterval: 50 * time.Millisecond})
-	ctx := ctxT(t)
+	forEngines(t, func(t *testing.T, engine string) {
+		s := openEngine(t, engine, Options{FlushInterval: 50 * time.Millisecond})
+		ctx := ctxT(t)
 
-	// A single row is written by the timer, without Flush.
-	if !s.LogRequest(RequestLog{Pool: "p", Status: 200}) {
-		t.Fatal("enqueue refused")
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().Written != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("timer flush did not happen: %+v", s.Stats())
+		// A single row is written by the timer, without Flush.
+		if !s.LogRequest(RequestLog{Pool: "p", Status: 200}) {
+			t.Fatal("enqueue refused")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-
-	base := time.Now().Add(-time.Minute).UTC()
-	const nReq = 1234
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := g; i < nReq; i += 4 {
-				status := 200
-				if i%10 == 0 {
-					status = 429
-				}
-				if !s.LogRequest(RequestLog{
-					Time: base.Add(time.Duration(i) * time.Millisecond), Pool: "pool1", Model: "gemini-2.5-flash",
-					KeyID: "k1", KeyMasked: "AIza…k1", Status: status, LatencyMs: int64(i), Attempt: 1 + i%3,
-					Stream: i%2 == 0, Route: "gemini.generateContent", ClientToken: "sk-…xy",
-					PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3,
-				}) {
-					t.Error("enqueue refused")
-				}
+		deadline := time.Now().Add(5 * time.Second)
+		for s.Stats().Written != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("timer flush did not happen: %+v", s.Stats())
 			}
-		}(g)
-	}
-	wg.Wait()
-	for i := 0; i < 5; i++ {
-		s.LogError(ErrorLog{Time: base.Add(time.Duration(i) * time.Second), Pool: "pool1", Model: "m", KeyID: "k1",
-			Status: 429, Kind: "rate_limited", Message: fmt.Sprintf("err %d", i), Body: `{"error":{"code":429}}`})
-	}
-	s.LogError(ErrorLog{Pool: "pool2", Kind: "timeout", Body: strings.Repeat("é", maxBodyBytes)})
-	if err := s.Flush(ctx); err != nil {
-		t.Fatalf("flush: %v", err)
-	}
-	st := s.Stats()
-	if st.Written != st.Queued || st.Queued != 1+nReq+6 || st.Dropped != 0 || st.WriteErrors != 0 || st.Pending != 0 {
-		t.Fatalf("stats %+v", st)
-	}
+			time.Sleep(10 * time.Millisecond)
+		}
 
-	total, success, err := s.CountRequestLogs(ctx, "pool1", base)
-	if err != nil || total != nReq || success != nReq-(nReq+9)/10 {
-		t.Fatalf("count: %d %d %v", total, success, err)
-	}
-	total, _, _ = s.CountRequestLogs(ctx, "pool1", base.Add(1000*time.Millisecond))
-	if total != nReq-1000 {
-		t.Fatalf("count since: %d", total)
-	}
-	total, _, _ = s.CountRequestLogs(ctx, "", time.Time{})
-	if total != nReq+1 {
-		t.Fatalf("count all pools: %d", total)
-	}
+		base := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond) // servers keep microseconds
+		const nReq = 1234
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := g; i < nReq; i += 4 {
+					status := 200
+					if i%10 == 0 {
+						status = 429
+					}
+					if !s.LogRequest(RequestLog{
+						Time: base.Add(time.Duration(i) * time.Millisecond), Pool: "pool1", Model: "gemini-2.5-flash",
+						KeyID: "k1", KeyMasked: "AIza…k1", Status: status, LatencyMs: int64(i), Attempt: 1 + i%3,
+						Stream: i%2 == 0, Route: "gemini.generateContent", ClientToken: "sk-…xy",
+						PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3,
+					}) {
+						t.Error("enqueue refused")
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+		for i := 0; i < 5; i++ {
+			s.LogError(ErrorLog{Time: base.Add(time.Duration(i) * time.Second), Pool: "pool1", Model: "m", KeyID: "k1",
+				Status: 429, Kind: "rate_limited", Message: fmt.Sprintf("err %d", i), Body: `{"error":{"code":429}}`})
+		}
+		s.LogError(ErrorLog{Pool: "pool2", Kind: "timeout", Body: strings.Repeat("é", maxBodyBytes)})
+		if err := s.Flush(ctx); err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+		st := s.Stats()
+		if st.Written != st.Queued || st.Queued != 1+nReq+6 || st.Dropped != 0 || st.WriteErrors != 0 || st.Pending != 0 {
+			t.Fatalf("stats %+v", st)
+		}
 
-	reqs, err := s.RequestLogs(ctx, "pool1", 3)
-	if err != nil || len(reqs) != 3 {
-		t.Fatalf("request logs: %d %v", len(reqs), err)
-	}
-	last := nReq - 1
-	r := reqs[0]
-	if !r.Time.Equal(base.Add(time.Duration(last)*time.Millisecond)) || r.LatencyMs != int64(last) || r.Attempt != 1+last%3 ||
-		r.Stream != (last%2 == 0) || r.Route != "gemini.generateContent" || r.ClientToken != "sk-…xy" || r.TotalTokens != 3 ||
-		r.Model != "gemini-2.5-flash" || r.KeyMasked != "AIza…k1" {
-		t.Fatalf("newest request log: %+v", r)
-	}
-	if !reqs[1].Time.Before(reqs[0].Time) {
-		t.Fatal("not newest first")
-	}
+		total, success, err := s.CountRequestLogs(ctx, "pool1", base)
+		if err != nil || total != nReq || success != nReq-(nReq+9)/10 {
+			t.Fatalf("count: %d %d %v", total, success, err)
+		}
+		total, _, _ = s.CountRequestLogs(ctx, "pool1", base.Add(1000*time.Millisecond))
+		if total != nReq-1000 {
+			t.Fatalf("count since: %d", total)
+		}
+		total, _, _ = s.CountRequestLogs(ctx, "", time.Time{})
+		if total != nReq+1 {
+			t.Fatalf("count all pools: %d", total)
+		}
 
-	errs, err := s.ErrorLogs(ctx, "pool1", 0)
-	if err != nil || len(errs) != 5 || errs[0].Message != "err 4" || errs[4].Message != "err 0" || errs[0].Kind != "rate_limited" {
-		t.Fatalf("error logs: %+v %v", errs, err)
-	}
-	errs, _ = s.ErrorLogs(ctx, "pool2", 10)
-	if len(errs) != 1 || len(errs[0].Body) > maxBodyBytes || !strings.HasSuffix(errs[0].Body, truncatedMark) {
-		t.Fatalf("truncated body: %d", len(errs[0].Body))
-	}
+		reqs, err := s.RequestLogs(ctx, "pool1", 3)
+		if err != nil || len(reqs) != 3 {
+			t.Fatalf("request logs: %d %v", len(reqs), err)
+		}
+		last := nReq - 1
+		r := reqs[0]
+		if !r.Time.Equal(base.Add(time.Duration(last)*time.Millisecond)) || r.LatencyMs != int64(last) || r.Attempt != 1+last%3 ||
+			r.Stream != (last%2 == 0) || r.Route != "gemini.generateContent" || r.ClientToken != "sk-…xy" || r.TotalTokens != 3 ||
+			r.Model != "gemini-2.5-flash" || r.KeyMasked != "AIza…k1" {
+			t.Fatalf("newest request log: %+v", r)
+		}
+		if !reqs[1].Time.Before(reqs[0].Time) {
+			t.Fatal("not newest first")
+		}
+
+		errs, err := s.ErrorLogs(ctx, "pool1", 0)
+		if err != nil || len(errs) != 5 || errs[0].Message != "err 4" || errs[4].Message != "err 0" || errs[0].Kind != "rate_limited" {
+			t.Fatalf("error logs: %+v %v", errs, err)
+		}
+		errs, _ = s.ErrorLogs(ctx, "pool2", 10)
+		if len(errs) != 1 || len(errs[0].Body) > maxBodyBytes || !strings.HasSuffix(errs[0].Body, truncatedMark) {
+			t.Fatalf("truncated body: %d", len(errs[0].Body))
+		}
+	})
 }
 
 func TestQueueFullDropsWithoutBlocking(t *testing.T) {
@@ -615,146 +621,152 @@ func TestDirectoryRemoved(t *testing.T) {
 }
 
 func TestCloseFlushesQueue(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gb.db")
-	s, err := OpenWithOptions(path, Options{FlushInterval: time.Hour, BatchSize: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 777; i++ {
-		s.LogRequest(RequestLog{Pool: "p", Status: 200})
-	}
-	s.LogError(ErrorLog{Pool: "p", Kind: "x"})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s.LogRequest(RequestLog{Pool: "p"}) || s.LogError(ErrorLog{Pool: "p"}) {
-		t.Fatal("enqueue accepted after close")
-	}
-	if err := s.Flush(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Fatalf("flush after close: %v", err)
-	}
-	if _, err := s.LoadKeys(context.Background(), "p"); !errors.Is(err, ErrClosed) {
-		t.Fatalf("load after close: %v", err)
-	}
-	if st := s.Stats(); st.Written != 778 || st.Dropped != 2 {
-		t.Fatalf("stats %+v", st)
-	}
+	forEngines(t, func(t *testing.T, engine string) {
+		path := testDSN(t, engine)
+		s, err := OpenWithOptions(path, Options{FlushInterval: time.Hour, BatchSize: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 777; i++ {
+			s.LogRequest(RequestLog{Pool: "p", Status: 200})
+		}
+		s.LogError(ErrorLog{Pool: "p", Kind: "x"})
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s.LogRequest(RequestLog{Pool: "p"}) || s.LogError(ErrorLog{Pool: "p"}) {
+			t.Fatal("enqueue accepted after close")
+		}
+		if err := s.Flush(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Fatalf("flush after close: %v", err)
+		}
+		if _, err := s.LoadKeys(context.Background(), "p"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("load after close: %v", err)
+		}
+		if st := s.Stats(); st.Written != 778 || st.Dropped != 2 {
+			t.Fatalf("stats %+v", st)
+		}
 
-	s2, err := Open(path, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	total, _, err := s2.CountRequestLogs(context.Background(), "p", time.Time{})
-	if err != nil || total != 777 {
-		t.Fatalf("after reopen: %d %v", total, err)
-	}
+		s2, err := Open(path, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		total, _, err := s2.CountRequestLogs(context.Background(), "p", time.Time{})
+		if err != nil || total != 777 {
+			t.Fatalf("after reopen: %d %v", total, err)
+		}
+	})
 }
 
 func TestPurge(t *testing.T) {
-	s := openTest(t, Options{})
-	ctx := ctxT(t)
-	now := time.Now().UTC()
-	const old, recent = 12_345, 100
-	for i := 0; i < old; i++ {
-		s.LogRequest(RequestLog{Time: now.Add(-48*time.Hour + time.Duration(i)*time.Second), Pool: "p", Status: 200})
-		if i%1000 == 0 {
-			if err := s.Flush(ctx); err != nil { // keep the default queue from overflowing
-				t.Fatal(err)
+	forEngines(t, func(t *testing.T, engine string) {
+		s := openEngine(t, engine, Options{})
+		ctx := ctxT(t)
+		now := time.Now().UTC()
+		const old, recent = 12_345, 100
+		for i := 0; i < old; i++ {
+			s.LogRequest(RequestLog{Time: now.Add(-48*time.Hour + time.Duration(i)*time.Second), Pool: "p", Status: 200})
+			if i%1000 == 0 {
+				if err := s.Flush(ctx); err != nil { // keep the default queue from overflowing
+					t.Fatal(err)
+				}
 			}
 		}
-	}
-	for i := 0; i < recent; i++ {
-		s.LogRequest(RequestLog{Time: now.Add(-time.Duration(i) * time.Second), Pool: "p", Status: 200})
-	}
-	for i := 0; i < 10; i++ {
-		s.LogError(ErrorLog{Time: now.Add(-time.Duration(i) * 24 * time.Hour), Pool: "p"})
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := s.Stats(); st.Dropped != 0 {
-		t.Fatalf("dropped %d", st.Dropped)
-	}
-	cut := now.Add(-24 * time.Hour)
-	start := time.Now()
-	n, err := s.PurgeRequestLogs(ctx, cut)
-	if err != nil || n != old {
-		t.Fatalf("purge requests: %d %v", n, err)
-	}
-	t.Logf("purged %d request logs in %v", n, time.Since(start))
-	if total, _, _ := s.CountRequestLogs(ctx, "", time.Time{}); total != recent {
-		t.Fatalf("left %d", total)
-	}
-	n, err = s.PurgeErrorLogs(ctx, cut.Add(-time.Second))
-	if err != nil || n != 8 { // days 2..9 are older than 24h+1s
-		t.Fatalf("purge errors: %d %v", n, err)
-	}
-	if n, _ := s.PurgeRequestLogs(ctx, cut); n != 0 {
-		t.Fatalf("second purge %d", n)
-	}
+		for i := 0; i < recent; i++ {
+			s.LogRequest(RequestLog{Time: now.Add(-time.Duration(i) * time.Second), Pool: "p", Status: 200})
+		}
+		for i := 0; i < 10; i++ {
+			s.LogError(ErrorLog{Time: now.Add(-time.Duration(i) * 24 * time.Hour), Pool: "p"})
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.Stats(); st.Dropped != 0 {
+			t.Fatalf("dropped %d", st.Dropped)
+		}
+		cut := now.Add(-24 * time.Hour)
+		start := time.Now()
+		n, err := s.PurgeRequestLogs(ctx, cut)
+		if err != nil || n != old {
+			t.Fatalf("purge requests: %d %v", n, err)
+		}
+		t.Logf("purged %d request logs in %v", n, time.Since(start))
+		if total, _, _ := s.CountRequestLogs(ctx, "", time.Time{}); total != recent {
+			t.Fatalf("left %d", total)
+		}
+		n, err = s.PurgeErrorLogs(ctx, cut.Add(-time.Second))
+		if err != nil || n != 8 { // days 2..9 are older than 24h+1s
+			t.Fatalf("purge errors: %d %v", n, err)
+		}
+		if n, _ := s.PurgeRequestLogs(ctx, cut); n != 0 {
+			t.Fatalf("second purge %d", n)
+		}
+	})
 }
 
 func TestSettingsRoundtrip(t *testing.T) {
-	s := openTest(t, Options{})
-	ctx := ctxT(t)
+	forEngines(t, func(t *testing.T, engine string) {
+		s := openEngine(t, engine, Options{})
+		ctx := ctxT(t)
 
-	m, err := s.LoadSettings(ctx, "p")
-	if err != nil || m == nil || len(m) != 0 {
-		t.Fatalf("empty load: %v %v", m, err)
-	}
-	in := map[string]json.RawMessage{
-		"max_retries":   json.RawMessage(`3`),
-		"models":        json.RawMessage(`["gemini-2.5-pro","gemini-2.5-flash"]`),
-		"log_bodies":    json.RawMessage(`true`),
-		"nested":        json.RawMessage(`{"a":{"b":1}}`),
-		"nil_is_null":   nil,
-		"unicode_value": json.RawMessage(`"héllo ✓"`),
-	}
-	if err := s.SaveSettings(ctx, "p", in); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SaveSettings(ctx, "other", map[string]json.RawMessage{"max_retries": json.RawMessage(`9`)}); err != nil {
-		t.Fatal(err)
-	}
-	m, err = s.LoadSettings(ctx, "p")
-	if err != nil || len(m) != len(in) {
-		t.Fatalf("load: %v %v", m, err)
-	}
-	for k, v := range in {
-		want := string(v)
-		if v == nil {
-			want = "null"
+		m, err := s.LoadSettings(ctx, "p")
+		if err != nil || m == nil || len(m) != 0 {
+			t.Fatalf("empty load: %v %v", m, err)
 		}
-		if string(m[k]) != want {
-			t.Errorf("%s = %s, want %s", k, m[k], want)
+		in := map[string]json.RawMessage{
+			"max_retries":   json.RawMessage(`3`),
+			"models":        json.RawMessage(`["gemini-2.5-pro","gemini-2.5-flash"]`),
+			"log_bodies":    json.RawMessage(`true`),
+			"nested":        json.RawMessage(`{"a":{"b":1}}`),
+			"nil_is_null":   nil,
+			"unicode_value": json.RawMessage(`"héllo ✓"`),
 		}
-	}
-	// Upsert.
-	if err := s.SaveSettings(ctx, "p", map[string]json.RawMessage{"max_retries": json.RawMessage(`5`), "new": json.RawMessage(`"x"`)}); err != nil {
-		t.Fatal(err)
-	}
-	m, _ = s.LoadSettings(ctx, "p")
-	if string(m["max_retries"]) != "5" || string(m["new"]) != `"x"` || len(m) != len(in)+1 {
-		t.Fatalf("after upsert: %v", m)
-	}
-	if err := s.SaveSettings(ctx, "p", map[string]json.RawMessage{"bad": json.RawMessage(`{not json`)}); err == nil {
-		t.Fatal("invalid JSON accepted")
-	}
-	if err := s.DeleteSettings(ctx, "p", []string{"new", "models", "unknown"}); err != nil {
-		t.Fatal(err)
-	}
-	m, _ = s.LoadSettings(ctx, "p")
-	if _, ok := m["models"]; ok || len(m) != len(in)-1 {
-		t.Fatalf("after delete: %v", m)
-	}
-	o, _ := s.LoadSettings(ctx, "other")
-	if string(o["max_retries"]) != "9" {
-		t.Fatalf("other pool: %v", o)
-	}
+		if err := s.SaveSettings(ctx, "p", in); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveSettings(ctx, "other", map[string]json.RawMessage{"max_retries": json.RawMessage(`9`)}); err != nil {
+			t.Fatal(err)
+		}
+		m, err = s.LoadSettings(ctx, "p")
+		if err != nil || len(m) != len(in) {
+			t.Fatalf("load: %v %v", m, err)
+		}
+		for k, v := range in {
+			want := string(v)
+			if v == nil {
+				want = "null"
+			}
+			if string(m[k]) != want {
+				t.Errorf("%s = %s, want %s", k, m[k], want)
+			}
+		}
+		// Upsert.
+		if err := s.SaveSettings(ctx, "p", map[string]json.RawMessage{"max_retries": json.RawMessage(`5`), "new": json.RawMessage(`"x"`)}); err != nil {
+			t.Fatal(err)
+		}
+		m, _ = s.LoadSettings(ctx, "p")
+		if string(m["max_retries"]) != "5" || string(m["new"]) != `"x"` || len(m) != len(in)+1 {
+			t.Fatalf("after upsert: %v", m)
+		}
+		if err := s.SaveSettings(ctx, "p", map[string]json.RawMessage{"bad": json.RawMessage(`{not json`)}); err == nil {
+			t.Fatal("invalid JSON accepted")
+		}
+		if err := s.DeleteSettings(ctx, "p", []string{"new", "models", "unknown"}); err != nil {
+			t.Fatal(err)
+		}
+		m, _ = s.LoadSettings(ctx, "p")
+		if _, ok := m["models"]; ok || len(m) != len(in)-1 {
+			t.Fatalf("after delete: %v", m)
+		}
+		o, _ := s.LoadSettings(ctx, "other")
+		if string(o["max_retries"]) != "9" {
+			t.Fatalf("other pool: %v", o)
+		}
+	})
 }
 
 func TestTruncate(t *testing.T) {

@@ -84,3 +84,24 @@ func parseUTCFast(s string) (time.Time, bool) {
 	}
 	return t, true
 }
+
+// dbTime scans a time column as any engine returns it: SQLite's text (see
+// dialect.timeCol), or a time.Time from PostgreSQL and MySQL (parseTime).
+// NULL and unparseable text leave the zero time; t is in UTC.
+type dbTime struct {
+	t     time.Time
+	valid bool // not NULL
+}
+
+func (d *dbTime) Scan(src any) error {
+	d.t, d.valid = time.Time{}, src != nil
+	switch v := src.(type) {
+	case string:
+		d.t, _ = parseDBTime(v)
+	case []byte:
+		d.t, _ = parseDBTime(string(v))
+	case time.Time:
+		d.t = v.UTC()
+	}
+	return nil
+}
