@@ -52,6 +52,12 @@ func TestQuickRun(t *testing.T) {
 	if i := strings.Index(text, "| failover: requests whose first key got a 429 | "); i < 0 || strings.HasPrefix(text[i+len("| failover: requests whose first key got a 429 | "):], "0 of") {
 		t.Errorf("the failover scenario did not fail over: %s", text[max(i, 0):min(max(i, 0)+200, len(text))])
 	}
+	// The database engines scenario ran on each server, or says why not.
+	for _, e := range []string{"PostgreSQL", "MariaDB"} {
+		if !strings.Contains(text, "| gemini_balance on "+e+" | ") && !strings.Contains(text, "ran without "+e) {
+			t.Errorf("benchmark.md has neither a %s row nor a note saying why not", e)
+		}
+	}
 	// Every request of the smoke run must have succeeded.
 	for _, r := range rep.rows {
 		if r.res.errs > 0 {

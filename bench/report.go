@@ -276,6 +276,13 @@ const method = `
   bytes without keeping them; the answer must name a file, and the stand-in must have counted every byte with the
   SHA-256 of what was sent. The Caddy process's VmRSS is read before the leg and every 20 ms while it is sent (peak),
   and after the answer; throughput is the file's size over the time from sending the leg to the end of its answer.
+- Database engines: the native closed loop (same concurrency and duration as above) through a Caddy of its own with
+  one 4-key pool and a fresh database: on SQLite, then PostgreSQL, then MariaDB, back to back, Caddy started anew (and
+  warmed up) for each; then again in reverse order, half the duration each time, so a drift weighs on all alike (one
+  pass with ` + "`-quick`" + `). The benchmark starts the servers itself (` + "`internal/dbtest`" + `: a temporary
+  directory, a free loopback port, fsync off); they share the cores with Caddy, the client and the stand-in. The
+  ratio column is the throughput over SQLite's; there is no target. An engine whose server is not installed is
+  skipped, with a note.
 - Open streams: that many native SSE streams are opened (256 at a time) on a stand-in that sends one event, waits,
   then sends the last; first through a bare ` + "`reverse_proxy`" + ` (the floor), then through ` + "`gemini_balance`" + `,
   each in a fresh Caddy process of its own. This is done twice: against a plain HTTP/1.1 stand-in (one upstream

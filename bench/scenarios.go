@@ -48,7 +48,7 @@ const (
 )
 
 var scenarioNames = []string{scNative, scNativeFirst, scNativeTotal, scChat, scChatFirst, scChatTotal,
-	scPassthrough, scFailover, scLargePool, scOpenStreams}
+	scPassthrough, scFailover, scLargePool, scEngines, scOpenStreams}
 
 // bench is one run.
 type bench struct {
@@ -75,6 +75,7 @@ type bench struct {
 	streams                  []streamsOutcome
 	uploads                  []uploadOutcome // of the last file upload run: direct, bare reverse_proxy, gemini_balance
 	caddyEnv                 []string        // for every Caddy: trusts the TLS stand-in
+	dbStarting               chan *dbServers // PostgreSQL and MariaDB being started for the database engines scenario
 }
 
 // streamUpstream is a stand-in for the open-streams scenario.
@@ -116,6 +117,9 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	if b.tmp, err = os.MkdirTemp("", "gemini-balance-bench-"); err != nil {
 		return nil, err
 	}
+	if selected(cfg.only, "database engines") {
+		b.startDBServersEarly()
+	}
 	cfg.logf("building ./cmd/caddy")
 	t0 := time.Now()
 	if b.bin, err = buildCaddy(ctx, b.root, b.tmp); err != nil {
@@ -144,6 +148,7 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 		{"failover", b.failover, false},
 		{"file upload", b.fileUpload, false},
 		{"large key pool", b.largePool, false},
+		{"database engines", b.dbEngines, false},
 		{"open streams", b.openStreams, true},
 	}
 	var nz noise
@@ -258,6 +263,9 @@ func raiseFileLimit(logf func(string, ...any)) {
 }
 
 func (b *bench) cleanup() {
+	if c := b.dbStarting; c != nil {
+		(<-c).close()
+	}
 	for i := len(b.procs) - 1; i >= 0; i-- {
 		b.procs[i].stop()
 	}

@@ -21,6 +21,13 @@
 //	srv.Stop()
 //	srv.Start()
 //
+// Programs that are not tests (the benchmark) use the same servers without a
+// testing.TB; the caller closes them:
+//
+//	srv, err := dbtest.StartPostgres() // or StartMariaDB; IsMissing(err) without the binaries
+//	dsn, err := srv.NewDatabase("label")
+//	defer srv.Close()
+//
 // When the server binaries are missing, the calls skip the test, naming the
 // Debian package to install; with GEMINI_BALANCE_REQUIRE_DB=1 they fail it
 // instead. PostgreSQL is found under /usr/lib/postgresql/*/bin (the newest) or

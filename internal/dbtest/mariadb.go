@@ -26,15 +26,24 @@ type mariadb struct {
 // skips tb when missing.
 func findMariaDB(tb testing.TB) *mariadb {
 	tb.Helper()
+	m, miss := lookMariaDB()
+	if miss != nil {
+		missing(tb, miss.What, miss.Package)
+	}
+	return m
+}
+
+// lookMariaDB is findMariaDB without a testing.TB.
+func lookMariaDB() (*mariadb, *MissingError) {
 	m := &mariadb{
 		installDB: lookBin("mariadb-install-db", "mysql_install_db"),
 		server:    lookBin("mariadbd", "mysqld"),
 		root:      os.Geteuid() == 0,
 	}
 	if m.installDB == "" || m.server == "" {
-		missing(tb, "MariaDB server (mariadbd, mariadb-install-db)", "mariadb-server")
+		return nil, &MissingError{"MariaDB server (mariadbd, mariadb-install-db)", "mariadb-server"}
 	}
-	return m
+	return m, nil
 }
 
 // binDirs are searched after PATH (a variable for tests).

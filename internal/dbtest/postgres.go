@@ -34,6 +34,15 @@ var pgBinGlob = "/usr/lib/postgresql/*/bin"
 // PATH) and, as root, the postgres OS user; it skips tb when missing.
 func findPostgres(tb testing.TB) *postgres {
 	tb.Helper()
+	p, miss := lookPostgres()
+	if miss != nil {
+		missing(tb, miss.What, miss.Package)
+	}
+	return p
+}
+
+// lookPostgres is findPostgres without a testing.TB.
+func lookPostgres() (*postgres, *MissingError) {
 	p := &postgres{uid: -1, gid: -1}
 	dirs, _ := filepath.Glob(pgBinGlob)
 	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
@@ -49,20 +58,20 @@ func findPostgres(tb testing.TB) *postgres {
 		}
 	}
 	if p.bin == "" {
-		missing(tb, "PostgreSQL server (initdb, postgres)", "postgresql")
+		return nil, &MissingError{"PostgreSQL server (initdb, postgres)", "postgresql"}
 	}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root.
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			missing(tb, "OS user postgres (needed to run PostgreSQL as root)", "postgresql")
+			return nil, &MissingError{"OS user postgres (needed to run PostgreSQL as root)", "postgresql"}
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
 		p.uid, p.gid = uid, gid
 	}
-	return p
+	return p, nil
 }
 
 // pgVersion is N of /usr/lib/postgresql/N/bin.
