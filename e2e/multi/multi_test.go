@@ -276,6 +276,23 @@ func TestDatabaseGoingAwayFailsNoRequest(t *testing.T) {
 				t.Fatalf("%d of %d requests failed while the database was away: %v", failed.Load(), total.Load(), list)
 			}
 			t.Logf("%d requests, none failed, with the database stopped for about 3 s", total.Load())
+			// The log rows queued while it was away are written when it is back:
+			// both instances' statistics count every request.
+			for _, in := range []*instance{c.a, c.b} {
+				var st struct {
+					Hour struct {
+						Total int64 `json:"total"`
+					} `json:"hour"`
+				}
+				eventually(t, 20*time.Second, in.name+"'s stats to count every request", func() bool {
+					st.Hour.Total = 0
+					in.adminCall("GET", "/stats", nil, &st)
+					return st.Hour.Total >= total.Load()
+				})
+				if st.Hour.Total != total.Load() {
+					t.Fatalf("%s's stats count %d requests, %d were sent", in.name, st.Hour.Total, total.Load())
+				}
+			}
 			for _, in := range []*instance{c.a, c.b} {
 				eventually(t, 15*time.Second, in.name+"'s /health to be ok again", func() bool {
 					resp, err := in.client.Get(in.url("/health"))

@@ -79,33 +79,39 @@ func (s *Store) capLogs(ctx context.Context, table, pool string, maxRows int64) 
 	if !lo.Valid || hi.Int64-lo.Int64+1 <= maxRows {
 		return 0, nil
 	}
-	rows, err := s.poolRows(ctx, table, pool)
-	if err != nil || rows <= maxRows {
-		return 0, err
-	}
-	// The newest maxRows rows have ids above the cutoff.
+	// The count and the cutoff must come from one snapshot: read apart, a
+	// chunk another capper deletes in between moves the cutoff up by a chunk
+	// and the pool keeps fewer than maxRows rows.
 	var cutoff sql.NullInt64
-	err = db.Raw("SELECT id FROM "+table+" WHERE "+poolCond+" ORDER BY id LIMIT 1 OFFSET ?",
-		pool, rows-maxRows-1).Row().Scan(&cutoff)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil // deleted meanwhile
-	}
-	if err != nil {
+	err := s.readSnapshot(ctx, func(q querier) error {
+		rows, err := poolRows(ctx, q, table, pool)
+		if err != nil || rows <= maxRows {
+			return err
+		}
+		// The newest maxRows rows have ids above the cutoff.
+		err = q.QueryRowContext(ctx, "SELECT id FROM "+table+" WHERE "+poolCond+" ORDER BY id LIMIT 1 OFFSET ?",
+			pool, rows-maxRows-1).Scan(&cutoff)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // fewer rows than the live counters say: nothing to do
+		}
+		return err
+	})
+	if err != nil || !cutoff.Valid {
 		return 0, err
 	}
 	return s.deleteUpTo(ctx, table, pool, cutoff.Int64)
 }
 
 // poolRows is the exact number of the pool's rows in table.
-func (s *Store) poolRows(ctx context.Context, table, pool string) (int64, error) {
+func poolRows(ctx context.Context, q querier, table, pool string) (int64, error) {
 	var n sql.NullInt64
-	q := "SELECT count(*) FROM " + table + " WHERE pool = ?"
+	query := "SELECT count(*) FROM " + table + " WHERE pool = ?"
 	if table == "gb_request_logs" {
 		// The live counters count the rows stored (see rollups.go); the
 		// pool-wide dimension has a row per hour and status only.
-		q = "SELECT sum(live) FROM " + rollupTable + " WHERE pool = ? AND dim = ''"
+		query = "SELECT sum(live) FROM " + rollupTable + " WHERE pool = ? AND dim = ''"
 	}
-	err := s.db.WithContext(ctx).Raw(q, pool).Row().Scan(&n)
+	err := q.QueryRowContext(ctx, query, pool).Scan(&n)
 	return n.Int64, err
 }
 

@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 )
 
@@ -162,9 +166,12 @@ func (s *Store) reportDrop(why string, total int64) {
 		zap.Int64("dropped_total", total), zap.Int("queue_capacity", cap(s.queue)))
 }
 
-// Flush waits until every row enqueued before the call has been written (or
-// its write has failed). It returns the first write error met while flushing,
-// ctx's error, or ErrClosed if the store is closed.
+// Flush waits until every row enqueued before the call has been written, or
+// refused by the database, or a write has failed for a reason that may pass
+// (the database is away, locked, full): then the rows not written yet stay
+// queued, to be retried in the background, and Flush returns that error. It
+// returns the first write error met while flushing, ctx's error, or ErrClosed
+// if the store is closed.
 func (s *Store) Flush(ctx context.Context) error {
 	if s.isClosed() {
 		return ErrClosed
@@ -185,109 +192,312 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 }
 
+// Retry of the batches the database could not take.
+const (
+	retryMin = 250 * time.Millisecond
+	retryMax = 5 * time.Second
+	// attemptTimeout bounds one write attempt, so that a server that stops
+	// answering (a connection into a black hole) cannot hold the writer.
+	attemptTimeout = 30 * time.Second
+	// pingTimeout bounds the check that tells a refused row from a database
+	// that went away (see failureOf).
+	pingTimeout = 5 * time.Second
+)
+
 // writer is the single background goroutine that writes queued log rows.
 func (s *Store) writer() {
 	defer close(s.writerDone)
-	batch := make([]logItem, 0, s.batchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	armed := false
-
-	write := func() error {
-		if armed {
-			timer.Stop()
-			armed = false
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		err := s.writeBatch(s.runCtx, batch)
-		clear(batch) // release rows for GC
-		batch = batch[:0]
-		return err
-	}
-
+	w := &logWriter{s: s, batch: make([]logItem, 0, s.batchSize),
+		flushTimer: stoppedTimer(), retryTimer: stoppedTimer()}
 	for {
+		queue := s.queue
+		if w.backoff > 0 {
+			// The database is away: new rows wait in the (bounded) queue,
+			// which drops the newest once full, until the retry.
+			queue = nil
+		}
 		select {
-		case it := <-s.queue:
-			batch = append(batch, it)
-			if len(batch) >= s.batchSize {
-				_ = write()
-			} else if !armed {
-				timer.Reset(s.flushInterval)
-				armed = true
+		case it := <-queue:
+			w.batch = append(w.batch, it)
+			if len(w.batch) >= s.batchSize {
+				_ = w.write()
+			} else if !w.armed {
+				w.flushTimer.Reset(s.flushInterval)
+				w.armed = true
 			}
 
-		case <-timer.C:
-			armed = false
-			_ = write()
+		case <-w.flushTimer.C:
+			w.armed = false
+			_ = w.write()
+
+		case <-w.retryTimer.C:
+			w.fill(s.batchSize)
+			_ = w.write()
 
 		case req := <-s.flushCh:
-			// Everything enqueued before Flush was called is already in the
-			// channel (FIFO), within its first len() items, or in batch.
-			var first error
-			for n := len(s.queue); n > 0; n-- {
-				batch = append(batch, <-s.queue)
-				if len(batch) >= s.batchSize {
-					if err := write(); err != nil && first == nil {
-						first = err
-					}
-				}
-			}
-			if err := write(); err != nil && first == nil {
-				first = err
-			}
-			req.done <- first
+			req.done <- w.flush()
 
 		case <-s.stopCh:
-			// No enqueue can happen any more (closed is set under s.mu), and
-			// this goroutine is the only receiver, so len() is exact.
-			deadline := time.Now().Add(s.closeTimeout)
-			for {
-				for len(batch) < s.batchSize && len(s.queue) > 0 {
-					batch = append(batch, <-s.queue)
-				}
-				if len(batch) == 0 {
-					return
-				}
-				if s.runCtx.Err() != nil || time.Now().After(deadline) {
-					lost := int64(len(batch) + len(s.queue))
-					s.failedRows.Add(lost)
-					s.logger.Warn("gave up writing queued log rows at close", zap.Int64("rows", lost))
-					return
-				}
-				_ = write()
+			w.drain()
+			return
+		}
+	}
+}
+
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+// logWriter is the state of the writer goroutine.
+type logWriter struct {
+	s *Store
+	// batch holds the rows taken from the queue, oldest first. Rows whose
+	// write failed for a reason that may pass stay in it for the next try.
+	batch      []logItem
+	backoff    time.Duration // wait before the next try; 0 = no failed rows held
+	flushTimer *time.Timer   // writes a partial batch after flushInterval
+	armed      bool
+	retryTimer *time.Timer // fires after backoff
+}
+
+// fill moves up to max rows from the queue to the batch, without blocking
+// and without growing it past batchSize, and returns how many it moved.
+func (w *logWriter) fill(max int) int {
+	n := 0
+	for n < max && len(w.batch) < w.s.batchSize {
+		select {
+		case it := <-w.s.queue:
+			w.batch = append(w.batch, it)
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// write tries the batch once and schedules the retry of what is left.
+func (w *logWriter) write() error {
+	if w.armed {
+		w.flushTimer.Stop()
+		w.armed = false
+	}
+	if len(w.batch) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(w.s.runCtx, attemptTimeout)
+	err := w.attempt(ctx)
+	cancel()
+	if len(w.batch) > 0 {
+		w.retryTimer.Reset(w.backoff)
+	} else {
+		w.retryTimer.Stop()
+		w.backoff = 0
+	}
+	return err
+}
+
+// flush writes everything enqueued so far; see Store.Flush. It stops at the
+// first failure that keeps rows for a retry.
+func (w *logWriter) flush() error {
+	// Everything enqueued before Flush was called is in the batch or within
+	// the queue's first len() items (FIFO; this goroutine is the only
+	// receiver).
+	n := len(w.s.queue)
+	var first error
+	for {
+		n -= w.fill(n)
+		if len(w.batch) == 0 {
+			return first
+		}
+		if err := w.write(); err != nil {
+			if first == nil {
+				first = err
+			}
+			if len(w.batch) > 0 {
+				return first
 			}
 		}
 	}
 }
 
-// writeBatch writes the rows in one transaction. Failures are counted and
-// logged (rate limited); the rows of a failed batch are lost. It never panics.
+// drain writes what is queued at Close, retrying until closeTimeout; rows
+// still unwritten then are counted in FailedRows.
+func (w *logWriter) drain() {
+	s := w.s
+	// No enqueue can happen any more (closed is set under s.mu), and this
+	// goroutine is the only receiver, so len() is exact.
+	deadline := time.Now().Add(s.closeTimeout)
+	for {
+		w.fill(s.batchSize)
+		if len(w.batch) == 0 {
+			return
+		}
+		if s.runCtx.Err() != nil || time.Now().After(deadline) {
+			lost := int64(len(w.batch) + len(s.queue))
+			w.release(len(w.batch), false)
+			s.failedRows.Add(int64(len(s.queue)))
+			s.logger.Warn("gave up writing queued log rows at close", zap.Int64("rows", lost))
+			return
+		}
+		if err := w.write(); err != nil && len(w.batch) > 0 {
+			w.retryTimer.Stop()
+			t := time.NewTimer(min(w.backoff, time.Until(deadline)))
+			select {
+			case <-t.C:
+			case <-s.runCtx.Done():
+			}
+			t.Stop()
+		}
+	}
+}
+
+// failure is what to do with the rows of a failed write.
+type failure int
+
+const (
+	retryLater failure = iota // the database is away, locked or full: keep them
+	oneByOne                  // some row is refused: write them one at a time
+	giveUp                    // nothing will take them (the store's handle is closed)
+)
+
+// attempt writes the batch in one transaction. Written rows leave the batch;
+// so do rows the database refuses (counted in FailedRows); the others stay
+// for a retry and the backoff grows. It returns the batch's error.
+func (w *logWriter) attempt(ctx context.Context) error {
+	s := w.s
+	err := s.writeBatch(ctx, w.batch)
+	if err == nil {
+		w.release(len(w.batch), true)
+		return nil
+	}
+	w.failed(err)
+	switch s.failureOf(ctx, err) {
+	case retryLater:
+		w.retry()
+		return err
+	case giveUp:
+		w.release(len(w.batch), false)
+		return err
+	}
+	// One transaction per row: keep the rows the database takes, drop only
+	// those it refuses, and stop as soon as it looks away again.
+	for len(w.batch) > 0 {
+		rowErr := s.writeBatch(ctx, w.batch[:1])
+		if rowErr == nil {
+			w.release(1, true)
+			continue
+		}
+		w.failed(rowErr)
+		if s.failureOf(ctx, rowErr) == retryLater {
+			w.retry()
+			return err
+		}
+		w.release(1, false)
+	}
+	return err
+}
+
+// failed counts and reports one failed write.
+func (w *logWriter) failed(err error) {
+	w.s.writeErrors.Add(1)
+	w.s.noteWriteError(err)
+	w.s.reportError("write_logs", err, zap.Int("rows", len(w.batch)))
+}
+
+// retry doubles the backoff, from retryMin up to retryMax.
+func (w *logWriter) retry() {
+	w.backoff = min(max(2*w.backoff, retryMin), retryMax)
+}
+
+// release removes the first n rows of the batch, counting them as written
+// or as failed, and frees their share of the queue's memory bound.
+func (w *logWriter) release(n int, written bool) {
+	var bytes int64
+	for _, it := range w.batch[:n] {
+		bytes += it.size
+	}
+	w.s.queueBytes.Add(-bytes)
+	if written {
+		w.s.written.Add(int64(n))
+	} else {
+		w.s.failedRows.Add(int64(n))
+	}
+	rest := copy(w.batch, w.batch[n:])
+	clear(w.batch[rest:]) // release rows for GC
+	w.batch = w.batch[:rest]
+}
+
+// failureOf tells what to do with the rows of a write that failed with err.
+func (s *Store) failureOf(ctx context.Context, err error) failure {
+	if errors.Is(err, ErrClosed) || strings.Contains(err.Error(), "sql: database is closed") {
+		return giveUp
+	}
+	if refusedRow(err) {
+		return oneByOne
+	}
+	switch classifyError(err) {
+	case "locked", "unavailable", "full", "nomem", "readonly", "ioerr", "cantopen", "canceled", "closed":
+		return retryLater
+	}
+	// An error nothing above knows: the rows, if the database answers.
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if s.sqlDB.PingContext(pctx) != nil {
+		return retryLater
+	}
+	return oneByOne
+}
+
+// refusedRow tells an error about the data of a row (too long, out of
+// range, a constraint): writing it again will fail again.
+func refusedRow(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 22: data exception; 23: integrity constraint violation.
+		return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
+	}
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1048, // column cannot be null
+			1062,       // duplicate entry
+			1264, 1690, // out of range
+			1265, 1406, // data truncated, data too long
+			1292, 1366, // incorrect value
+			1451, 1452, // foreign key
+			3819, 4025: // check constraint (MySQL, MariaDB)
+			return true
+		}
+		return false
+	}
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		switch coded.Code() & 0xff {
+		case 18, 19, 20, 25: // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE
+			return true
+		}
+	}
+	return false
+}
+
+// writeBatch writes the rows in one transaction and returns its error; the
+// caller does the accounting. It never panics.
 func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 	var reqs []requestLogRow
 	var errs []errorLogRow
-	var bytes int64
 	for _, it := range batch {
-		bytes += it.size
 		if it.req != nil {
 			reqs = append(reqs, *it.req)
 		} else if it.errl != nil {
 			errs = append(errs, *it.errl)
 		}
 	}
-	defer s.queueBytes.Add(-bytes)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while writing logs: %v", p)
-		}
-		if err != nil {
-			s.writeErrors.Add(1)
-			s.failedRows.Add(int64(len(batch)))
-			s.noteWriteError(err)
-			s.reportError("write_logs", err, zap.Int("rows", len(batch)))
-		} else {
-			s.written.Add(int64(len(batch)))
 		}
 	}()
 	rollups := newRollupDelta()
@@ -339,7 +549,7 @@ func (s *Store) PurgeErrorLogs(ctx context.Context, before time.Time) (int64, er
 	return s.purge(ctx, "gb_error_logs", before)
 }
 
-const purgeChunk = 5000
+var purgeChunk = 5000 // a variable for the tests
 
 func (s *Store) purge(ctx context.Context, table string, before time.Time) (int64, error) {
 	if s.isClosed() {
@@ -367,13 +577,18 @@ func (s *Store) purge(ctx context.Context, table string, before time.Time) (int6
 		lo, hi := ids[0], ids[len(ids)-1]
 		var n int64
 		err = s.inTx(ctx, func(tx dbConn) error {
+			cond, args := "id >= ? AND id <= ? AND time < ?", []any{lo, hi, before}
 			if table == "gb_request_logs" {
-				if err := applyRollupsFromRows(ctx, tx, s.d, "id >= ? AND id <= ? AND time < ?",
-					[]any{lo, hi, before}, 0, -1); err != nil {
+				// Locked first: another instance purging the same rows at
+				// once would otherwise take them from live twice (see lockRows).
+				if err := s.lockRows(ctx, tx, table, cond, args); err != nil {
+					return err
+				}
+				if err := applyRollupsFromRows(ctx, tx, s.d, cond, args, 0, -1); err != nil {
 					return err
 				}
 			}
-			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+s.d.notIndexed()+" WHERE id >= ? AND id <= ? AND time < ?", lo, hi, before)
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+s.d.notIndexed()+" WHERE "+cond, args...)
 			if err != nil {
 				return err
 			}

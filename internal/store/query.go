@@ -535,17 +535,36 @@ func (s *Store) deleteLogs(ctx context.Context, table, pool string, ids []int64,
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	type part struct {
+		cond string
+		args []any
+	}
+	var parts []part
+	for start := 0; start < len(ids); start += keyBatchSize {
+		chunk := ids[start:min(start+keyBatchSize, len(ids))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, pool)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		parts = append(parts, part{"pool = ? AND id IN (" + placeholders(len(chunk)) + ")", args})
+	}
 	var total int64
 	err := s.inTx(ctx, func(tx dbConn) error {
 		total = 0
-		for start := 0; start < len(ids); start += keyBatchSize {
-			chunk := ids[start:min(start+keyBatchSize, len(ids))]
-			cond := "pool = ? AND id IN (" + placeholders(len(chunk)) + ")"
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, pool)
-			for _, id := range chunk {
-				args = append(args, id)
+		if rollups {
+			// All rows locked before any is read for the rollups: a second
+			// delete of the same ids waits, then finds them gone, instead of
+			// taking them from the counters twice (see lockRows; MySQL reads
+			// from the snapshot of the transaction's first plain read).
+			for _, p := range parts {
+				if err := s.lockRows(ctx, tx, table, p.cond, p.args); err != nil {
+					return err
+				}
 			}
+		}
+		for _, p := range parts {
+			cond, args := p.cond, p.args
 			if rollups {
 				if err := applyRollupsFromRows(ctx, tx, s.d, cond, args, -1, -1); err != nil {
 					return err
@@ -603,6 +622,9 @@ func (s *Store) deleteAllLogs(ctx context.Context, table, pool string, rollups b
 			var n int64
 			err = s.inTx(ctx, func(tx dbConn) error {
 				if rollups {
+					if err := s.lockRows(ctx, tx, table, cond, args); err != nil {
+						return err
+					}
 					if err := applyRollupsFromRows(ctx, tx, s.d, cond, args, -1, -1); err != nil {
 						return err
 					}

@@ -15,7 +15,9 @@
 //     transaction per batch, by a single background goroutine.
 //   - A locked, full or vanished database never crashes the process or blocks
 //     callers of the log functions: errors are counted, logged at most once per
-//     10 s per kind of error, and the writer keeps going.
+//     10 s per kind of error, and the writer keeps going. A batch that failed
+//     because the database is away is retried with backoff (new rows wait in
+//     the bounded queue meanwhile); only rows the database refuses are lost.
 //
 // All times are stored in UTC.
 package store
@@ -387,11 +389,11 @@ type Stats struct {
 	Queued      int64     // rows accepted into the queue since Open
 	Written     int64     // rows written to the database
 	Dropped     int64     // rows refused because the queue was full (or the store closed)
-	WriteErrors int64     // failed batch writes (each failure loses its batch)
+	WriteErrors int64     // failed write attempts (their rows are retried unless refused)
 	LastError   string    // last write error
 	LastErrorAt time.Time // when it happened (zero = never)
-	Pending     int64     // rows currently waiting in the queue
-	FailedRows  int64     // rows lost because their batch failed to write
+	Pending     int64     // rows accepted but not written yet (queued, or held for a retry)
+	FailedRows  int64     // rows lost: refused by the database, or unwritten when Close gave up
 }
 
 // Stats returns a snapshot of the log pipeline counters.
@@ -401,9 +403,10 @@ func (s *Store) Stats() Stats {
 		Written:     s.written.Load(),
 		Dropped:     s.dropped.Load(),
 		WriteErrors: s.writeErrors.Load(),
-		Pending:     int64(len(s.queue)),
 		FailedRows:  s.failedRows.Load(),
 	}
+	// Loaded after the others: every queued row is written, failed or pending.
+	st.Pending = max(s.queued.Load()-st.Written-st.FailedRows, 0)
 	s.errMu.Lock()
 	st.LastError = s.lastErr
 	st.LastErrorAt = s.lastErrAt

@@ -537,8 +537,9 @@ func TestLockedDatabaseCountsErrorsAndRecovers(t *testing.T) {
 			t.Fatalf("flush while locked: %v (%s)", err, classifyError(err))
 		}
 	}
+	// The rows are kept for a retry, not lost.
 	st := s.Stats()
-	if st.WriteErrors < 3 || st.FailedRows != 30 || st.LastError == "" || st.LastErrorAt.IsZero() {
+	if st.WriteErrors < 3 || st.FailedRows != 0 || st.Pending != 30 || st.LastError == "" || st.LastErrorAt.IsZero() {
 		t.Fatalf("stats %+v", st)
 	}
 	// Rate limited: one log line for the three failures.
@@ -554,8 +555,11 @@ func TestLockedDatabaseCountsErrorsAndRecovers(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatalf("flush after release: %v", err)
 	}
-	if total, success, _ := s.CountRequestLogs(ctx, "p", time.Time{}); total != 1 || success != 1 {
+	if total, success, _ := s.CountRequestLogs(ctx, "p", time.Time{}); total != 31 || success != 1 {
 		t.Fatalf("after recovery: %d %d", total, success)
+	}
+	if st := s.Stats(); st.Written != 31 || st.FailedRows != 0 || st.Dropped != 0 || st.Pending != 0 {
+		t.Fatalf("stats after recovery %+v", st)
 	}
 }
 
