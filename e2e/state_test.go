@@ -189,7 +189,7 @@ func TestDatabaseUnopenableRunsInMemory(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 	_, _, body := e.do("GET", "/health", "")
-	if !strings.Contains(body, "database unavailable") {
+	if !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "database /proc/forbidden/x.db unavailable") {
 		t.Errorf("health does not report the database: %s", body)
 	}
 }
