@@ -203,15 +203,8 @@ var keyFaultMessages = []string{
 // When the body is not a parsable Google error (truncated, or HTML from a
 // relay), the known reasons and messages are looked for in its raw text.
 func Classify(status int, header http.Header, body []byte, now time.Time) Verdict {
-	switch {
-	case status >= 200 && status <= 299:
-		return Verdict{Action: Success, Status: status, Reason: "ok", Kind: KindSuccess}
-	case status >= 500 && status <= 599:
-		return Verdict{Action: Transient, Status: status, Reason: fmt.Sprintf("upstream %d", status), Kind: KindUpstream5xx}
-	case status == http.StatusRequestTimeout:
-		return Verdict{Action: Transient, Status: http.StatusGatewayTimeout, Reason: "upstream 408: request timeout", Kind: KindTimeout}
-	case status < 400 || status > 499:
-		return Verdict{Action: Transient, Status: http.StatusBadGateway, Reason: fmt.Sprintf("unexpected upstream status %d", status), Kind: KindUnexpectedStatus}
+	if v, done := classifyStatus(status); done {
+		return v
 	}
 
 	// 4xx: read what Google says.
@@ -373,4 +366,21 @@ func errorText(err error) string {
 		err = ue.Err
 	}
 	return secret.RedactError(err)
+}
+
+// classifyStatus decides the statuses every provider treats alike: success,
+// 5xx, 408 and anything outside 4xx. done is false for the other 4xx, which
+// each provider reads from its error body.
+func classifyStatus(status int) (v Verdict, done bool) {
+	switch {
+	case status >= 200 && status <= 299:
+		return Verdict{Action: Success, Status: status, Reason: "ok", Kind: KindSuccess}, true
+	case status >= 500 && status <= 599:
+		return Verdict{Action: Transient, Status: status, Reason: fmt.Sprintf("upstream %d", status), Kind: KindUpstream5xx}, true
+	case status == http.StatusRequestTimeout:
+		return Verdict{Action: Transient, Status: http.StatusGatewayTimeout, Reason: "upstream 408: request timeout", Kind: KindTimeout}, true
+	case status < 400 || status > 499:
+		return Verdict{Action: Transient, Status: http.StatusBadGateway, Reason: fmt.Sprintf("unexpected upstream status %d", status), Kind: KindUnexpectedStatus}, true
+	}
+	return Verdict{}, false
 }

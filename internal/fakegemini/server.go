@@ -273,6 +273,10 @@ func start(prefix string, useTLS bool) *Server {
 	return s
 }
 
+// VertexURL is the base URL of the Vertex AI express-mode routes,
+// Root()+"/v1": {VertexURL}/publishers/google/models/{m}:generateContent.
+func (s *Server) VertexURL() string { return s.root + "/v1" }
+
 // Root is the base URL with the prefix but without "/v1beta".
 func (s *Server) Root() string { return s.root }
 
@@ -548,6 +552,11 @@ func parseRoute(method, path string, sse bool) (route, bool) {
 		// Live API ephemeral tokens: what a path that escapes /v1beta/models
 		// could reach (answered, so that a test sees the danger).
 		return route{op: "createAuthToken"}, post
+	}
+	// Vertex AI express mode, {root}/v1/publishers/google/models/{m}:{verb}:
+	// the same methods and answers as the Gemini API's models/{m}:{verb}.
+	if m, ok := strings.CutPrefix(path, "/v1/publishers/google/models/"); ok && strings.Contains(m, ":") {
+		path = "/v1beta/models/" + m
 	}
 	if rt, ok, matched := parseAPIRoute(method, path); matched {
 		return rt, ok
