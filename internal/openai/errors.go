@@ -186,7 +186,7 @@ func FromGoogleError(status int, body []byte) []byte {
 	}
 	if ge.Type != nil && *ge.Type != "" {
 		// Already OpenAI's shape: keep what it says.
-		return errorBody(*ge.Type, msg, rawString(ge.Param), rawString(ge.Code))
+		return errorBody(*ge.Type, msg, RawString(ge.Param), RawString(ge.Code))
 	}
 	code := ge.Status
 	if code == "" {
@@ -197,7 +197,9 @@ func FromGoogleError(status int, body []byte) []byte {
 
 // rawString reads a JSON string or number as text; null and anything else
 // give "".
-func rawString(raw json.RawMessage) string {
+// RawString is a JSON string or number as text ("" for anything else):
+// providers send an error's code as either.
+func RawString(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return ""

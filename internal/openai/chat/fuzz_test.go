@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/gemini-balance/gemini_balance/internal/gemini"
-	fastjson "github.com/goccy/go-json"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	fastjson "github.com/goccy/go-json"
 )
 
 var requestSeeds = []string{

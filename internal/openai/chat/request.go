@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // Request is an OpenAI chat completion request. Decode it with DecodeRequest,
@@ -283,7 +285,7 @@ type wireTool struct {
 // *RequestError naming the field.
 func DecodeRequest(body []byte) (*Request, error) {
 	var w wireRequest
-	if err := unmarshal(body, &w); err != nil {
+	if err := gemini.Unmarshal(body, &w); err != nil {
 		e := jsonErr(err)
 		// The embedded Request shows up in encoding/json's field path.
 		e.Param = strings.TrimPrefix(e.Param, "Request.")
@@ -332,7 +334,7 @@ func decodeMessage(raw json.RawMessage, m *Message) *RequestError {
 		return reqErr("", "must be a message object")
 	}
 	var w wireMessage
-	if err := unmarshal(raw, &w); err != nil {
+	if err := gemini.Unmarshal(raw, &w); err != nil {
 		return jsonErr(err)
 	}
 	if !isNull(w.FunctionCall) {

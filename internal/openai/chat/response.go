@@ -100,7 +100,7 @@ func decodeGeminiParts(b []byte) (*geminiResponse, error) {
 		b = bytes.TrimSpace(rest)
 	}
 	var r geminiResponse
-	if err := unmarshal(b, &r); err != nil {
+	if err := gemini.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("chat: decoding Gemini response: %w", err)
 	}
 	return &r, nil
@@ -179,7 +179,7 @@ func (a *Answer) Translate(o ResponseOptions) ([]byte, error) {
 		}
 		out.Choices = append(out.Choices, ch)
 	}
-	return marshal(out)
+	return gemini.Marshal(out)
 }
 
 type candidateIndex struct{ pos, index int }

@@ -177,7 +177,7 @@ func (s *Stream) chunk(ch *streamChoice, d delta, finish string) []byte {
 		ch.finished = true
 		cc.FinishReason = &finish
 	}
-	b, _ := marshal(chunk{
+	b, _ := gemini.Marshal(chunk{
 		ID: s.o.ID, Object: "chat.completion.chunk", Created: s.o.Created, Model: s.o.Model,
 		Choices: []chunkChoice{cc},
 	})
@@ -207,7 +207,7 @@ func (s *Stream) Finish() [][]byte {
 	}
 	if s.includeUsage {
 		u := toUsage(s.usage)
-		b, _ := marshal(chunk{
+		b, _ := gemini.Marshal(chunk{
 			ID: s.o.ID, Object: "chat.completion.chunk", Created: s.o.Created, Model: s.o.Model,
 			Choices: []chunkChoice{}, Usage: &u,
 		})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
@@ -182,7 +181,7 @@ func ToGemini(ctx context.Context, req *Request, model string, f gemini.Features
 	if len(f.SafetySettings) > 0 {
 		out.SafetySettings = f.SafetySettings
 	}
-	body, err := marshal(out)
+	body, err := gemini.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("chat: encoding Gemini request: %w", err)
 	}
@@ -364,7 +363,7 @@ func toolResult(s string) json.RawMessage {
 		}
 		return append(append([]byte(`{"result":`), t...), '}')
 	}
-	v, _ := marshal(map[string]string{"result": s})
+	v, _ := gemini.Marshal(map[string]string{"result": s})
 	return v
 }
 
@@ -530,25 +529,4 @@ func (b *converter) hasMedia() bool {
 		}
 	}
 	return false
-}
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// marshal is json.Marshal without HTML escaping and without the trailing
-// newline.
-func marshal(v any) ([]byte, error) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			bufPool.Put(buf)
-		}
-	}()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	return append([]byte(nil), out...), nil
 }
