@@ -111,7 +111,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 	b.startSync()
 	b.wg.Add(5)
 	go b.resourceLoop()
-	go b.persistLoop()
+	go b.every(time.Second, b.persist) // key state changed since the last pass
 	go b.checkLoop()
 	go b.settingsLoop()
 	go b.upkeepLoop()
@@ -325,17 +325,17 @@ func (b *Balancer) Health(ctx context.Context) Health {
 	return h
 }
 
-// persistLoop saves changed key state every second.
-func (b *Balancer) persistLoop() {
+// every runs f every d until the pool stops; the caller has added it to b.wg.
+func (b *Balancer) every(d time.Duration, f func()) {
 	defer b.wg.Done()
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-t.C:
-			b.persist()
+			f()
 		}
 	}
 }

@@ -22,11 +22,11 @@ import (
 //
 //   - A key state change made here (invalid, a cooldown for a model, reset,
 //     passed a check, added, deleted) goes into a bounded in-memory outbox;
-//     the request path never writes to the database. eventFlushLoop writes
+//     the request path never writes to the database. flushEvents writes
 //     the outbox in one transaction every eventFlushEvery. While the
 //     database is down the outbox keeps the newest outboxLimit events,
 //     counts those it drops, and is written when the database is back.
-//   - eventPollLoop reads the pool's events with an id above the last one
+//   - pollEvents reads the pool's events with an id above the last one
 //     seen every eventPollEvery, skips this instance's own and applies the
 //     others' without emitting them again: invalid, reset and checked set
 //     the state; a cooldown lasts until the later of the current deadline
@@ -114,8 +114,9 @@ func (b *Balancer) startSync() {
 	}
 	cancel()
 	b.wg.Add(2)
-	go b.eventFlushLoop()
-	go b.eventPollLoop()
+	go b.every(eventFlushEvery, b.flushEvents) // the outbox
+	// The other instances' changes; old events are purged hourly.
+	go b.every(eventPollEvery, func() { b.pollEvents(); b.purgeEvents() })
 }
 
 // emit queues a change of keys for the other instances. It never blocks on
@@ -196,21 +197,6 @@ func (o *outbox) take() []store.KeyEvent {
 
 func (o *outbox) len() int { return o.n }
 
-// eventFlushLoop writes the outbox every eventFlushEvery.
-func (b *Balancer) eventFlushLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(eventFlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			b.flushEvents()
-		}
-	}
-}
-
 // flushEvents writes the outbox in one transaction; on failure the events
 // go back in front of those queued meanwhile, for the next pass.
 func (b *Balancer) flushEvents() {
@@ -246,23 +232,6 @@ func (b *Balancer) flushEvents() {
 	}
 	if s.writeErr.Swap(nil) != nil {
 		b.logger.Info("key changes shared again", zap.String("pool", b.name), zap.Int64("dropped", s.dropped.Load()))
-	}
-}
-
-// eventPollLoop applies the other instances' changes every eventPollEvery
-// and purges old events hourly.
-func (b *Balancer) eventPollLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(eventPollEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			b.pollEvents()
-			b.purgeEvents()
-		}
 	}
 }
 
