@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -102,6 +103,55 @@ type Registry struct {
 	recs    map[string]Record
 	puts    map[string]Record // changes not yet taken by the writer
 	deletes map[string]bool
+
+	// onChange, when set, hears of every Put and Delete (not of Load or
+	// Forget, which carry other instances' changes): the balancer shares
+	// them with the other instances of the pool.
+	onChange atomic.Pointer[func(rec Record, deleted bool)]
+}
+
+// OnChange sets fn to be called after each Put (deleted false) and Delete
+// (deleted true, only rec.Name set), outside the registry's lock. fn must
+// not block: it runs on the request path.
+func (r *Registry) OnChange(fn func(rec Record, deleted bool)) {
+	if fn == nil {
+		r.onChange.Store(nil)
+		return
+	}
+	r.onChange.Store(&fn)
+}
+
+func (r *Registry) notify(rec Record, deleted bool) {
+	if fn := r.onChange.Load(); fn != nil {
+		(*fn)(rec, deleted)
+	}
+}
+
+// Forget drops name from memory without queueing a deletion: another
+// instance deleted it and removes the row itself. A change of the same name
+// queued here stays queued.
+func (r *Registry) Forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.recs, name)
+}
+
+// LoadMissing is Load for names not held yet (a catch-up read must not undo
+// a newer change already applied).
+func (r *Registry) LoadMissing(recs []Record, now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, rec := range recs {
+		if _, held := r.recs[rec.Name]; held {
+			continue
+		}
+		if rec.Expires.IsZero() || rec.Expires.After(now) {
+			r.recs[rec.Name] = rec
+			n++
+		}
+	}
+	return n
 }
 
 // New makes an empty registry.
@@ -123,19 +173,21 @@ func (r *Registry) Load(recs []Record, now time.Time) {
 // Put records (or replaces) rec and queues it for writing.
 func (r *Registry) Put(rec Record) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.recs[rec.Name] = rec
 	r.puts[rec.Name] = rec
 	delete(r.deletes, rec.Name)
+	r.mu.Unlock()
+	r.notify(rec, false)
 }
 
 // Delete forgets name and queues its deletion.
 func (r *Registry) Delete(name string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	delete(r.recs, name)
 	delete(r.puts, name)
 	r.deletes[name] = true
+	r.mu.Unlock()
+	r.notify(Record{Name: name}, true)
 }
 
 // Get is the live record of name.

@@ -123,3 +123,40 @@ func TestOutputFiles(t *testing.T) {
 		t.Errorf("nothing: %v", got)
 	}
 }
+
+func TestRegistryChangeHookAndRemoteChanges(t *testing.T) {
+	now := time.Now()
+	r := New()
+	type change struct {
+		name    string
+		deleted bool
+	}
+	var heard []change
+	r.OnChange(func(rec Record, deleted bool) { heard = append(heard, change{rec.Name, deleted}) })
+	r.Put(Record{Name: "files/a", KeyID: "k1", Expires: now.Add(time.Hour)})
+	r.Delete("files/a")
+	// Other instances' changes are neither heard nor queued.
+	r.Load([]Record{{Name: "files/b", KeyID: "k2", Expires: now.Add(time.Hour)}}, now)
+	r.Forget("files/b")
+	if n := r.LoadMissing([]Record{{Name: "files/c", KeyID: "k2", Expires: now.Add(time.Hour)}}, now); n != 1 {
+		t.Errorf("LoadMissing added %d", n)
+	}
+	if !reflect.DeepEqual(heard, []change{{"files/a", false}, {"files/a", true}}) {
+		t.Errorf("heard %v", heard)
+	}
+	if _, ok := r.Get("files/b", now); ok {
+		t.Error("forgotten record still there")
+	}
+	puts, dels := r.TakeChanges()
+	if len(puts) != 0 || !reflect.DeepEqual(dels, []string{"files/a"}) {
+		t.Errorf("queued %v %v", puts, dels)
+	}
+	// LoadMissing keeps what is held.
+	r.Put(Record{Name: "files/c", KeyID: "mine", Expires: now.Add(time.Hour)})
+	if n := r.LoadMissing([]Record{{Name: "files/c", KeyID: "k2", Expires: now.Add(time.Hour)}}, now); n != 0 {
+		t.Errorf("LoadMissing replaced %d", n)
+	}
+	if rec, _ := r.Get("files/c", now); rec.KeyID != "mine" {
+		t.Errorf("files/c = %+v", rec)
+	}
+}

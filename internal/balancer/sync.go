@@ -93,13 +93,15 @@ type syncer struct {
 	cursorKnown bool
 	gaps        map[int64]time.Time // id -> when it was first missed
 	lastSet     map[string]int64    // key id -> id of the last event that set its state
+	lastRes     map[string]int64    // resource name -> id of the last resource event applied (resources.go)
 	lastPurge   time.Time
 }
 
 func newSyncer() *syncer {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &syncer{instance: hex.EncodeToString(b[:]), gaps: map[int64]time.Time{}, lastSet: map[string]int64{}}
+	return &syncer{instance: hex.EncodeToString(b[:]), gaps: map[int64]time.Time{}, lastSet: map[string]int64{},
+		lastRes: map[string]int64{}}
 }
 
 // startSync reads where the event log stands and starts the two loops.
@@ -315,6 +317,7 @@ func (b *Balancer) pollEvents() {
 	if len(s.gaps) == 0 {
 		// No event can arrive late: the order guard has nothing to guard.
 		clear(s.lastSet)
+		clear(s.lastRes)
 	}
 	if s.readErr.Swap(nil) != nil {
 		b.logger.Info("reading other instances' key changes again", zap.String("pool", b.name))
@@ -332,6 +335,10 @@ func (b *Balancer) noteReadErr(err error) {
 // own only update the order guard). late says the event was found in a gap.
 func (b *Balancer) applyEvent(ctx context.Context, e store.KeyEvent, late bool) error {
 	s := b.shared
+	if e.Kind == store.EventResource || e.Kind == store.EventResourceGone {
+		b.applyResourceEvent(e, late)
+		return nil
+	}
 	if e.Kind == store.EventCooldown {
 		if e.Instance == s.instance {
 			return nil

@@ -28,6 +28,12 @@ const (
 	EventChecked  = "checked"  // the keys passed a check: active with no cooldowns
 	EventAdded    = "added"    // the keys were added (their rows are in gb_keys)
 	EventDeleted  = "deleted"  // the keys were deleted
+
+	// Resource events share key affinity (gb_resources) between instances:
+	// KeyIDs holds the owning key, Model the token hash, Reason the
+	// resource's name, Until its expiry, At its creation.
+	EventResource     = "resource"      // a resource was recorded
+	EventResourceGone = "resource_gone" // a resource was deleted (Reason names it)
 )
 
 // MaxEventKeys is the most key IDs one event row carries (16 hex digits and
