@@ -125,6 +125,12 @@ func (b *Balancer) restoreKeys() error {
 	if err != nil {
 		return err
 	}
+	b.addStored(recs)
+	return nil
+}
+
+// addStored puts keys read from the database in the ring, in their stored state.
+func (b *Balancer) addStored(recs []store.KeyRecord) {
 	now := b.now()
 	keys := make([]*keypool.Key, 0, len(recs))
 	for _, r := range recs {
@@ -133,7 +139,6 @@ func (b *Balancer) restoreKeys() error {
 		keys = append(keys, k)
 	}
 	b.ring.Add(keys...)
-	return nil
 }
 
 // Apply installs a (new) configuration: upstream client, settings and the

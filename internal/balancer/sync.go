@@ -404,14 +404,7 @@ func (b *Balancer) addStoredKeys(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	now := b.now()
-	keys := make([]*keypool.Key, 0, len(recs))
-	for _, r := range recs {
-		k := keypool.NewKey(r.Key, r.Source)
-		k.Restore(stateFromRecord(r), now)
-		keys = append(keys, k)
-	}
-	b.ring.Add(keys...)
+	b.addStored(recs)
 	return nil
 }
 
