@@ -447,6 +447,16 @@ func missing(tb testing.TB, what, pkg string) {
 	tb.Skipf("%s; skipping (set %s=1 to fail instead)", msg, RequireEnv)
 }
 
+// find runs look and skips (or fails) tb when the server is not installed.
+func find[T any](tb testing.TB, look func() (T, *MissingError)) T {
+	tb.Helper()
+	impl, miss := look()
+	if miss != nil {
+		missing(tb, miss.What, miss.Package)
+	}
+	return impl
+}
+
 // shared holds a process-wide server, started on first use.
 type shared struct {
 	mu  sync.Mutex
@@ -482,7 +492,7 @@ var sharedPG, sharedMaria shared
 // PostgreSQL server, starting it on first use.
 func Postgres(tb testing.TB) string {
 	tb.Helper()
-	impl := findPostgres(tb)
+	impl := find(tb, lookPostgres)
 	return sharedPG.get(tb, func() (*Server, error) { return newStartedServer(EnginePostgres, impl) }).DSN(tb)
 }
 
@@ -490,7 +500,7 @@ func Postgres(tb testing.TB) string {
 // server, starting it on first use.
 func MariaDB(tb testing.TB) string {
 	tb.Helper()
-	impl := findMariaDB(tb)
+	impl := find(tb, lookMariaDB)
 	return sharedMaria.get(tb, func() (*Server, error) { return newStartedServer(EngineMariaDB, impl) }).DSN(tb)
 }
 
@@ -498,14 +508,14 @@ func MariaDB(tb testing.TB) string {
 // start again; it is stopped and removed at tb's cleanup.
 func NewPostgresServer(tb testing.TB) *Server {
 	tb.Helper()
-	return private(tb, EnginePostgres, findPostgres(tb))
+	return private(tb, EnginePostgres, find(tb, lookPostgres))
 }
 
 // NewMariaDBServer starts a private MariaDB server that tb may stop and start
 // again; it is stopped and removed at tb's cleanup.
 func NewMariaDBServer(tb testing.TB) *Server {
 	tb.Helper()
-	return private(tb, EngineMariaDB, findMariaDB(tb))
+	return private(tb, EngineMariaDB, find(tb, lookMariaDB))
 }
 
 func private(tb testing.TB, kind Engine, impl engine) *Server {

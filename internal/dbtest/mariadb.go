@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"testing"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -22,18 +21,7 @@ type mariadb struct {
 	root      bool // run with --user=root
 }
 
-// findMariaDB locates the binaries on PATH or in /usr/sbin and /usr/bin; it
-// skips tb when missing.
-func findMariaDB(tb testing.TB) *mariadb {
-	tb.Helper()
-	m, miss := lookMariaDB()
-	if miss != nil {
-		missing(tb, miss.What, miss.Package)
-	}
-	return m
-}
-
-// lookMariaDB is findMariaDB without a testing.TB.
+// lookMariaDB locates the binaries on PATH or in /usr/sbin and /usr/bin.
 func lookMariaDB() (*mariadb, *MissingError) {
 	m := &mariadb{
 		installDB: lookBin("mariadb-install-db", "mysql_install_db"),

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"syscall"
-	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
@@ -30,18 +29,8 @@ type postgres struct {
 // pgBinGlob finds Debian's PostgreSQL installations (a variable for tests).
 var pgBinGlob = "/usr/lib/postgresql/*/bin"
 
-// findPostgres locates the binaries (newest /usr/lib/postgresql/N/bin, else
-// PATH) and, as root, the postgres OS user; it skips tb when missing.
-func findPostgres(tb testing.TB) *postgres {
-	tb.Helper()
-	p, miss := lookPostgres()
-	if miss != nil {
-		missing(tb, miss.What, miss.Package)
-	}
-	return p
-}
-
-// lookPostgres is findPostgres without a testing.TB.
+// lookPostgres locates the binaries (newest /usr/lib/postgresql/N/bin, else
+// PATH) and, as root, the postgres OS user.
 func lookPostgres() (*postgres, *MissingError) {
 	p := &postgres{uid: -1, gid: -1}
 	dirs, _ := filepath.Glob(pgBinGlob)
