@@ -278,3 +278,35 @@ func (t *TokenSet) Len() int {
 	}
 	return len(t.digests)
 }
+
+// MaskOpenAIKeys masks what looks like an OpenAI-style secret key ("sk-" and at
+// least 16 key characters) that a provider echoed back; OpenAI masks its
+// own, other servers may not.
+func MaskOpenAIKeys(s string) string {
+	if !strings.Contains(s, "sk-") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "sk-")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + 3
+		for end < len(s) && openAIKeyChar(s[end]) {
+			end++
+		}
+		b.WriteString(s[:i])
+		if end-i-3 >= 16 && (i == 0 || !openAIKeyChar(s[i-1])) {
+			b.WriteString(Mask(s[i:end]))
+		} else {
+			b.WriteString(s[i:end])
+		}
+		s = s[end:]
+	}
+}
+
+func openAIKeyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}

@@ -403,3 +403,18 @@ func BenchmarkTokenSetContains(b *testing.B) {
 		_ = s.Contains("client-token-31")
 	}
 }
+
+func TestMaskOpenAIKeys(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                "",
+		"no key here":                     "no key here",
+		"sk-short":                        "sk-short",
+		"sk-abcdefghijklmnop1234":         "sk-abc…1234",
+		"a task-abcdefghijklmnopqrstuv b": "a task-abcdefghijklmnopqrstuv b",
+		"(sk-proj-AAAAAAAAAAAAAAAAAAAA) and sk-BBBBBBBBBBBBBBBBBBBB.": "(sk-pro…AAAA) and sk-BBB…BBBB.",
+	} {
+		if got := MaskOpenAIKeys(in); got != want {
+			t.Errorf("MaskOpenAIKeys(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

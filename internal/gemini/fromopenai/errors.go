@@ -52,7 +52,7 @@ func Error(status int, body []byte, keys ...string) []byte {
 			msg += " (" + code + ")"
 		}
 	}
-	return gemini.ErrorBody(status, maskSK(secret.Redact(msg, keys...)))
+	return gemini.ErrorBody(status, secret.MaskOpenAIKeys(secret.Redact(msg, keys...)))
 }
 
 // errorMessage reads the message and code (or type) of an error body.
@@ -94,38 +94,6 @@ func bounded(s string) string {
 		return truncate(s, maxMessage)
 	}
 	return s
-}
-
-// maskSK masks what looks like an OpenAI-style secret key ("sk-" and at
-// least 16 key characters) that a provider echoed back; OpenAI masks its
-// own, other servers may not.
-func maskSK(s string) string {
-	if !strings.Contains(s, "sk-") {
-		return s
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "sk-")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + 3
-		for end < len(s) && keyChar(s[end]) {
-			end++
-		}
-		b.WriteString(s[:i])
-		if end-i-3 >= 16 && (i == 0 || !keyChar(s[i-1])) {
-			b.WriteString(secret.Mask(s[i:end]))
-		} else {
-			b.WriteString(s[i:end])
-		}
-		s = s[end:]
-	}
-}
-
-func keyChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 // errorEvent is a Gemini SSE error event, the way the native stream ends

@@ -71,18 +71,3 @@ func TestErrorBoundsLongBodies(t *testing.T) {
 		t.Errorf("%d bytes", len(out))
 	}
 }
-
-func TestMaskSK(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                                "",
-		"no key here":                     "no key here",
-		"sk-short":                        "sk-short",
-		"sk-abcdefghijklmnop1234":         "sk-abc…1234",
-		"a task-abcdefghijklmnopqrstuv b": "a task-abcdefghijklmnopqrstuv b",
-		"(sk-proj-AAAAAAAAAAAAAAAAAAAA) and sk-BBBBBBBBBBBBBBBBBBBB.": "(sk-pro…AAAA) and sk-BBB…BBBB.",
-	} {
-		if got := maskSK(in); got != want {
-			t.Errorf("maskSK(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
