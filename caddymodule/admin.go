@@ -32,7 +32,8 @@ const adminPrefix = "/gemini_balance"
 // Routes returns the admin routes; a request sees the pools whose auth_token
 // it carries.
 func (AdminAPI) Routes() []caddy.AdminRoute {
-	authorized := func(r *http.Request) []*balancer.Balancer { return adminapi.ByAuthToken(r, runningPools()) }
+	// A pool's auth_token also manages the pools it falls back to.
+	authorized := func(r *http.Request) []*balancer.Balancer { return withChains(adminapi.ByAuthToken(r, runningPools())) }
 	api := http.StripPrefix(adminPrefix, adminapi.New(authorized))
 	return []caddy.AdminRoute{{
 		Pattern: adminPrefix + "/",
@@ -49,3 +50,18 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 
 // Interface guard
 var _ caddy.AdminRouter = (*AdminAPI)(nil)
+
+// withChains adds to pools the pools of their fallback chains, each once.
+func withChains(pools []*balancer.Balancer) []*balancer.Balancer {
+	var out []*balancer.Balancer
+	seen := map[*balancer.Balancer]bool{}
+	for _, b := range pools {
+		for _, p := range b.Chain() {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

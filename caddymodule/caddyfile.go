@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -14,6 +15,42 @@ import (
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("gemini_balance", parseCaddyfile)
 	httpcaddyfile.RegisterDirectiveOrder("gemini_balance", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterGlobalOption("gemini_balance", parseGlobalPool)
+}
+
+// parseGlobalPool reads a pool declared in the global options, with the
+// same sub-directives as a site's block (console and body limits aside),
+// into the gemini_balance app:
+//
+//	{
+//	    gemini_balance <name> {
+//	        provider  openai
+//	        base_url  https://api.deepseek.com/v1
+//	        api_keys  sk-…
+//	        model_map gemini-2.5-flash deepseek-chat
+//	    }
+//	}
+func parseGlobalPool(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(App)
+	if prev, ok := existing.(httpcaddyfile.App); ok {
+		if err := json.Unmarshal(prev.Value, app); err != nil {
+			return nil, err
+		}
+	}
+	p := new(Handler)
+	if err := p.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	if p.Pool == "" {
+		return nil, d.Err("a pool in the global options needs a name: gemini_balance <name> { … }")
+	}
+	for _, q := range app.Pools {
+		if q.Pool == p.Pool {
+			return nil, d.Errf("pool %q is declared twice in the global options", p.Pool)
+		}
+	}
+	app.Pools = append(app.Pools, p)
+	return httpcaddyfile.App{Name: "gemini_balance", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -25,6 +62,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	gemini_balance [<pool name>] {
+//	    provider        gemini | vertex_express | openai
+//	    fallback        <pool> ...
 //	    api_keys        <key> ...        (may be repeated)
 //	    api_keys_file   <path>
 //	    database        <path>
@@ -80,7 +119,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // one value of the others.
 func (h *Handler) unmarshalStructural(d *caddyfile.Dispenser) error {
 	opt, args := d.Val(), d.RemainingArgs()
-	str := map[string]*string{"api_keys_file": &h.APIKeysFile, "database": &h.Database, "console": &h.Console}[opt]
+	str := map[string]*string{"api_keys_file": &h.APIKeysFile, "database": &h.Database, "console": &h.Console, "provider": &h.Provider}[opt]
 	size := map[string]*int64{"max_body_size": &h.MaxBodyBytes, "max_upload_size": &h.MaxUploadBytes}[opt]
 	o, known := settings.Lookup(opt)
 	switch {
@@ -88,6 +127,11 @@ func (h *Handler) unmarshalStructural(d *caddyfile.Dispenser) error {
 		return d.Errf("api_keys needs at least one value")
 	case opt == "api_keys":
 		h.APIKeys = append(h.APIKeys, args...)
+		return nil
+	case opt == "fallback" && len(args) == 0:
+		return d.Errf("fallback needs at least one pool name")
+	case opt == "fallback":
+		h.Fallback = append(h.Fallback, args...)
 		return nil
 	case str == nil && size == nil && known:
 		return d.Errf("unknown gemini_balance option %q (write %s)", opt, o.CaddyfileName())

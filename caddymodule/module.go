@@ -20,6 +20,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/console"
 	"github.com/gemini-balance/gemini_balance/internal/httpapi"
 	"github.com/gemini-balance/gemini_balance/internal/keylist"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
 
@@ -41,7 +42,15 @@ const (
 type Handler struct {
 	// Pool names the key pool. Blocks with the same name share one pool.
 	Pool string `json:"pool,omitempty"`
-	// APIKeys are Gemini API keys; an entry may also be "k1,k2" or a JSON list.
+	// Provider is the kind of upstream the keys are for: gemini (default),
+	// vertex_express or openai (any OpenAI-compatible API).
+	Provider string `json:"provider,omitempty"`
+	// Fallback names the pools a request goes to, in order, when this pool
+	// cannot serve it (no usable key; attempts ended in 429, 5xx, timeouts
+	// or connection errors). Pools are declared in the global options or
+	// in sites of the same configuration.
+	Fallback []string `json:"fallback,omitempty"`
+	// APIKeys are the pool's API keys; an entry may also be "k1,k2" or a JSON list.
 	APIKeys []string `json:"api_keys,omitempty"`
 	// APIKeysFile is a file with one key per line (# comments allowed).
 	APIKeysFile string `json:"api_keys_file,omitempty"`
@@ -99,7 +108,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 var poolNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Provision reads the keys, then opens the pool or, on a reload, reuses the
-// running one and applies the new configuration to it.
+// running one and applies the new configuration to it. A block naming a pool
+// of the global options serves that pool.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.Pool == "" {
@@ -108,38 +118,78 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Console == "" {
 		h.Console = DefaultConsole
 	}
-	if !poolNamePattern.MatchString(h.Pool) {
-		return fmt.Errorf("pool name %q: use letters, digits, '.', '_' or '-' (at most 64)", h.Pool)
-	}
 	if h.Console != "off" && (h.Console[0] != '/' || len(h.Console) < 2) {
 		return fmt.Errorf("console must be a path such as /admin, or off; got %q", h.Console)
 	}
-	keys, err := keylist.Load(h.APIKeys, h.APIKeysFile)
+	app, err := appOf(ctx)
 	if err != nil {
 		return err
 	}
-	// The schema validates every option, as it does for the admin API, before
-	// the pool is touched: a bad reload leaves the running pool as it is.
-	set, err := settings.ApplyConfig(settings.Defaults(), h.Options)
+	var b *balancer.Balancer
+	if app != nil {
+		b = app.declaredPool(h.Pool)
+	}
+	switch {
+	case b != nil && h.declaresPool():
+		return fmt.Errorf("pool %q is declared in the global options; a site's gemini_balance %s block may set only console, max_body_size and max_upload_size", h.Pool, h.Pool)
+	case b == nil:
+		cfg, err := h.balancerConfig()
+		if err != nil {
+			return err
+		}
+		if b, err = acquirePool(cfg, h.logger); err != nil {
+			return err
+		}
+		h.keyed = h.Pool
+		if app != nil {
+			app.adopt(b)
+		}
+	}
+	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger}
+	if h.Console != "off" {
+		// The console manages its pool and the pools it falls back to.
+		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return b.Chain() })
+		h.console = console.New(h.Console, b, own, h.logger)
+	}
+	return nil
+}
+
+// declaresPool reports whether the block configures a pool (rather than
+// only naming one).
+func (h *Handler) declaresPool() bool {
+	return len(h.APIKeys) > 0 || h.APIKeysFile != "" || h.Database != "" || h.Provider != "" || len(h.Fallback) > 0 || len(h.Options) > 0
+}
+
+// balancerConfig checks the pool's fields and reads its keys. The schema
+// validates every option, as it does for the admin API, before the pool is
+// touched: a bad reload leaves the running pool as it is.
+func (h *Handler) balancerConfig() (balancer.Config, error) {
+	if !poolNamePattern.MatchString(h.Pool) {
+		return balancer.Config{}, fmt.Errorf("pool name %q: use letters, digits, '.', '_' or '-' (at most 64)", h.Pool)
+	}
+	kind, err := provider.Parse(h.Provider)
 	if err != nil {
-		return fmt.Errorf("gemini_balance: %v", err)
+		return balancer.Config{}, err
+	}
+	for _, fb := range h.Fallback {
+		if !poolNamePattern.MatchString(fb) {
+			return balancer.Config{}, fmt.Errorf("fallback %q is not a pool name", fb)
+		}
+	}
+	keys, err := keylist.Load(h.APIKeys, h.APIKeysFile)
+	if err != nil {
+		return balancer.Config{}, err
+	}
+	set, err := settings.ApplyConfig(settings.DefaultsFor(kind), h.Options)
+	if err != nil {
+		return balancer.Config{}, fmt.Errorf("gemini_balance: %v", err)
 	}
 	locked := map[string]bool{} // what the configuration sets, the admin API may not change
 	for name := range h.Options {
 		locked[name] = true
 	}
-	cfg := balancer.Config{Name: h.Pool, DatabasePath: h.databasePath(), Keys: keys, Settings: set, Locked: locked}
-	b, err := acquirePool(cfg, h.logger)
-	if err != nil {
-		return err
-	}
-	h.keyed = h.Pool
-	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger}
-	if h.Console != "off" {
-		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return []*balancer.Balancer{b} })
-		h.console = console.New(h.Console, b, own, h.logger)
-	}
-	return nil
+	return balancer.Config{Name: h.Pool, DatabasePath: h.databasePath(), Keys: keys, Settings: set, Locked: locked,
+		Provider: kind, Fallback: h.Fallback}, nil
 }
 
 func (h *Handler) databasePath() string {

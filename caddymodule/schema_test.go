@@ -51,6 +51,8 @@ func caseFor(o *settings.Option) schemaCase {
 		return schemaCase{good: dir + " model-a model-b"}
 	case "map":
 		return schemaCase{dir + " X-Extra one", dir + ` "Bad Name" v`, `{"Bad Name":"v"}`}
+	case "modelmap":
+		return schemaCase{dir + " gemini-2.5-flash deepseek-chat", dir + " gemini-2.5-flash ../x", `{"gemini-2.5-flash":"../x"}`}
 	case "budgets":
 		return schemaCase{dir + " gemini-2.5-pro 1024", dir + " m 99999", `{"m":99999}`}
 	case "safety":

@@ -44,6 +44,7 @@ func New(pools func(r *http.Request) []*balancer.Balancer) *API {
 		"GET /pools/{pool}/logs/{kind}/{id}": a.logDetail,
 		"DELETE /pools/{pool}/logs/{kind}":   a.deleteLogs,
 		"GET /pools/{pool}/health":           a.health,
+		"POST /pools/{pool}/test":            a.testConnection,
 	}
 	for pattern, h := range routes {
 		a.mux.HandleFunc(pattern, a.withPool(h))
@@ -113,15 +114,78 @@ type PoolSummary struct {
 	Name     string         `json:"name"`
 	Keys     keypool.Counts `json:"keys"`
 	Database string         `json:"database"`
+	Provider string         `json:"provider"`
+	// BaseURL is shown as the settings show it: credentials masked.
+	BaseURL  string            `json:"base_url"`
+	Fallback []string          `json:"fallback"`
+	ModelMap map[string]string `json:"model_map"`
+	// Chain is the order a request to this pool tries pools in: the pool,
+	// then its fallbacks and theirs.
+	Chain []string `json:"chain"`
+}
+
+func summary(ctx context.Context, b *balancer.Balancer) PoolSummary {
+	h := b.Health(ctx)
+	set := b.Settings()
+	s := PoolSummary{Name: b.Name(), Keys: h.Keys, Database: h.Database, Provider: string(b.Provider()),
+		BaseURL: shownBaseURL(&set), Fallback: nonNil(b.FallbackNames()), ModelMap: set.ModelMap, Chain: []string{}}
+	if s.ModelMap == nil {
+		s.ModelMap = map[string]string{}
+	}
+	for _, p := range b.Chain() {
+		s.Chain = append(s.Chain, p.Name())
+	}
+	return s
+}
+
+func shownBaseURL(set *settings.Settings) string {
+	o, _ := settings.Lookup("base_url")
+	v, _ := o.Show(set).(string)
+	return v
 }
 
 func (a *API) listPools(w http.ResponseWriter, r *http.Request) {
 	out := []PoolSummary{}
 	for _, b := range a.Pools(r) {
-		h := b.Health(r.Context())
-		out = append(out, PoolSummary{Name: b.Name(), Keys: h.Keys, Database: h.Database})
+		out = append(out, summary(r.Context(), b))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ConnectionTest is the answer of POST /pools/{pool}/test.
+type ConnectionTest struct {
+	Pool     string           `json:"pool"`
+	Provider string           `json:"provider"`
+	BaseURL  string           `json:"base_url"`
+	Tested   int              `json:"tested"`
+	Total    int              `json:"total"` // keys named, or the pool's keys when none were
+	OK       int              `json:"ok"`
+	Results  []balancer.Probe `json:"results"`
+	Unknown  []string         `json:"unknown"`
+}
+
+// testConnection probes the named keys, or up to balancer.MaxTestedKeys of
+// the pool, with the provider's cheapest call.
+func (a *API) testConnection(w http.ResponseWriter, r *http.Request, b *balancer.Balancer) {
+	refs, ok := keyRefs(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	results, unknown, total := b.TestConnection(ctx, refs)
+	set := b.Settings()
+	out := ConnectionTest{Pool: b.Name(), Provider: string(b.Provider()), BaseURL: shownBaseURL(&set),
+		Tested: len(results), Total: total, Results: results, Unknown: nonNil(unknown)}
+	for _, p := range results {
+		if p.Status >= 200 && p.Status < 300 {
+			out.OK++
+		}
+	}
+	if out.Results == nil {
+		out.Results = []balancer.Probe{}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/failure"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/store"
@@ -51,6 +52,12 @@ type Call struct {
 	// one attempt, classified and logged as usual.
 	OwnerKey *keypool.Key
 	Resource string
+	// Convert, when set, turns a 2xx answer into the form the caller reads
+	// (an OpenAI-compatible provider's answer into Gemini's). It runs
+	// before Accept, may replace resp.Body and must set resp.ContentLength
+	// to what the new body holds (-1 when unknown). An error is the
+	// upstream's fault: the attempt is retried on another key.
+	Convert func(resp *http.Response) error
 }
 
 // Outcome is a successful attempt whose answer the caller now relays. The
@@ -68,6 +75,9 @@ type Outcome struct {
 	start   time.Time
 	reader  *bufio.Reader // pooled reader behind Body, returned by Finish
 }
+
+// Stream reports whether the call asked for a streamed answer.
+func (o *Outcome) Stream() bool { return o.call.Stream }
 
 // Touch restarts the attempt's idle timer; stream relays call it after each read.
 func (o *Outcome) Touch() { o.attempt.touch() }
@@ -103,10 +113,27 @@ type Failure struct {
 	Body       []byte      // Google-shaped JSON, keys redacted
 	Kind       string      // failure.Verdict.Kind or "no_key"
 	ClientGone bool        // the client left: write nothing
+	// Dialect is the shape of Body: DialectGemini ("" too) or, for an
+	// OpenAI-compatible provider's own answer, DialectOpenAI.
+	Dialect string
+	// Pool is the pool whose attempts ended in this failure.
+	Pool string
+	// FallsBack says the pool could not serve the request (no usable key,
+	// or attempts that ended in key failures, 429, 5xx, timeouts or
+	// connection errors), so a fallback pool may; a client error never does.
+	FallsBack bool
+	// Note, when set, is added to the message: what earlier pools of a
+	// fallback chain answered.
+	Note string
 }
 
 // Message is the error message inside Body.
 func (f *Failure) Message() string {
+	if f.Dialect == DialectOpenAI {
+		if msg, _, _, ok := failure.ParseOpenAIError(f.Body); ok {
+			return msg
+		}
+	}
 	if g, ok := failure.ParseGoogleError(f.Body); ok {
 		return g.Message
 	}
@@ -202,6 +229,10 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			at.release()
 			v = b.errorVerdict(err, ctx, at, client)
 			la.errText = secret.RedactError(err, k.Secret())
+		case resp.StatusCode >= 200 && resp.StatusCode < 300 && call.Convert != nil && convertAnswer(call, resp, &v, la, k) != nil:
+			// The answer could not be translated (v says so); a translated
+			// answer goes on to the next case like any other.
+			at.release()
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			reader := getBodyReader(resp.Body, call.Stream)
 			body := reader
@@ -237,9 +268,9 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
 			at.release()
-			v = failure.Classify(resp.StatusCode, resp.Header, raw, now)
+			v = b.classify(resp.StatusCode, resp.Header, raw, now)
 			la.header = resp.Header
-			la.body = []byte(secret.Redact(string(raw), k.Secret()))
+			la.body = b.redactBody(raw, k.Secret())
 		}
 		la.verdict = v
 		last = la
@@ -259,6 +290,19 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 		}
 	}
 	return nil, b.lastFailure(last, call.Model)
+}
+
+// convertAnswer runs call.Convert on a 2xx answer; when it fails, the
+// answer is closed and v and la say why (a transient upstream fault).
+func convertAnswer(call *Call, resp *http.Response, v *failure.Verdict, la *lastAttempt, k *keypool.Key) error {
+	err := call.Convert(resp)
+	if err != nil {
+		resp.Body.Close()
+		*v = failure.Verdict{Action: failure.Transient, Status: http.StatusBadGateway, Kind: "bad_answer",
+			Reason: "upstream answer could not be translated"}
+		la.errText = "upstream answer could not be translated: " + secret.RedactError(err, k.Secret())
+	}
+	return err
 }
 
 // Read buffers: a stream holds its buffer for its whole life, so it is kept
@@ -393,11 +437,15 @@ func (b *Balancer) noKeyFailure(err error, last *lastAttempt, model string) *Fai
 	case nk.Reason == keypool.AllCooling:
 		h := http.Header{}
 		h.Set("Retry-After", retryAfter(nk.RetryAt, b.now()))
-		return b.ownFailure(http.StatusTooManyRequests, "all_cooling", nk.Error(), h)
+		f := b.ownFailure(http.StatusTooManyRequests, "all_cooling", nk.Error(), h)
+		f.FallsBack = true
+		return f
 	case last != nil:
 		return b.lastFailure(last, model)
 	default:
-		return b.ownFailure(http.StatusServiceUnavailable, "no_key", nk.Error(), nil)
+		f := b.ownFailure(http.StatusServiceUnavailable, "no_key", nk.Error(), nil)
+		f.FallsBack = true
+		return f
 	}
 }
 
@@ -407,13 +455,16 @@ func (b *Balancer) lastFailure(last *lastAttempt, model string) *Failure {
 	if v.Action == failure.ClientGone {
 		return &Failure{Status: v.Status, Kind: v.Kind, ClientGone: true}
 	}
-	f := &Failure{Status: v.Status, Kind: v.Kind, Header: http.Header{}}
+	f := &Failure{Status: v.Status, Kind: v.Kind, Header: http.Header{}, Pool: b.name, FallsBack: v.Action != failure.ClientError}
 	if last.body != nil {
 		f.Body = last.body
+		if b.Provider() == provider.OpenAI {
+			f.Dialect = DialectOpenAI
+		}
 		if ct := last.header.Get("Content-Type"); ct != "" {
 			f.Header.Set("Content-Type", ct)
 		}
-		if v.Hint != "" {
+		if v.Hint != "" && f.Dialect != DialectOpenAI {
 			f.Body = appendHint(f.Body, v.Hint)
 		}
 	} else {
@@ -438,7 +489,7 @@ func (b *Balancer) ownFailure(status int, kind, msg string, h http.Header) *Fail
 		h = http.Header{}
 	}
 	h.Set("Content-Type", "application/json; charset=UTF-8")
-	return &Failure{Status: status, Kind: kind, Header: h, Body: gemini.ErrorBody(status, msg)}
+	return &Failure{Status: status, Kind: kind, Header: h, Body: gemini.ErrorBody(status, msg), Pool: b.name}
 }
 
 // appendHint adds a hint to a Google error's message, keeping everything else.

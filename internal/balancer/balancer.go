@@ -19,6 +19,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/models"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 	"github.com/gemini-balance/gemini_balance/internal/store"
@@ -38,6 +39,11 @@ type Config struct {
 	// and the admin API cannot change.
 	Settings Settings
 	Locked   map[string]bool
+	// Provider is the kind of upstream the keys are for ("" is Gemini);
+	// Fallback names the pools a request goes to when this one cannot
+	// serve it (resolved later with SetFallbacks).
+	Provider provider.Kind
+	Fallback []string
 }
 
 // Balancer is one live pool. All methods are safe for concurrent use.
@@ -47,6 +53,9 @@ type Balancer struct {
 	store  *store.Store // nil when the database could not be opened
 	dbErr  error
 	logger *zap.Logger
+
+	route     atomic.Pointer[poolRoute]
+	fallbacks atomic.Pointer[[]*Balancer]
 
 	client   atomic.Pointer[upstream.Client]
 	settings atomic.Pointer[Settings]
@@ -147,8 +156,13 @@ func (b *Balancer) Apply(cfg Config) error {
 	if _, err := upstream.New(cfg.Settings.UpstreamOptions()); err != nil {
 		return err
 	}
+	kind, err := provider.Parse(string(cfg.Provider))
+	if err != nil {
+		return err
+	}
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
+	b.route.Store(&poolRoute{provider: kind, fallback: cfg.Fallback})
 	b.configured, b.locked = cfg.Settings, cfg.Locked
 	if err := b.recompute(b.storedSettings()); err != nil {
 		return err

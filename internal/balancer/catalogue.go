@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
 
@@ -76,6 +77,13 @@ func (b *Balancer) fetchCatalogue(ctx context.Context) (*Catalogue, *Failure) {
 		b.models.mu.Unlock()
 	}()
 	c := &Catalogue{ids: map[string]bool{}}
+	switch b.Provider() {
+	case provider.OpenAI:
+		return b.fetchOpenAICatalogue(ctx, c)
+	case provider.VertexExpress:
+		return nil, b.ownFailure(http.StatusNotImplemented, "no_list",
+			"Vertex AI express mode has no model list: name a model (e.g. gemini-2.5-flash) in the request", nil)
+	}
 	call := &Call{Route: "models.list", Request: upstream.Request{Method: http.MethodGet, Path: "/models"}}
 	token := ""
 	for page := 0; page < maxModelPages; page++ {
@@ -115,9 +123,48 @@ func (b *Balancer) fetchCatalogue(ctx context.Context) (*Catalogue, *Failure) {
 		}
 		token = list.NextPageToken
 	}
+	return b.keepCatalogue(c), nil
+}
+
+func (b *Balancer) keepCatalogue(c *Catalogue) *Catalogue {
 	c.Fetched = time.Now()
 	b.models.mu.Lock()
 	b.models.cur = c
 	b.models.mu.Unlock()
-	return c, nil
+	return c
+}
+
+// fetchOpenAICatalogue reads an OpenAI-compatible provider's model list
+// ({"data":[{"id":...}]}) and shows each model as a Gemini model that
+// generates content, so Gemini clients can list and pick them.
+func (b *Balancer) fetchOpenAICatalogue(ctx context.Context, c *Catalogue) (*Catalogue, *Failure) {
+	call := &Call{Route: "models.list", Request: upstream.Request{Method: http.MethodGet, Path: "/models", Bearer: true}}
+	out, fail := b.Do(ctx, call)
+	if fail != nil {
+		return nil, fail
+	}
+	raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
+	out.Finish(err, ctx.Err(), gemini.Usage{})
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &list)
+	}
+	if err != nil {
+		return nil, b.ownFailure(http.StatusBadGateway, "bad_upstream", "upstream model list unreadable: "+err.Error(), nil)
+	}
+	for _, m := range list.Data {
+		if m.ID == "" || c.ids[m.ID] {
+			continue
+		}
+		obj, _ := json.Marshal(map[string]any{"name": "models/" + m.ID, "displayName": m.ID,
+			"supportedGenerationMethods": []string{"generateContent", "streamGenerateContent"}})
+		c.Models = append(c.Models, obj)
+		c.IDs = append(c.IDs, m.ID)
+		c.ids[m.ID] = true
+	}
+	return b.keepCatalogue(c), nil
 }

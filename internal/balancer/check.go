@@ -12,6 +12,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/failure"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/store"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
@@ -51,27 +52,74 @@ func (b *Balancer) probeKeys(ctx context.Context, keys []*keypool.Key) []CheckRe
 }
 
 func (b *Balancer) checkKey(ctx context.Context, k *keypool.Key) CheckResult {
+	return b.probe(ctx, k).CheckResult
+}
+
+// Probe is one key's answer to the provider's cheapest call, in full: what
+// a connection test shows.
+type Probe struct {
+	CheckResult
+	// Body is the upstream's answer as it came (at most 64 KiB), with
+	// keys redacted.
+	Body      string `json:"body"`
+	LatencyMs int64  `json:"latency_ms"`
+	// Verdict is the failure policy's reading: success, invalid, failure,
+	// cooldown, transient or client_error.
+	Verdict string `json:"verdict"`
+}
+
+// probeRequest is the provider's cheapest call that proves a key: a GET of
+// the test model on Gemini (no quota), countTokens on Vertex AI express
+// (which serves only model methods), the model list on OpenAI-compatible
+// APIs.
+func (b *Balancer) probeRequest(set *Settings) *upstream.Request {
+	switch b.Provider() {
+	case provider.OpenAI:
+		return &upstream.Request{Method: http.MethodGet, Path: "/models", Bearer: true}
+	case provider.VertexExpress:
+		p, _ := provider.VertexExpress.ModelPath(b.MapModel(set.TestModel), "countTokens")
+		return &upstream.Request{Method: http.MethodPost, Path: p, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"contents":[{"role":"user","parts":[{"text":"ping"}]}]}`)}
+	}
+	return &upstream.Request{Method: http.MethodGet, Path: "/models/" + url.PathEscape(b.MapModel(set.TestModel))}
+}
+
+// probe sends the provider's cheapest call with k. A key that passes
+// returns to active; a key that fails for a key reason is marked as the
+// failure policy says; other answers (404 for the test model, 5xx,
+// timeouts) say nothing about the key and change nothing.
+func (b *Balancer) probe(ctx context.Context, k *keypool.Key) Probe {
 	set := b.settings.Load()
 	client := b.client.Load()
-	res := CheckResult{KeyID: k.ID(), Masked: k.Masked()}
+	res := Probe{CheckResult: CheckResult{KeyID: k.ID(), Masked: k.Masked()}}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	req := &upstream.Request{Method: http.MethodGet, Path: "/models/" + url.PathEscape(set.TestModel)}
-	resp, err := client.Do(ctx, req, k.Secret())
+	start := time.Now()
+	resp, err := client.Do(ctx, b.probeRequest(set), k.Secret())
 	now := b.now()
 	if err != nil {
+		res.LatencyMs = time.Since(start).Milliseconds()
 		res.Reason = secret.RedactError(err, k.Secret())
+		res.Verdict = failure.Transient.String()
 		return res
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
+	res.LatencyMs = time.Since(start).Milliseconds()
 	res.Status = resp.StatusCode
-	v := failure.Classify(resp.StatusCode, resp.Header, raw, now)
+	res.Body = string(b.redactBody(raw, k.Secret()))
+	v := failure.Verdict{Action: failure.Success}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		v = b.classify(resp.StatusCode, resp.Header, raw, now)
+	}
+	res.Verdict = v.Action.String()
+	detail := func() string { return shortBody([]byte(res.Body)) }
 	switch {
 	case v.Action == failure.Success || resp.StatusCode == http.StatusNotFound || v.Action == failure.Cooldown:
 		// A 404 is the test model's problem and a 429 proves the key is
 		// recognised: the key itself is fine.
 		res.Valid = true
+		res.Reason = v.Reason
 		if k.Status() == keypool.Invalid {
 			k.Reactivate("passed a key check")
 			b.emitKey(store.EventChecked, k, "", time.Time{}, "passed a key check")
@@ -80,13 +128,13 @@ func (b *Balancer) checkKey(ctx context.Context, k *keypool.Key) CheckResult {
 	case v.Action == failure.Invalid:
 		res.Reason = v.Reason
 		if k.Status() != keypool.Invalid {
-			k.MarkInvalid(v.Reason, shortBody([]byte(secret.Redact(string(raw), k.Secret()))), now)
+			k.MarkInvalid(v.Reason, detail(), now)
 			b.emitKey(store.EventInvalid, k, "", time.Time{}, v.Reason)
 		}
 	case v.Action == failure.Failure:
 		res.Reason = v.Reason
 		if k.Status() != keypool.Invalid {
-			if k.MarkFailure(v.Reason, shortBody([]byte(secret.Redact(string(raw), k.Secret()))), set.MaxFailures, now) {
+			if k.MarkFailure(v.Reason, detail(), set.MaxFailures, now) {
 				b.emitKey(store.EventInvalid, k, "", time.Time{}, v.Reason)
 			}
 		}
@@ -94,6 +142,51 @@ func (b *Balancer) checkKey(ctx context.Context, k *keypool.Key) CheckResult {
 		res.Reason = v.Reason
 	}
 	return res
+}
+
+// MaxTestedKeys is how many keys a connection test of a whole pool probes.
+const MaxTestedKeys = 10
+
+// TestConnection probes the keys named by refs (full, ID or masked forms),
+// or without refs up to MaxTestedKeys of the pool's keys, active ones
+// first, and answers each key's upstream status, body, latency and
+// verdict. Key state changes as a key check's would.
+func (b *Balancer) TestConnection(ctx context.Context, refs []string) (results []Probe, unknown []string, total int) {
+	var keys []*keypool.Key
+	if len(refs) > 0 {
+		keys, unknown = b.selectKeys(refs, nil)
+	} else {
+		now := b.now()
+		all := b.ring.Keys()
+		total = len(all)
+		for _, pass := range []bool{true, false} {
+			for _, k := range all {
+				if len(keys) == MaxTestedKeys {
+					break
+				}
+				if (k.Condition(now) == "active") == pass {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	if total == 0 {
+		total = len(keys)
+	}
+	results = make([]Probe, len(keys))
+	sem := make(chan struct{}, checkConcurrency)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = b.probe(ctx, k)
+		}()
+	}
+	wg.Wait()
+	return results, unknown, total
 }
 
 // InvalidKeys lists the keys currently invalid.

@@ -188,7 +188,7 @@ func (b *Balancer) SettingsView() map[string]SettingView {
 	stored, locked := b.stored, b.locked
 	b.applyMu.Unlock()
 	cur := b.Settings()
-	defaults := settings.Defaults()
+	defaults := settings.DefaultsFor(b.Provider())
 	out := map[string]SettingView{}
 	for _, o := range settings.Schema() {
 		v := SettingView{Value: o.Show(&cur), Default: o.Show(&defaults), Source: "default", Type: o.Type,

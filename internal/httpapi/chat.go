@@ -16,6 +16,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
 	"github.com/gemini-balance/gemini_balance/internal/openai/chat"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/safefetch"
 )
 
@@ -34,13 +35,18 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 	if !ok {
 		return
 	}
+	// An OpenAI-compatible pool takes the request as it came.
+	oa := &openaiForm{path: "/chat/completions", body: body, model: req.Model, stream: req.Stream}
 	set := h.Balancer.Settings().Models
 	feat := h.Balancer.Features(res)
 	feat.IncludeThoughts = set.ShowThinking
 	gbody, err := chat.ToGemini(r.Context(), req, res.Upstream, feat, h.newImageFetch().fetch)
 	if err != nil {
-		writeChatError(w, err)
-		return
+		if h.Balancer.Provider() != provider.OpenAI {
+			writeChatError(w, err)
+			return
+		}
+		oa.geminiErr = err // only Gemini pools of the chain need it
 	}
 	opts := chat.ResponseOptions{ID: "chatcmpl-" + randomHex(12), Created: time.Now().Unix(), Model: res.Requested,
 		ShowThinking: set.ShowThinking || req.WantsThoughts(), ShowSearchLinks: set.ShowSearchLink, ImagesAsMarkdown: true}
@@ -64,23 +70,33 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 				return answer.HasContent()
 			}
 		}
-		raw, ok := h.doTranslated(w, r, call)
-		if !ok {
+		out, via, fail := h.do(r, call, oa)
+		if fail != nil {
+			openaiDialect.writeFailure(w, fail)
+			return
+		}
+		if via.openai {
+			relay(w, r, out)
+			return
+		}
+		raw, err := readAnswer(r, out)
+		if err != nil {
+			openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
 			return
 		}
 		if answer == nil {
 			answer = chat.DecodeAnswer(raw)
 		}
-		out, err := answer.Translate(opts)
+		out2, err := answer.Translate(opts)
 		if err != nil {
 			writeChatError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, out2)
 	case realStream:
-		h.chatStream(w, r, call, chat.NewStream(opts, includeUsage))
+		h.chatStream(w, r, call, oa, chat.NewStream(opts, includeUsage))
 	default:
-		h.chatFakeStream(w, r, call, chat.NewStream(opts, includeUsage), set.FakeStreamInterval)
+		h.chatFakeStream(w, r, call, oa, chat.NewStream(opts, includeUsage), set.FakeStreamInterval)
 	}
 }
 
@@ -131,10 +147,14 @@ func (s *sseWriter) comment(text string) error {
 }
 
 // chatStream translates a Gemini SSE stream event by event.
-func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, call *balancer.Call, st *chat.Stream) {
-	out, fail := h.Balancer.Do(r.Context(), call)
+func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm, st *chat.Stream) {
+	out, via, fail := h.do(r, call, oa)
 	if fail != nil {
 		openaiDialect.writeFailure(w, fail)
+		return
+	}
+	if via.openai {
+		relay(w, r, out)
 		return
 	}
 	sse := startSSE(w)
@@ -173,22 +193,27 @@ func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, call *balan
 }
 
 // chatFakeStream answers a streaming client from one plain upstream call,
-// keeping the connection alive with SSE comments while it waits.
-func (h *Handler) chatFakeStream(w http.ResponseWriter, r *http.Request, call *balancer.Call, st *chat.Stream, every time.Duration) {
+// keeping the connection alive with SSE comments while it waits. An
+// OpenAI-compatible pool streams for real: its events follow the comments.
+func (h *Handler) chatFakeStream(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm, st *chat.Stream, every time.Duration) {
 	type result struct {
-		raw  []byte
-		fail *balancer.Failure
-		err  error
+		raw    []byte
+		fail   *balancer.Failure
+		err    error
+		passed *balancer.Outcome
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, fail := h.Balancer.Do(r.Context(), call)
-		if fail != nil {
+		out, via, fail := h.do(r, call, oa)
+		switch {
+		case fail != nil:
 			done <- result{fail: fail}
-			return
+		case via.openai:
+			done <- result{passed: out}
+		default:
+			raw, err := readAnswer(r, out)
+			done <- result{raw: raw, err: err}
 		}
-		raw, err := readAnswer(r, out)
-		done <- result{raw: raw, err: err}
 	}()
 	sse := startSSE(w)
 	tick := time.NewTicker(every)
@@ -202,10 +227,14 @@ func (h *Handler) chatFakeStream(w http.ResponseWriter, r *http.Request, call *b
 			}
 		case res := <-done:
 			switch {
+			case res.passed != nil:
+				usage, err := relaySSE(w, sse.rc, res.passed)
+				res.passed.Finish(err, r.Context().Err(), usage)
 			case res.fail != nil:
 				if !res.fail.ClientGone {
-					msg := string(openai.FromGoogleError(res.fail.Status, res.fail.Body))
-					_ = sse.data([]byte(msg))
+					rec := &bodyRecorder{header: http.Header{}}
+					openaiDialect.writeFailure(rec, res.fail)
+					_ = sse.data(rec.body.Bytes())
 				}
 			case res.err != nil:
 				_ = sse.data(chat.ErrorEvent(http.StatusBadGateway, "upstream answer interrupted"))
@@ -291,3 +320,14 @@ func (f *imageFetch) fetch(ctx context.Context, rawURL string) (string, []byte, 
 	}
 	return mt, data, nil
 }
+
+// bodyRecorder captures an answer written for a plain response, to send it
+// as an SSE event instead.
+type bodyRecorder struct {
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (b *bodyRecorder) Header() http.Header         { return b.header }
+func (b *bodyRecorder) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bodyRecorder) WriteHeader(int)             {}

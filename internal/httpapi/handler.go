@@ -15,6 +15,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/gemini/fromopenai"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
 	"github.com/gemini-balance/gemini_balance/internal/pathguard"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
@@ -232,8 +233,10 @@ func (d dialect) writeError(w http.ResponseWriter, status int, msg, param string
 	writeJSON(w, status, gemini.ErrorBody(status, msg))
 }
 
-// writeFailure gives the client the answer for a request no key could
-// serve: the upstream's status and body, in the dialect's shape.
+// writeFailure gives the client the answer for a request no pool could
+// serve: the upstream's status and body, in the dialect's shape (a
+// provider's OpenAI error reaches an OpenAI client as it came), with what
+// earlier pools of a fallback chain answered added to the message.
 func (d dialect) writeFailure(w http.ResponseWriter, f *balancer.Failure) {
 	if f.ClientGone {
 		return
@@ -242,15 +245,41 @@ func (d dialect) writeFailure(w http.ResponseWriter, f *balancer.Failure) {
 		w.Header()[name] = vals
 	}
 	body := f.Body
-	if d == openaiDialect {
+	fromOpenAI := f.Dialect == balancer.DialectOpenAI
+	switch {
+	case d == openaiDialect && !fromOpenAI:
 		body = openai.FromGoogleError(f.Status, f.Body)
 		w.Header().Set("Content-Type", "application/json")
+	case d == nativeDialect && fromOpenAI:
+		body = fromopenai.Error(f.Status, f.Body)
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	}
+	if f.Note != "" {
+		body = addToMessage(body, f.Note)
 	}
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	}
 	w.WriteHeader(f.Status)
 	_, _ = w.Write(body)
+}
+
+// addToMessage appends note to error.message of a JSON error body (Google's
+// and OpenAI's shapes both have it), keeping everything else.
+func addToMessage(body []byte, note string) []byte {
+	var doc map[string]json.RawMessage
+	var e map[string]json.RawMessage
+	var msg string
+	if json.Unmarshal(body, &doc) != nil || json.Unmarshal(doc["error"], &e) != nil || json.Unmarshal(e["message"], &msg) != nil {
+		return body
+	}
+	e["message"], _ = json.Marshal(msg + " (" + note + ")")
+	doc["error"], _ = json.Marshal(e)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 // hopHeaders are not copied from the upstream answer.

@@ -11,6 +11,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/models"
 	"github.com/gemini-balance/gemini_balance/internal/pathguard"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
@@ -74,11 +75,16 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, rest strin
 	switch {
 	case name == "":
 		call.Route = "gemini.models"
-		if query.Get("pageToken") == "" && query.Get("pageSize") == "" {
+		if query.Get("pageToken") == "" && query.Get("pageSize") == "" || h.Balancer.Provider() != provider.Gemini {
+			// Other providers' lists are read whole (see Catalogue) and
+			// answered as one page.
 			h.listAllModels(w, r)
 			return true
 		}
 		h.listModelPage(w, r, call)
+		return true
+	case !hasAction && h.Balancer.Provider() == provider.OpenAI:
+		h.catalogueModel(w, r, res.Requested)
 		return true
 	case !hasAction:
 		call.Route = "gemini.getModel"
@@ -156,7 +162,7 @@ func upstreamQuery(q url.Values) url.Values {
 
 // forwardAs runs call and relays the answer, or the failure in dialect d.
 func (h *Handler) forwardAs(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect) {
-	out, fail := h.Balancer.Do(r.Context(), call)
+	out, _, fail := h.do(r, call, nil)
 	if fail != nil {
 		d.writeFailure(w, fail)
 		return
@@ -193,6 +199,23 @@ func (h *Handler) visibleModels(list []json.RawMessage) []json.RawMessage {
 		}
 	}
 	return out
+}
+
+// catalogueModel answers a model get from the model list of a pool whose
+// provider has no Gemini model get.
+func (h *Handler) catalogueModel(w http.ResponseWriter, r *http.Request, id string) {
+	cat, fail := h.Balancer.Catalogue(r.Context())
+	if fail != nil {
+		nativeDialect.writeFailure(w, fail)
+		return
+	}
+	for i, m := range cat.IDs {
+		if m == id {
+			writeJSON(w, http.StatusOK, cat.Models[i])
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, gemini.ErrorBody(http.StatusNotFound, fmt.Sprintf("models/%s is not found", id)))
 }
 
 // listModelPage forwards one page of the model list (the SDKs' pagers ask

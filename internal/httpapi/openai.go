@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/models"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
 	"github.com/gemini-balance/gemini_balance/internal/pathguard"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
@@ -78,7 +80,11 @@ func (h *Handler) serveMisdirected(w http.ResponseWriter, r *http.Request) {
 }
 
 // openaiModels lists the upstream models with alias variants, filtered ones left out.
-func (h *Handler) openaiModels(w http.ResponseWriter, r *http.Request, _ string) {
+func (h *Handler) openaiModels(w http.ResponseWriter, r *http.Request, token string) {
+	if h.Balancer.Provider() == provider.OpenAI {
+		h.forwardOpenAI(w, r, &balancer.Call{Route: "openai.models", ClientToken: token}, &openaiForm{method: http.MethodGet, path: "/models"})
+		return
+	}
 	cat, fail := h.Balancer.Catalogue(r.Context())
 	if fail != nil {
 		openaiDialect.writeFailure(w, fail)
@@ -87,10 +93,15 @@ func (h *Handler) openaiModels(w http.ResponseWriter, r *http.Request, _ string)
 	writeJSON(w, http.StatusOK, openai.ModelListWithIDs(h.Balancer.Aliases().Visible(cat.IDs), cat.Fetched.Unix()))
 }
 
-func (h *Handler) openaiModel(w http.ResponseWriter, r *http.Request, _ string) {
+func (h *Handler) openaiModel(w http.ResponseWriter, r *http.Request, token string) {
 	id := strings.TrimPrefix(r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):], "models/")
 	if !pathguard.ValidModel(id) {
 		openaiDialect.writeError(w, http.StatusBadRequest, pathguard.ModelError(id), "model")
+		return
+	}
+	if h.Balancer.Provider() == provider.OpenAI {
+		h.forwardOpenAI(w, r, &balancer.Call{Route: "openai.model", ClientToken: token},
+			&openaiForm{method: http.MethodGet, path: "/models/" + h.Balancer.MapModel(id)})
 		return
 	}
 	cat, fail := h.Balancer.Catalogue(r.Context())
@@ -162,6 +173,23 @@ func readAnswer(r *http.Request, out *balancer.Outcome) ([]byte, error) {
 	return raw, err
 }
 
+// forwardOpenAI sends an OpenAI client's request over the pool's chain:
+// OpenAI-compatible pools answer it as it is; a Gemini pool takes call
+// (nil: the request has no Gemini form). The answer is relayed.
+func (h *Handler) forwardOpenAI(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm) {
+	if call.Request.Path == "" {
+		oa.geminiErr = errNoGeminiForm
+	}
+	out, _, fail := h.do(r, call, oa)
+	if fail != nil {
+		openaiDialect.writeFailure(w, fail)
+		return
+	}
+	relay(w, r, out)
+}
+
+var errNoGeminiForm = errors.New("this request is served by OpenAI-compatible pools only")
+
 // doTranslated runs call and returns the whole answer; on failure the client
 // has its answer already and ok is false.
 func (h *Handler) doTranslated(w http.ResponseWriter, r *http.Request, call *balancer.Call) ([]byte, bool) {
@@ -173,7 +201,7 @@ func (h *Handler) doTranslated(w http.ResponseWriter, r *http.Request, call *bal
 // small: lists, resources, translations); on failure the client has its
 // answer in dialect d and ok is false.
 func (h *Handler) doWhole(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect) (*balancer.Outcome, []byte, bool) {
-	out, fail := h.Balancer.Do(r.Context(), call)
+	out, _, fail := h.do(r, call, nil)
 	if fail != nil {
 		d.writeFailure(w, fail)
 		return nil, nil, false
@@ -210,14 +238,26 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request, token strin
 	if !ok {
 		return
 	}
+	oa := &openaiForm{path: "/embeddings", body: body, model: req.Model}
 	var vectors [][]float64
 	for _, chunk := range openai.ChunkInputs(inputs, openai.MaxBatchEmbed) {
 		call := &balancer.Call{Route: "openai.embeddings", Model: res.Upstream, ClientToken: token, Request: upstream.Request{
 			Method: http.MethodPost, Path: "/models/" + url.PathEscape(res.Upstream) + ":batchEmbedContents",
 			Body: openai.EmbeddingsToGemini(res.Upstream, chunk, req.Dimensions), Header: http.Header{"Content-Type": {"application/json"}},
 		}}
-		raw, ok := h.doTranslated(w, r, call)
-		if !ok {
+		out, via, fail := h.do(r, call, oa)
+		if fail != nil {
+			openaiDialect.writeFailure(w, fail)
+			return
+		}
+		if via.openai {
+			// The provider embedded every input at once.
+			relay(w, r, out)
+			return
+		}
+		raw, err := readAnswer(r, out)
+		if err != nil {
+			openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
 			return
 		}
 		v, err := openai.ParseGeminiEmbeddings(raw)
@@ -319,6 +359,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest 
 	if !ok {
 		return true
 	}
+	var oa *openaiForm
 	call := &balancer.Call{Route: route, ClientToken: secret.MaskToken(token),
 		Request: upstream.Request{Method: r.Method, Path: "/openai" + rest, Query: upstreamQuery(r.URL.Query()),
 			Header: forwardedHeader(r), Bearer: true}}
@@ -342,16 +383,21 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rest 
 			return true
 		}
 		call.Model, call.Stream, call.Request.Body = m, head.Stream, body
+		oa = &openaiForm{path: rest, body: body, model: head.Model, stream: head.Stream}
 	case model != "":
 		if !h.allowModel(w, model, model) {
 			return true
 		}
 		call.Model, call.Request.Path = model, "/openai/models/"+model
+		oa = &openaiForm{method: http.MethodGet, path: "/models/" + h.Balancer.MapModel(model)}
+	case h.Balancer.Provider() == provider.OpenAI:
+		oa = &openaiForm{method: http.MethodGet, path: "/models"}
 	default:
 		h.forwardModelList(w, r, call)
 		return true
 	}
-	h.forwardAs(w, r, call, openaiDialect)
+	// OpenAI-compatible pools of the chain take the request as it is.
+	h.forwardOpenAI(w, r, call, oa)
 	return true
 }
 

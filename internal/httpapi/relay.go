@@ -29,7 +29,9 @@ func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 	switch {
 	case sse:
 		usage, err = relaySSE(w, rc, out)
-	case out.Resp.Request != nil && isArrayStream(out):
+	// A stream that is not SSE is streamGenerateContent without alt=sse: a
+	// JSON array that arrives element by element.
+	case out.Stream():
 		usage, err = relayJSONArray(w, rc, out)
 	default:
 		plain = true
@@ -47,12 +49,6 @@ func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 func isEventStream(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
-}
-
-// isArrayStream: streamGenerateContent without alt=sse answers a JSON array
-// that arrives element by element.
-func isArrayStream(out *balancer.Outcome) bool {
-	return strings.HasSuffix(out.Resp.Request.URL.Path, ":streamGenerateContent")
 }
 
 // tailWriter keeps the last bytes written, where usageMetadata lives.

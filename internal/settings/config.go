@@ -27,6 +27,7 @@ import (
 //	list             <value> ... | off    (lines add up; off is empty)
 //	headers          header <name> <value>           (one a line)
 //	thinking_budgets thinking_budget <model> <n>     (one a line)
+//	model_map        model_map <model> <upstream model> (one a line)
 //	safety_settings  <category> <threshold> | off    (one a line)
 
 // FromConfig turns raw, in the configuration form, into the setter's form.
@@ -116,6 +117,17 @@ func (o *Option) parseArgs(cur json.RawMessage, args []string) (any, error) {
 			list = append(list, b)
 		}
 		return list, nil
+	case "modelmap":
+		if len(args) != 2 {
+			return nil, fmt.Errorf("%s takes a model and the name it goes upstream as", dir)
+		}
+		m := map[string]string{}
+		_ = json.Unmarshal(cur, &m)
+		if _, dup := m[args[0]]; dup {
+			return nil, fmt.Errorf("%s %s already specified", dir, args[0])
+		}
+		m[args[0]] = args[1]
+		return m, nil
 	case "map", "budgets":
 		if len(args) != 2 {
 			return nil, fmt.Errorf("%s takes a name and one value; quote a value with spaces", dir)

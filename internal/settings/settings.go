@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gemini-balance/gemini_balance/internal/pathguard"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/upstream"
 )
 
@@ -27,6 +29,9 @@ type Settings struct {
 	Referer string
 	Proxies []string
 	Headers map[string]string
+	// ModelMap renames models for this pool's upstream: a request for a
+	// key goes up as its value (model_map gemini-2.5-flash deepseek-chat).
+	ModelMap map[string]string
 
 	AllowedTokens []string
 	AuthToken     string
@@ -100,6 +105,14 @@ func Defaults() Settings {
 		LogLevel: "info", ErrorLogDays: 7, RequestLogDays: 30,
 		ErrorLogMaxRows: DefaultErrorLogMaxRows, RequestLogMaxRows: DefaultRequestLogMaxRows,
 	}
+}
+
+// DefaultsFor are the defaults of a pool of that provider: the same as
+// Defaults but for the upstream's base URL.
+func DefaultsFor(k provider.Kind) Settings {
+	s := Defaults()
+	s.BaseURL = k.DefaultBaseURL()
+	return s
 }
 
 // Row caps of the logs, per pool (see store.CapRequestLogs). Request logs
@@ -477,6 +490,30 @@ func init() {
 				}
 			}
 			s.Models.ThinkingBudgets = m
+			return nil
+		}})
+	add(&Option{Name: "model_map", Type: "modelmap", Group: model,
+		Help:       "Renames models for this pool's upstream, e.g. gemini-2.5-flash=deepseek-chat; an unmapped model goes as it is.",
+		Repeatable: true,
+		get: func(s *Settings) any {
+			if s.ModelMap == nil {
+				return map[string]string{}
+			}
+			return s.ModelMap
+		},
+		set: func(s *Settings, raw json.RawMessage) error {
+			m, err := decode[map[string]string](raw, "an object of model names to upstream model names")
+			if err != nil {
+				return err
+			}
+			for from, to := range m {
+				for _, name := range []string{from, to} {
+					if !pathguard.ValidModel(name) {
+						return fmt.Errorf("%s", pathguard.ModelError(name))
+					}
+				}
+			}
+			s.ModelMap = m
 			return nil
 		}})
 	listOpt("filtered_models", model, "Models hidden from lists and refused.", nil,
