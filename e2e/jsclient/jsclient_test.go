@@ -33,6 +33,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/caddymodule"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+	"github.com/gemini-balance/gemini_balance/internal/fakeopenai"
 	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
@@ -550,4 +551,96 @@ func containsID(ids []string, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestFallbackToOpenAIPool: the newest @google/genai and openai SDKs are
+// served by an OpenAI-compatible pool of the global options while every
+// Gemini key is rate-limited: Gemini answers (plain, stream, a function
+// call round trip through a chat) are built from the provider's OpenAI
+// answers; OpenAI calls pass through with the model mapped.
+func TestFallbackToOpenAIPool(t *testing.T) {
+	node := needNode(t)
+	up := fakegemini.New()
+	t.Cleanup(up.Close)
+	up.SetDefault(fakegemini.RateLimited)
+	oa := fakeopenai.New()
+	t.Cleanup(oa.Close)
+	oaKey := "sk-jsclient-fallback-000000000000001"
+	oa.SetKey(oaKey, fakeopenai.OK)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "caddy.log")
+	tester := ports.Tester(t)
+	tester.InitServer(ports.Global(logs, "INFO", fmt.Sprintf(`
+	gemini_balance jsclient-ds {
+		provider openai
+		base_url %s
+		api_keys %s
+		model_map gemini-2.5-flash deepseek-chat
+		database %s
+	}
+`, oa.URL, oaKey, filepath.Join(dir, "ds.db")))+fmt.Sprintf(`
+http://localhost:%d {
+	gemini_balance %s {
+		api_keys %s
+		allowed_tokens %s
+		database %s
+		base_url %s
+		fallback jsclient-ds
+	}
+}
+`, httpPort, poolName, poolKey, clientToken, filepath.Join(dir, "pool.db"), up.URL), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Cleanup(func() {
+		ports.Unload(t, func() bool {
+			return caddymodule.LookupPool(poolName) == nil && caddymodule.LookupPool("jsclient-ds") == nil
+		})
+	})
+	r := runScript(t, node, "fallback.mjs", rootURL)
+
+	var plain struct {
+		Text, Finish string
+		Total        int
+	}
+	if r.call(t, "genai generateContent").result(t, &plain) &&
+		(plain.Text != "Hello from deepseek-chat. You said: plain" || plain.Finish != "STOP" || plain.Total == 0) {
+		t.Errorf("genai generateContent: %+v", plain)
+	}
+	var stream struct {
+		Text, Finish string
+		Chunks       int
+	}
+	if r.call(t, "genai generateContentStream").result(t, &stream) &&
+		(stream.Text != "Hello from deepseek-chat. You said: streamed" || stream.Chunks < 3 || stream.Finish != "STOP") {
+		t.Errorf("genai stream: %+v", stream)
+	}
+	var tool struct {
+		Call string
+		Args map[string]any
+		Text string
+	}
+	if r.call(t, "genai chat functionCalling").result(t, &tool) &&
+		(tool.Call != "get_weather" || tool.Args["location"] != "Paris" || tool.Text != "The tool said: sunny") {
+		t.Errorf("genai tool loop: %+v", tool)
+	}
+	var chat struct{ Text, Model string }
+	if r.call(t, "openai chat").result(t, &chat) && chat.Text != "Hello from deepseek-chat. You said: hi" {
+		t.Errorf("openai chat: %+v", chat)
+	}
+	var oaStream struct {
+		Text   string
+		Chunks int
+	}
+	if r.call(t, "openai chat stream").result(t, &oaStream) && (oaStream.Text != "Hello from deepseek-chat. You said: hi" || oaStream.Chunks < 3) {
+		t.Errorf("openai stream: %+v", oaStream)
+	}
+	for _, req := range oa.Requests() {
+		if req.Key != oaKey || strings.Contains(string(req.Body), clientToken) {
+			t.Errorf("provider got key %q / the client token in %s", req.Key, req.Body)
+		}
+		if req.Path == "/v1/chat/completions" && req.Model != "deepseek-chat" {
+			t.Errorf("model not mapped: %s", req.Model)
+		}
+	}
 }
