@@ -56,6 +56,7 @@ type Balancer struct {
 
 	route     atomic.Pointer[poolRoute]
 	fallbacks atomic.Pointer[[]*Balancer]
+	alone     []*Balancer // the chain of a pool without fallbacks
 
 	client   atomic.Pointer[upstream.Client]
 	settings atomic.Pointer[Settings]
@@ -99,6 +100,7 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		resources: affinity.New(), shared: newSyncer(), dbName: store.RedactDSN(cfg.DatabasePath),
 	}
 	b.logger = withLevel(logger, b.level)
+	b.alone = []*Balancer{b}
 	if cfg.DatabasePath != "" {
 		st, err := store.Open(cfg.DatabasePath, 0, logger.Named("store"))
 		if err != nil {

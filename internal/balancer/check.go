@@ -35,7 +35,13 @@ type CheckResult struct {
 // reason is marked as the failure policy says; other answers (404 for the
 // test model, 5xx, timeouts) say nothing about the key and change nothing.
 func (b *Balancer) probeKeys(ctx context.Context, keys []*keypool.Key) []CheckResult {
-	results := make([]CheckResult, len(keys))
+	return probeEach(keys, func(k *keypool.Key) CheckResult { return b.checkKey(ctx, k) })
+}
+
+// probeEach runs probe on every key, checkConcurrency at a time, and
+// returns the results in the keys' order.
+func probeEach[T any](keys []*keypool.Key, probe func(*keypool.Key) T) []T {
+	results := make([]T, len(keys))
 	sem := make(chan struct{}, checkConcurrency)
 	var wg sync.WaitGroup
 	for i, k := range keys {
@@ -44,7 +50,7 @@ func (b *Balancer) probeKeys(ctx context.Context, keys []*keypool.Key) []CheckRe
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = b.checkKey(ctx, k)
+			results[i] = probe(k)
 		}()
 	}
 	wg.Wait()
@@ -173,20 +179,7 @@ func (b *Balancer) TestConnection(ctx context.Context, refs []string) (results [
 	if total == 0 {
 		total = len(keys)
 	}
-	results = make([]Probe, len(keys))
-	sem := make(chan struct{}, checkConcurrency)
-	var wg sync.WaitGroup
-	for i, k := range keys {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = b.probe(ctx, k)
-		}()
-	}
-	wg.Wait()
-	return results, unknown, total
+	return probeEach(keys, func(k *keypool.Key) Probe { return b.probe(ctx, k) }), unknown, total
 }
 
 // InvalidKeys lists the keys currently invalid.

@@ -31,10 +31,10 @@ func (b *Balancer) SetFallbacks(pools []*Balancer) { b.fallbacks.Store(&pools) }
 // the pool, then each fallback followed by that pool's own fallbacks, each
 // pool once.
 func (b *Balancer) Chain() []*Balancer {
-	chain := []*Balancer{b}
 	if fb := b.fallbacks.Load(); fb == nil || len(*fb) == 0 {
-		return chain
+		return b.alone // no allocation on the hot path; callers only read it
 	}
+	chain := []*Balancer{b}
 	var walk func(p *Balancer)
 	walk = func(p *Balancer) {
 		fb := p.fallbacks.Load()

@@ -17,6 +17,10 @@ var ErrNoLogs = errors.New("no database: logs are not kept")
 // Stats is the dashboard's data.
 type Stats struct {
 	store.UsageStats
+	// Pool and Provider say whose counts these are: a request served by a
+	// fallback pool is counted (and logged) by that pool.
+	Pool          string         `json:"pool"`
+	Provider      string         `json:"provider"`
 	Keys          keypool.Counts `json:"keys"`
 	DroppedLogs   int64          `json:"dropped_logs"`
 	DatabaseError string         `json:"database_error,omitempty"`
@@ -27,7 +31,7 @@ type Stats struct {
 // database's failure to read.
 func (b *Balancer) Stats(ctx context.Context) (Stats, error) {
 	now := b.now()
-	out := Stats{Keys: b.ring.Counts(now)}
+	out := Stats{Keys: b.ring.Counts(now), Pool: b.name, Provider: string(b.Provider())}
 	if b.store == nil {
 		out.DatabaseError = "no database: statistics are not kept"
 		return out, nil

@@ -90,7 +90,7 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 		}
 		out, fail := p.Do(r.Context(), c)
 		if fail == nil {
-			if i > 0 {
+			if i > 0 && h.Logger != nil {
 				h.Logger.Info("request served by a fallback pool", zap.String("pool", h.Balancer.Name()),
 					zap.String("served_by", p.Name()), zap.String("provider", string(p.Provider())), zap.String("route", call.Route))
 			}
@@ -145,6 +145,9 @@ func adapt(call *balancer.Call, oa *openaiForm, p *balancer.Balancer) (*balancer
 		return nil, false, &notServed{http.StatusNotFound, fmt.Sprintf("a %s pool serves model methods only, not %s", kind, call.Request.Path)}
 	}
 	mapped := p.MapModel(model)
+	if kind == provider.Gemini && mapped == model {
+		return call, false, nil // as it is: no copy on the hot path
+	}
 	c := *call
 	c.Model = mapped
 	switch kind {

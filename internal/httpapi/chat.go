@@ -70,18 +70,12 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 				return answer.HasContent()
 			}
 		}
-		out, via, fail := h.do(r, call, oa)
-		if fail != nil {
-			openaiDialect.writeFailure(w, fail)
+		out := h.doForOpenAI(w, r, call, oa)
+		if out == nil {
 			return
 		}
-		if via.openai {
-			relay(w, r, out)
-			return
-		}
-		raw, err := readAnswer(r, out)
-		if err != nil {
-			openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		raw, ok := readWhole(w, r, out, openaiDialect)
+		if !ok {
 			return
 		}
 		if answer == nil {
@@ -148,13 +142,8 @@ func (s *sseWriter) comment(text string) error {
 
 // chatStream translates a Gemini SSE stream event by event.
 func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm, st *chat.Stream) {
-	out, via, fail := h.do(r, call, oa)
-	if fail != nil {
-		openaiDialect.writeFailure(w, fail)
-		return
-	}
-	if via.openai {
-		relay(w, r, out)
+	out := h.doForOpenAI(w, r, call, oa)
+	if out == nil {
 		return
 	}
 	sse := startSSE(w)

@@ -206,12 +206,36 @@ func (h *Handler) doWhole(w http.ResponseWriter, r *http.Request, call *balancer
 		d.writeFailure(w, fail)
 		return nil, nil, false
 	}
+	raw, ok := readWhole(w, r, out, d)
+	return out, raw, ok
+}
+
+// readWhole reads a successful answer whole; when it is cut short the
+// client gets a 502 in dialect d and ok is false.
+func readWhole(w http.ResponseWriter, r *http.Request, out *balancer.Outcome, d dialect) ([]byte, bool) {
 	raw, err := readAnswer(r, out)
 	if err != nil {
 		d.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
-		return nil, nil, false
+		return nil, false
 	}
-	return out, raw, true
+	return raw, true
+}
+
+// doForOpenAI runs call (and oa) over the chain for an OpenAI client. A
+// failure is written; an OpenAI-compatible pool's answer is relayed as it
+// is. Otherwise the Gemini answer is returned, to be translated; nil when
+// the client has its answer already.
+func (h *Handler) doForOpenAI(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm) *balancer.Outcome {
+	out, via, fail := h.do(r, call, oa)
+	switch {
+	case fail != nil:
+		openaiDialect.writeFailure(w, fail)
+		return nil
+	case via.openai:
+		relay(w, r, out)
+		return nil
+	}
+	return out
 }
 
 // writeTranslated writes a translation's result or its error.
@@ -245,19 +269,13 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request, token strin
 			Method: http.MethodPost, Path: "/models/" + url.PathEscape(res.Upstream) + ":batchEmbedContents",
 			Body: openai.EmbeddingsToGemini(res.Upstream, chunk, req.Dimensions), Header: http.Header{"Content-Type": {"application/json"}},
 		}}
-		out, via, fail := h.do(r, call, oa)
-		if fail != nil {
-			openaiDialect.writeFailure(w, fail)
+		// An OpenAI-compatible pool embeds every input at once.
+		out := h.doForOpenAI(w, r, call, oa)
+		if out == nil {
 			return
 		}
-		if via.openai {
-			// The provider embedded every input at once.
-			relay(w, r, out)
-			return
-		}
-		raw, err := readAnswer(r, out)
-		if err != nil {
-			openaiDialect.writeError(w, http.StatusBadGateway, "upstream answer interrupted: "+redactRelayErr(out, err), "")
+		raw, ok := readWhole(w, r, out, openaiDialect)
+		if !ok {
 			return
 		}
 		v, err := openai.ParseGeminiEmbeddings(raw)
