@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
 
@@ -139,6 +140,12 @@ func (h *Handler) unmarshalStructural(d *caddyfile.Dispenser) error {
 		return d.Errf("unknown gemini_balance option %q", opt)
 	case len(args) != 1:
 		return d.Errf("%s takes one value, got %d", opt, len(args))
+	case opt == "provider":
+		if _, err := provider.Parse(args[0]); err != nil {
+			return d.Errf("%v", err) // at adapt time, with the line
+		}
+		h.Provider = args[0]
+		return nil
 	case str != nil:
 		*str = args[0]
 		return nil

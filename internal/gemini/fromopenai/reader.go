@@ -56,6 +56,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 func (r *Reader) fill() {
 	var err error
 	r.event, err = gemini.AppendEvent(r.event[:0], r.src)
+	if err != nil && err != io.EOF {
+		// The event was cut by the read error: half a chunk is not translated.
+		r.err = err
+		return
+	}
 	var out []byte
 	var terr error
 	if data := gemini.EventData(r.event); len(bytes.TrimSpace(data)) > 0 {
@@ -65,12 +70,9 @@ func (r *Reader) fill() {
 		out, terr = r.st.Close(out)
 	}
 	r.pending = r.frame(out)
-	switch {
-	case terr != nil || err == io.EOF:
+	if terr != nil || err == io.EOF {
 		r.pending = append(r.pending, r.end()...)
 		r.err = io.EOF
-	case err != nil:
-		r.err = err
 	}
 }
 
