@@ -75,7 +75,7 @@ func (c *Console) Serve(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // pages are the console's HTML pages by path below the prefix.
-var pages = map[string]string{"/": "dashboard", "/keys": "keys", "/settings": "settings", "/logs": "logs"}
+var pages = map[string]string{"/": "dashboard", "/keys": "keys", "/settings": "settings", "/logs": "logs", "/providers": "providers"}
 
 func (c *Console) route(w http.ResponseWriter, r *http.Request, rest string) {
 	h := w.Header()
@@ -228,13 +228,28 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request, tokenHash [32
 			return
 		}
 	}
-	// The console manages its own pool only.
-	own := c.prefix + "/api/pools/" + c.b.Name() + "/"
-	if !strings.HasPrefix(r.URL.Path, own) {
-		writeJSONError(w, http.StatusNotFound, "the console serves only the routes of pool "+strconv.Quote(c.b.Name())+" under "+own)
-		return
+	// The console manages its own pool and the pools it falls back to (its
+	// chain), and lists those.
+	base := c.prefix + "/api/pools"
+	if r.URL.Path != base || !safeMethod(r.Method) {
+		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, base+"/"), "/")
+		if !strings.HasPrefix(r.URL.Path, base+"/") || c.chainPool(name) == nil {
+			writeJSONError(w, http.StatusNotFound, "the console serves only the routes of pool "+strconv.Quote(c.b.Name())+
+				" and of the pools it falls back to, under "+base+"/{pool}/")
+			return
+		}
 	}
 	c.api.ServeHTTP(w, r)
+}
+
+// chainPool is the pool of the console's chain named name, or nil.
+func (c *Console) chainPool(name string) *balancer.Balancer {
+	for _, p := range c.b.Chain() {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // lockoutKey is what login failures are counted by: the address, or for

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/adminapi"
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
@@ -78,7 +79,8 @@ func setup(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	api := adminapi.New(func(*http.Request) []*balancer.Balancer { return []*balancer.Balancer{b} })
+	// As caddymodule mounts it: the console manages its pool's chain.
+	api := adminapi.New(func(*http.Request) []*balancer.Balancer { return b.Chain() })
 	c := New(prefix, b, api, nil)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !c.Serve(w, r) {
@@ -196,6 +198,7 @@ func (e *env) routes() []route {
 		{method: "GET", path: prefix + "/keys", page: true},
 		{method: "GET", path: prefix + "/settings", page: true},
 		{method: "GET", path: prefix + "/logs", page: true},
+		{method: "GET", path: prefix + "/providers", page: true},
 		{method: "HEAD", path: prefix + "/logs", page: true},
 		{method: "GET", path: prefix + "/no-such-page", page: true},
 		{method: "POST", path: prefix + "/keys"},
@@ -221,6 +224,7 @@ func (e *env) routes() []route {
 		{method: "DELETE", path: "/logs/errors", body: `{"all": true}`},
 		{method: "DELETE", path: "/logs/requests", body: `{"ids": [1]}`},
 		{method: "GET", path: "/health"},
+		{method: "POST", path: "/test", body: `{}`},
 	}
 	for _, r := range api {
 		r.path = e.api(r.path)
@@ -563,14 +567,65 @@ func TestSessionsSurviveAReload(t *testing.T) {
 	}
 }
 
-func TestConsoleServesOnlyItsOwnPool(t *testing.T) {
+// TestConsoleServesOnlyItsChain: the console lists and manages its own pool
+// and the pools it falls back to, and no other pool.
+func TestConsoleServesOnlyItsChain(t *testing.T) {
 	e := defaultSetup(t)
+	fb, err := balancer.Open(balancer.Config{Name: poolName(t) + "-fb", Keys: []string{"sk-fallback-0000000000000000000001"},
+		Settings: settings.DefaultsFor(provider.OpenAI), Provider: provider.OpenAI}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fb.Close() })
 	ck, _ := e.login(adminToken)
-	for _, p := range []string{prefix + "/api/pools", prefix + "/api/pools/other/keys", prefix + "/api/", prefix + "/api"} {
+	get := func(p string) (int, string) {
 		resp, body := e.do(req{method: "GET", path: p, cookies: []*http.Cookie{ck}})
-		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"error"`) {
-			t.Fatalf("%s: %d %s", p, resp.StatusCode, body)
+		return resp.StatusCode, body
+	}
+	for _, p := range []string{prefix + "/api/pools/" + fb.Name() + "/keys", prefix + "/api/pools/other/keys", prefix + "/api/", prefix + "/api"} {
+		if status, body := get(p); status != http.StatusNotFound || !strings.Contains(body, `"error"`) {
+			t.Fatalf("before the fallback is set, %s: %d %s", p, status, body)
 		}
+	}
+	e.b.SetFallbacks([]*balancer.Balancer{fb})
+
+	status, body := get(prefix + "/api/pools")
+	var list []adminapi.PoolSummary
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil || len(list) != 2 {
+		t.Fatalf("pool list: %d %s", status, body)
+	}
+	for _, p := range list {
+		if p.Name == e.b.Name() && (p.Provider != "gemini" || !slices.Equal(p.Chain, []string{e.b.Name(), fb.Name()})) {
+			t.Errorf("own pool: %+v", p)
+		}
+		if p.Name == fb.Name() && p.Provider != "openai" {
+			t.Errorf("fallback pool: %+v", p)
+		}
+	}
+	if status, body := get(prefix + "/api/pools/" + fb.Name() + "/keys"); status != http.StatusOK || !strings.Contains(body, `"total":1`) {
+		t.Errorf("the fallback's keys: %d %s", status, body)
+	}
+	for _, p := range []string{prefix + "/api/pools/other/keys", prefix + "/api/pools/other", prefix + "/api/", prefix + "/api"} {
+		if status, body := get(p); status != http.StatusNotFound || !strings.Contains(body, `"error"`) {
+			t.Errorf("%s: %d %s", p, status, body)
+		}
+	}
+
+	// A page names the pool it manages; the nav keeps it.
+	status, body = get(prefix + "/keys?pool=" + fb.Name())
+	if status != http.StatusOK || !strings.Contains(body, `<meta name="gb-pool" content="`+fb.Name()+`">`) ||
+		!strings.Contains(body, `<meta name="gb-provider" content="openai">`) ||
+		!strings.Contains(body, `href="/admin/settings?pool=`+fb.Name()+`"`) {
+		t.Errorf("keys page of the fallback: %d\n%s", status, body)
+	}
+	status, body = get(prefix + "/keys?pool=other")
+	if status != http.StatusOK || !strings.Contains(body, `<meta name="gb-pool" content="`+e.b.Name()+`">`) ||
+		!strings.Contains(body, `<meta name="gb-provider" content="gemini">`) {
+		t.Errorf("keys page of an unknown pool shows the console's own: %d\n%s", status, body)
+	}
+	status, body = get(prefix + "/providers")
+	if status != http.StatusOK || !strings.Contains(body, `aria-current="page" data-i18n="nav.providers"`) || !strings.Contains(body, "providers.") {
+		t.Errorf("providers page: %d\n%s", status, body)
 	}
 }
 

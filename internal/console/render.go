@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -14,11 +15,17 @@ import (
 // view is what the templates see.
 type view struct {
 	Prefix string
-	Pool   string
-	Page   string // dashboard, keys, settings, logs, login, message
-	CSRF   string
-	Nonce  string
-	Next   string
+	Pool   string // the pool the page manages: the console's own or one of its chain
+	Own    string // the console's own pool
+	// Provider is the managed pool's provider (gemini, vertex_express, openai).
+	Provider string
+	// PoolQuery is "?pool=<name>" when the page manages a pool of the chain
+	// other than the console's own, so the nav keeps it; else "".
+	PoolQuery string
+	Page      string // dashboard, keys, settings, logs, login, message
+	CSRF      string
+	Nonce     string
+	Next      string
 	// A message for the login or message page: its dictionary key (the
 	// browser translates it), its English text and its one argument.
 	MsgKey  string
@@ -45,7 +52,7 @@ var templates = func() map[string]*template.Template {
 	}
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html"))
 	out := map[string]*template.Template{}
-	for _, page := range []string{"dashboard", "keys", "settings", "logs"} {
+	for _, page := range []string{"dashboard", "keys", "settings", "logs", "providers"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(files, "templates/"+page+".html"))
 		out[page] = t
 	}
@@ -63,7 +70,10 @@ func templateFiles() []string {
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view, frameable bool) {
-	v.Prefix, v.Pool, v.Status = c.prefix, c.b.Name(), status
+	v.Prefix, v.Own, v.Status = c.prefix, c.b.Name(), status
+	if v.Pool == "" {
+		v.Pool, v.Provider = c.b.Name(), string(c.b.Provider())
+	}
 	if v.Nonce == "" {
 		v.Nonce = randomHex(16)
 	}
@@ -96,8 +106,16 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 }
 
+// renderPage shows a page of the console's pool or, with ?pool=<name>, of
+// a pool it falls back to (an unknown name shows the console's own pool).
 func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, s *session) {
-	c.render(w, r, http.StatusOK, page, view{CSRF: s.csrf}, false)
+	v := view{CSRF: s.csrf}
+	if name := r.URL.Query().Get("pool"); name != "" && name != c.b.Name() && page != "providers" {
+		if p := c.chainPool(name); p != nil {
+			v.Pool, v.Provider, v.PoolQuery = p.Name(), string(p.Provider()), "?pool="+url.QueryEscape(p.Name())
+		}
+	}
+	c.render(w, r, http.StatusOK, page, v, false)
 }
 
 // renderLogin shows the login page, with the message msgKey when not "".

@@ -11,6 +11,8 @@
   var GB = {
     prefix: meta('gb-prefix'),
     pool: meta('gb-pool'),
+    ownPool: meta('gb-own-pool') || meta('gb-pool'),
+    provider: meta('gb-provider') || 'gemini',
     page: meta('gb-page'),
     csrf: meta('csrf-token'),
     pages: {},
@@ -197,21 +199,35 @@
   ApiError.prototype = Object.create(Error.prototype);
   GB.ApiError = ApiError;
 
-  GB.apiURL = function (path) {
-    return GB.prefix + '/api/pools/' + encodeURIComponent(GB.pool) + path;
+  // poolURL is the console API URL of a route of pool ("" for the list of
+  // pools).
+  GB.poolURL = function (pool, path) {
+    return GB.prefix + '/api/pools' + (pool ? '/' + encodeURIComponent(pool) : '') + (path || '');
+  };
+  GB.apiURL = function (path) { return GB.poolURL(GB.pool, path); };
+
+  // keepPool adds the managed pool to a page's query when it is not the
+  // console's own, so a reload or a shared link manages the same pool.
+  GB.keepPool = function (params) {
+    if (GB.pool && GB.pool !== GB.ownPool) params.set('pool', GB.pool);
+    return params;
   };
 
   // api calls the pool's admin route path ("/keys?page=2"); it resolves with
   // the JSON answer or rejects with an ApiError carrying the server's own
   // error text (and its per-field messages).
-  GB.api = function (method, path, body) {
+  GB.api = function (method, path, body) { return GB.request(method, GB.apiURL(path), body); };
+  // apiFor calls a route of another pool of the chain.
+  GB.apiFor = function (pool, method, path, body) { return GB.request(method, GB.poolURL(pool, path), body); };
+
+  GB.request = function (method, url, body) {
     var opts = { method: method, credentials: 'same-origin', headers: { 'Accept': 'application/json' } };
     if (method !== 'GET' && method !== 'HEAD') opts.headers['X-CSRF-Token'] = GB.csrf;
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
     }
-    return fetch(GB.apiURL(path), opts).then(function (resp) {
+    return fetch(url, opts).then(function (resp) {
       return resp.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }

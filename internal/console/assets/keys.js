@@ -4,6 +4,23 @@
   'use strict';
   var el = GB.el, t = GB.t;
   var KEY_RE = /AIza[0-9A-Za-z_\-]{35}/g;
+  // A Gemini pool finds Google API keys in any text; other providers' keys
+  // (sk-…, Vertex express keys) have no one shape, so there every token of
+  // 20 characters or more between spaces, commas or semicolons counts and
+  // the server checks each one's shape.
+  var ANY_SHAPE = GB.provider !== 'gemini';
+
+  function keysIn(text) {
+    var found;
+    if (!ANY_SHAPE) {
+      found = text.match(KEY_RE) || [];
+    } else {
+      found = text.split(/[\s,;]+/).map(function (w) {
+        return w.replace(/^["'`(\[{<]+|["'`)\]}>]+$/g, '');
+      }).filter(function (w) { return w.length >= 20 && w.length <= 256; });
+    }
+    return Array.from(new Set(found));
+  }
   var BATCH = 50;
 
   var state = { page: 1, limit: 50, status: '', q: '' };
@@ -21,7 +38,7 @@
   }
 
   function writeURL() {
-    var p = new URLSearchParams();
+    var p = GB.keepPool(new URLSearchParams());
     if (state.status) p.set('status', state.status);
     if (state.q) p.set('q', state.q);
     if (state.page > 1) p.set('page', state.page);
@@ -177,9 +194,9 @@
   function addKeys() {
     var text = GB.$('add-text').value;
     var box = GB.$('add-result');
-    if (!text.trim()) { GB.fill(box, GB.alertBox('warn', t('keys.addEmpty'))); return; }
+    if (!text.trim() || (ANY_SHAPE && !keysIn(text).length)) { GB.fill(box, GB.alertBox('warn', t('keys.addEmpty'))); return; }
     setBusy(true);
-    GB.api('POST', '/keys', { text: text }).then(function (r) {
+    GB.api('POST', '/keys', ANY_SHAPE ? { keys: keysIn(text) } : { text: text }).then(function (r) {
       var parts = [t('keys.addedN', { n: GB.num(r.added) }), t('keys.dupN', { n: GB.num(r.duplicates) }),
         t('keys.rejectedN', { n: GB.num((r.rejected || []).length) })];
       var out = [GB.alertBox(r.added ? 'ok' : 'warn', parts.join(' · '))];
@@ -196,8 +213,7 @@
   }
 
   function foundCount() {
-    var m = GB.$('add-text').value.match(KEY_RE);
-    var n = m ? new Set(m).size : 0;
+    var n = keysIn(GB.$('add-text').value).length;
     GB.$('add-found').textContent = GB.$('add-text').value ? t('keys.foundN', { n: n }) : '';
   }
 
@@ -303,6 +319,11 @@
   }
 
   GB.register('keys', function () {
+    if (ANY_SHAPE) {
+      GB.$('add-help').setAttribute('data-i18n', 'keys.addHelpAny');
+      GB.$('add-text').setAttribute('data-i18n-placeholder', 'keys.addPlaceholderAny');
+      GB.applyI18n(GB.$('add-panel'));
+    }
     readURL();
     GB.$('q').value = state.q;
     GB.$('status').value = state.status;

@@ -70,7 +70,7 @@
   }
 
   function writeURL() {
-    var p = new URLSearchParams();
+    var p = GB.keepPool(new URLSearchParams());
     p.set('tab', state.kind);
     FILTERS.forEach(function (f) { if (state.f[f]) p.set(f, state.f[f]); });
     if (state.sort !== '-time') p.set('sort', state.sort);

@@ -11,9 +11,9 @@
     'allowed_tokens', 'auth_token',
     'search_models', 'image_models', 'thinking_models', 'thinking_budgets', 'filtered_models', 'safety_settings',
     'code_execution', 'url_context', 'show_search_link', 'show_thinking', 'fake_stream', 'fake_stream_interval',
-    'retry_empty', 'paid_key', 'image_model', 'tts_model', 'tts_voice',
+    'model_map', 'retry_empty', 'paid_key', 'image_model', 'tts_model', 'tts_voice',
     'log_level', 'error_log_days', 'request_log_days', 'record_request_body'];
-  var TEXTAREA = { list: true, map: true, budgets: true, safety: true, json: true };
+  var TEXTAREA = { list: true, map: true, budgets: true, modelmap: true, safety: true, json: true };
 
   var views = null;   // name -> {value, default, source, type, group, help, choices, masked}
   var loadError = null;
@@ -25,6 +25,7 @@
     switch (type) {
       case 'list': return (v || []).join('\n');
       case 'map':
+      case 'modelmap':
       case 'budgets': return Object.keys(v || {}).sort().map(function (k) { return k + '=' + v[k]; }).join('\n');
       case 'safety': return (v || []).map(function (x) { return x.category + '=' + x.threshold; }).join('\n');
       case 'bool': return v ? 'true' : 'false';
@@ -36,7 +37,7 @@
 
   // short is a one-line form for "saved: a → b" messages.
   function short(type, v) {
-    var s = type === 'list' || type === 'map' || type === 'budgets' || type === 'safety' ? toText(type, v).split('\n').filter(Boolean).join(', ') : toText(type, v);
+    var s = type === 'list' || type === 'map' || type === 'modelmap' || type === 'budgets' || type === 'safety' ? toText(type, v).split('\n').filter(Boolean).join(', ') : toText(type, v);
     if (s === '') s = t('set.empty');
     return s.length > 80 ? s.slice(0, 79) + '…' : s;
   }
@@ -52,12 +53,14 @@
     switch (type) {
       case 'list': return lines(text);
       case 'map':
+      case 'modelmap':
       case 'budgets':
         out = {};
         lines(text).forEach(function (l) {
           var i = l.indexOf('=');
           if (i <= 0) throw new Error(t('set.badPair', { line: l }));
           var k = l.slice(0, i).trim(), v = l.slice(i + 1).trim();
+          if (type === 'modelmap' && (!k || !v || /\s/.test(k) || /\s/.test(v))) throw new Error(t('set.badModelMap', { line: l }));
           if (type === 'budgets') {
             if (!/^-?\d+$/.test(v)) throw new Error(t('set.badBudget', { line: l }));
             v = parseInt(v, 10);
