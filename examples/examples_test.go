@@ -70,12 +70,16 @@ func envVars(src []byte) []string {
 	return names
 }
 
-// fakeValue gives each variable a plausible value: a port, a key list, or a
-// token distinct from every other (auth_token must differ from client tokens).
+// fakeValue gives each variable a plausible value: a port, a key list (sk-…
+// for OpenAI-compatible providers), or a token distinct from every other
+// (auth_token must differ from client tokens).
 func fakeValue(name string) string {
 	switch {
 	case name == "PORT":
 		return "8123"
+	case strings.HasPrefix(name, "DEEPSEEK_") || strings.HasPrefix(name, "OPENAI_"):
+		// Keys of OpenAI-compatible providers are shaped sk-….
+		return "sk-fake0000000000000000000000000001, sk-fake0000000000000000000000000002"
 	case strings.Contains(name, "API_KEYS"):
 		return "AIzaSyFAKE0000000000000000000000000001, AIzaSyFAKE0000000000000000000000000002"
 	default:

@@ -33,8 +33,8 @@ import (
 //     caller reads Gemini's answer whatever served it.
 //
 // A pool that cannot take the request in any form is skipped. Calls bound
-// to one key (a paid key, a file's owner) and streamed uploads never fall
-// back.
+// to one key (a paid key, a file's owner), streamed uploads, and calls that
+// create or list files, caches, batches and operations never fall back.
 
 // openaiForm is an OpenAI client's request as an OpenAI-compatible pool
 // takes it: the client's body, whose "model" each pool renames.
@@ -70,7 +70,7 @@ func (e *notServed) Error() string { return e.msg }
 // answered.
 func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*balancer.Outcome, served, *balancer.Failure) {
 	chain := h.Balancer.Chain()
-	if call.FixedKey != nil || call.OwnerKey != nil || call.Request.BodyReader != nil {
+	if call.FixedKey != nil || call.OwnerKey != nil || call.Request.BodyReader != nil || bindsResource(call) {
 		chain = chain[:1]
 	}
 	var last *balancer.Failure
@@ -173,6 +173,22 @@ func adapt(call *balancer.Call, oa *openaiForm, p *balancer.Balancer) (*balancer
 		Header: http.Header{"Content-Type": {"application/json"}}}
 	c.Convert = func(resp *http.Response) error { return fromOpenAIAnswer(resp, model, stream, array) }
 	return &c, false, nil
+}
+
+// resourceActions are model methods whose answer names a batch or an
+// operation that stays with the key that created it.
+var resourceActions = map[string]bool{"batchGenerateContent": true, "asyncBatchEmbedContent": true, "predictLongRunning": true}
+
+// bindsResource reports whether call creates, lists or names a file,
+// cached content, batch or operation (or a model list): such a call stays
+// with its pool, whose keys own what it names. Model methods and Google's
+// OpenAI-compatible endpoint may fall back.
+func bindsResource(call *balancer.Call) bool {
+	if strings.HasPrefix(call.Request.Path, "/openai/") {
+		return false
+	}
+	_, action, ok := modelMethod(call.Request.Path)
+	return !ok || resourceActions[action]
 }
 
 // modelMethod reads a Gemini model method's path, /models/{m}:{action}.

@@ -435,3 +435,25 @@ func TestDoGeminiFallsBackToVertex(t *testing.T) {
 		t.Errorf("vertex received %+v", reqs)
 	}
 }
+
+// Calls that create, list or name files, caches, batches and operations
+// stay with their pool: the keys of another pool do not own what they name.
+func TestBindsResource(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/models/gemini-2.5-flash:generateContent":          false,
+		"/models/gemini-2.5-flash:streamGenerateContent":    false,
+		"/openai/chat/completions":                          false,
+		"/models/gemini-2.5-flash:batchGenerateContent":     true,
+		"/models/veo-3:predictLongRunning":                  true,
+		"/models/text-embedding-004:asyncBatchEmbedContent": true,
+		"/files":           true,
+		"/cachedContents":  true,
+		"/batches/abc":     true,
+		"/models":          true,
+		"/models/gemini-x": true,
+	} {
+		if got := bindsResource(&balancer.Call{Request: upstream.Request{Path: path}}); got != want {
+			t.Errorf("%s: binds a resource %v, want %v", path, got, want)
+		}
+	}
+}
