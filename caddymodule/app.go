@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/metrics"
 )
 
 func init() {
@@ -43,6 +44,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision opens (or, on a reload, re-configures) the declared pools.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if err := metrics.Register(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	a.declared = map[string]*balancer.Balancer{}
 	a.all = map[string]*balancer.Balancer{}
 	for _, p := range a.Pools {

@@ -20,6 +20,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/console"
 	"github.com/gemini-balance/gemini_balance/internal/httpapi"
 	"github.com/gemini-balance/gemini_balance/internal/keylist"
+	"github.com/gemini-balance/gemini_balance/internal/metrics"
 	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 )
@@ -68,6 +69,7 @@ type Handler struct {
 	Options map[string]json.RawMessage `json:"-"`
 
 	api     *httpapi.Handler
+	metrics *metrics.Pool
 	console *console.Console
 	logger  *zap.Logger
 	keyed   string // the UsagePool key this instance holds
@@ -145,7 +147,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			app.adopt(b)
 		}
 	}
-	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger}
+	if err := metrics.Register(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	h.metrics = metrics.ForPool(b.Name())
+	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger,
+		Observe: observe}
 	if h.Console != "off" {
 		// The console manages its pool and the pools it falls back to.
 		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return b.Chain() })
@@ -220,13 +227,24 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP answers the module's routes and passes every other path on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if h.console != nil && h.console.Serve(w, r) {
-		return nil
+	sw := statusWriters.Get().(*statusWriter)
+	sw.ResponseWriter, sw.code = w, 0
+	defer func() {
+		sw.ResponseWriter = nil
+		statusWriters.Put(sw)
+	}()
+	var route string
+	switch {
+	case h.console != nil && h.console.Serve(sw, r):
+		route = metrics.RouteAdmin
+	case h.api.Serve(sw, r):
+		route = httpapi.RouteOf(r)
+	default:
+		return next.ServeHTTP(w, r)
 	}
-	if h.api.Serve(w, r) {
-		return nil
-	}
-	return next.ServeHTTP(w, r)
+	servedBy, _ := caddyhttp.GetVar(r.Context(), varServedBy).(string)
+	h.metrics.Request(route, sw.status(), servedBy)
+	return nil
 }
 
 // Interface guards

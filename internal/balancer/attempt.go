@@ -20,6 +20,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/failure"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/metrics"
 	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
@@ -104,6 +105,7 @@ func (o *Outcome) Finish(relayErr error, clientCtxErr error, usage gemini.Usage)
 		}
 	}
 	o.b.logRequest(o.call, o.Key, status, o.start, o.Attempt, usage)
+	o.b.metrics.Duration(time.Since(o.start))
 }
 
 // Failure is the answer for a client when no attempt succeeded.
@@ -125,6 +127,9 @@ type Failure struct {
 	// Note, when set, is added to the message: what earlier pools of a
 	// fallback chain answered.
 	Note string
+	// Attempts is how many upstream attempts were sent (in all pools of a
+	// fallback chain, once the chain is done).
+	Attempts int
 }
 
 // Message is the error message inside Body.
@@ -191,6 +196,15 @@ type lastAttempt struct {
 // allows. It returns either a successful attempt to relay or the answer to
 // give the client.
 func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
+	out, f, attempts := b.attempts(ctx, call)
+	if f != nil {
+		f.Attempts = attempts
+	}
+	return out, f
+}
+
+// attempts is Do's loop; it also says how many attempts were sent.
+func (b *Balancer) attempts(ctx context.Context, call *Call) (*Outcome, *Failure, int) {
 	set := b.settings.Load()
 	client := b.client.Load()
 	maxAttempts := 1 + set.MaxRetries
@@ -203,7 +217,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 	}
 	if call.OwnerKey != nil {
 		if f := b.ownerUnavailable(call); f != nil {
-			return nil, f
+			return nil, f, 0
 		}
 	}
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
@@ -215,7 +229,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 		if k == nil {
 			var err error
 			if k, err = b.ring.Pick(call.Model, now, tried); err != nil {
-				return nil, b.noKeyFailure(err, last, call.Model)
+				return nil, b.noKeyFailure(err, last, call.Model), len(tried)
 			}
 		}
 		tried = append(tried, k)
@@ -240,7 +254,7 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 			var perr error
 			switch {
 			case call.Accept != nil:
-				body, whole, perr = acceptAnswer(body, resp.ContentLength, call)
+				body, whole, perr = acceptAnswer(body, resp.Body, resp.ContentLength, call)
 			case call.Stream:
 				// Wait for the first byte so a stream that fails before
 				// anything reaches the client is retried on another key.
@@ -263,7 +277,9 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 				break
 			}
 			k.MarkSuccess(now)
-			return &Outcome{Resp: resp, Body: body, Whole: whole, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start, reader: reader}, nil
+			b.metrics.Attempt(metrics.Success, attempt)
+			b.metrics.FirstByte(time.Since(start))
+			return &Outcome{Resp: resp, Body: body, Whole: whole, Key: k, Attempt: attempt, b: b, call: call, attempt: at, start: start, reader: reader}, nil, attempt
 		default:
 			raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
@@ -277,6 +293,8 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 		b.applyVerdict(call, k, v, la, now)
 		if v.Action != failure.ClientGone {
 			b.logRequest(call, k, v.Status, start, attempt, gemini.Usage{})
+			b.metrics.Attempt(outcomeOf(v), attempt)
+			b.metrics.Duration(time.Since(start))
 		}
 		if !v.Action.Retry() {
 			break
@@ -286,10 +304,31 @@ func (b *Balancer) Do(ctx context.Context, call *Call) (*Outcome, *Failure) {
 	// resting: say so, with the earliest return, as when no key is left.
 	if last != nil && last.verdict.Action == failure.Cooldown && call.FixedKey == nil && call.OwnerKey == nil {
 		if at := b.ring.EarliestReturn(call.Model, b.now()); !at.IsZero() {
-			return nil, b.noKeyFailure(&keypool.NoKeyError{Reason: keypool.AllCooling, Model: call.Model, RetryAt: at, Total: b.ring.Len()}, last, call.Model)
+			return nil, b.noKeyFailure(&keypool.NoKeyError{Reason: keypool.AllCooling, Model: call.Model, RetryAt: at, Total: b.ring.Len()}, last, call.Model), len(tried)
 		}
 	}
-	return nil, b.lastFailure(last, call.Model)
+	return nil, b.lastFailure(last, call.Model), len(tried)
+}
+
+// outcomeOf is an attempt's outcome as the metrics name it.
+func outcomeOf(v failure.Verdict) string {
+	switch v.Action {
+	case failure.Success:
+		return metrics.Success
+	case failure.ClientError:
+		return metrics.ClientError
+	case failure.Cooldown:
+		return metrics.Cooldown
+	case failure.Invalid, failure.Failure:
+		return metrics.Invalid
+	}
+	switch v.Kind {
+	case failure.KindTimeout:
+		return metrics.Timeout
+	case failure.KindConnection:
+		return metrics.Connection
+	}
+	return metrics.Transient
 }
 
 // convertAnswer runs call.Convert on a 2xx answer; when it fails, the
@@ -347,8 +386,8 @@ var errEmptyAnswer = errors.New("empty answer")
 const maxAcceptBuffer = 64 << 20
 
 // acceptAnswer reads ahead until call.Accept accepts the answer and returns a
-// reader that replays what was read followed by the rest.
-func acceptAnswer(body *bufio.Reader, length int64, call *Call) (*bufio.Reader, []byte, error) {
+// reader that replays what was read followed by the rest. body reads raw.
+func acceptAnswer(body *bufio.Reader, raw io.Reader, length int64, call *Call) (*bufio.Reader, []byte, error) {
 	if !call.Stream {
 		raw, err := readall.Sized(io.LimitReader(body, maxAcceptBuffer), length, maxAcceptBuffer)
 		if err != nil {
@@ -367,7 +406,7 @@ func acceptAnswer(body *bufio.Reader, length int64, call *Call) (*bufio.Reader, 
 		event, err := gemini.ReadEvent(body)
 		held = append(held, event...)
 		if len(bytes.TrimSpace(event)) > 0 && call.Accept(event) {
-			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil, nil
+			return replayHeld(body, held, raw), nil, nil
 		}
 		if err == io.EOF {
 			return nil, nil, errEmptyAnswer
@@ -376,7 +415,17 @@ func acceptAnswer(body *bufio.Reader, length int64, call *Call) (*bufio.Reader, 
 			return nil, nil, err
 		}
 	}
-	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), body), streamBufferSize), nil, nil
+	return replayHeld(body, held, raw), nil, nil
+}
+
+// replayHeld makes the (pooled) reader replay held, then what it had
+// buffered past it, then the rest of raw: a second buffered reader on top
+// would be held for the stream's whole life.
+func replayHeld(body *bufio.Reader, held []byte, raw io.Reader) *bufio.Reader {
+	buffered, _ := body.Peek(body.Buffered())
+	held = append(held, buffered...)
+	body.Reset(io.MultiReader(bytes.NewReader(held), raw))
+	return body
 }
 
 func (b *Balancer) errorVerdict(err error, ctx context.Context, at *attemptTimer, client *upstream.Client) failure.Verdict {

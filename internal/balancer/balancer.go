@@ -18,6 +18,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/affinity"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
+	"github.com/gemini-balance/gemini_balance/internal/metrics"
 	"github.com/gemini-balance/gemini_balance/internal/models"
 	"github.com/gemini-balance/gemini_balance/internal/provider"
 	"github.com/gemini-balance/gemini_balance/internal/secret"
@@ -57,6 +58,8 @@ type Balancer struct {
 	route     atomic.Pointer[poolRoute]
 	fallbacks atomic.Pointer[[]*Balancer]
 	alone     []*Balancer // the chain of a pool without fallbacks
+	metrics   *metrics.Pool
+	dbErrors  atomic.Int64 // failed database operations, for the metrics
 
 	client   atomic.Pointer[upstream.Client]
 	settings atomic.Pointer[Settings]
@@ -101,16 +104,19 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 	}
 	b.logger = withLevel(logger, b.level)
 	b.alone = []*Balancer{b}
+	b.metrics = metrics.ForPool(cfg.Name)
 	if cfg.DatabasePath != "" {
 		st, err := store.Open(cfg.DatabasePath, 0, logger.Named("store"))
 		if err != nil {
 			b.dbErr = err
 			logger.Error("database unavailable: keys and logs are kept in memory only",
 				zap.String("database", store.RedactDSN(cfg.DatabasePath)), zap.Error(err))
+			b.dbErrors.Add(1)
 		} else {
 			b.store = st
 			if err := b.restoreKeys(); err != nil {
 				logger.Error("cannot load keys from the database", zap.Error(err))
+				b.dbErrors.Add(1)
 			}
 			b.restoreResources()
 		}
@@ -195,6 +201,7 @@ func (b *Balancer) syncStoredKeys(added, removed []*keypool.Key) {
 	defer cancel()
 	if err := b.insertKeys(ctx, added); err != nil {
 		b.logger.Error("cannot store new keys", zap.Error(err))
+		b.dbErrors.Add(1)
 	}
 	if len(removed) > 0 {
 		ids := make([]string, len(removed))
@@ -203,6 +210,7 @@ func (b *Balancer) syncStoredKeys(added, removed []*keypool.Key) {
 		}
 		if _, err := b.store.DeleteKeys(ctx, b.name, ids); err != nil {
 			b.logger.Error("cannot delete removed keys", zap.Error(err))
+			b.dbErrors.Add(1)
 		}
 	}
 }
@@ -384,6 +392,7 @@ func (b *Balancer) persist() {
 		msg := err.Error()
 		if old := b.persistErr.Swap(&msg); old == nil {
 			b.logger.Error("cannot save key state; will retry", zap.Error(err))
+			b.dbErrors.Add(1)
 		}
 		return
 	}

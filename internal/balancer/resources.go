@@ -41,6 +41,7 @@ func (b *Balancer) restoreResources() {
 	list, err := b.storedResources()
 	if err != nil {
 		b.logger.Error("cannot load file, cache and batch owners from the database", zap.Error(err))
+		b.dbErrors.Add(1)
 		return
 	}
 	b.resources.Load(list, b.now())
@@ -65,6 +66,7 @@ func (b *Balancer) catchUpResources() {
 	list, err := b.storedResources()
 	if err != nil {
 		b.logger.Warn("cannot read file, cache and batch owners of other instances", zap.Error(err))
+		b.dbErrors.Add(1)
 		return
 	}
 	if n := b.resources.LoadMissing(list, b.now()); n > 0 {
@@ -168,6 +170,7 @@ func (b *Balancer) flushResources() {
 	if err := b.store.SaveResources(ctx, b.name, recs, deletes); err != nil {
 		b.resources.Requeue(puts, deletes)
 		b.logger.Warn("cannot save file, cache and batch owners; will retry", zap.Error(err))
+		b.dbErrors.Add(1)
 	}
 }
 
@@ -184,6 +187,7 @@ func (b *Balancer) PurgeResources(ctx context.Context) int64 {
 	n, err := b.store.PurgeResources(ctx, b.name, now)
 	if err != nil {
 		b.logger.Warn("cannot purge expired file, cache and batch owners", zap.Error(err))
+		b.dbErrors.Add(1)
 	}
 	return n
 }

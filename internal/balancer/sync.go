@@ -229,6 +229,7 @@ func (b *Balancer) flushEvents() {
 		msg := err.Error()
 		if old := s.writeErr.Swap(&msg); old == nil {
 			b.logger.Error("cannot share key changes with other instances; will retry", zap.String("pool", b.name), zap.Error(err))
+			b.dbErrors.Add(1)
 		}
 		return
 	}
@@ -246,6 +247,7 @@ func (b *Balancer) purgeEvents() {
 	defer cancel()
 	if _, err := b.store.PurgeKeyEvents(ctx, b.name, time.Now().Add(-eventKeep)); err != nil {
 		b.logger.Warn("cannot purge old key events", zap.String("pool", b.name), zap.Error(err))
+		b.dbErrors.Add(1)
 		return
 	}
 	s.lastPurge = time.Now()
@@ -328,6 +330,7 @@ func (b *Balancer) noteReadErr(err error) {
 	msg := err.Error()
 	if old := b.shared.readErr.Swap(&msg); old == nil {
 		b.logger.Error("cannot read other instances' key changes; will retry", zap.String("pool", b.name), zap.Error(err))
+		b.dbErrors.Add(1)
 	}
 }
 

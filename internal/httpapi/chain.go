@@ -75,6 +75,7 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 	}
 	var last *balancer.Failure
 	var skipped []string
+	attempts := 0
 	for i, p := range chain {
 		c, openai, ns := adapt(call, oa, p)
 		if ns != nil {
@@ -90,13 +91,20 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 		}
 		out, fail := p.Do(r.Context(), c)
 		if fail == nil {
+			if h.Observe != nil {
+				h.Observe(r, Served{Pool: p.Name(), Provider: string(p.Provider()), Key: out.Key.Masked(), Model: c.Model,
+					Attempts: attempts + out.Attempt, UpstreamStatus: out.Resp.StatusCode})
+			}
 			if i > 0 && h.Logger != nil {
 				h.Logger.Info("request served by a fallback pool", zap.String("pool", h.Balancer.Name()),
 					zap.String("served_by", p.Name()), zap.String("provider", string(p.Provider())), zap.String("route", call.Route))
 			}
 			return out, served{pool: p, openai: openai}, nil
 		}
+		attempts += fail.Attempts
 		if fail.ClientGone || !fail.FallsBack {
+			fail.Attempts = attempts
+			h.observeFailure(r, fail, c.Model)
 			return nil, served{}, fail
 		}
 		if last != nil {
@@ -110,7 +118,16 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 	if len(skipped) > 0 {
 		last.Note = "earlier: " + strings.Join(skipped, "; ")
 	}
+	last.Attempts = attempts
+	h.observeFailure(r, last, call.Model)
 	return nil, served{}, last
+}
+
+// observeFailure tells Observe about a request no pool answered.
+func (h *Handler) observeFailure(r *http.Request, f *balancer.Failure, model string) {
+	if h.Observe != nil && !f.ClientGone {
+		h.Observe(r, Served{Pool: f.Pool, Model: model, Attempts: f.Attempts, UpstreamStatus: f.Status})
+	}
 }
 
 func poolProvider(chain []*balancer.Balancer, name string) provider.Kind {

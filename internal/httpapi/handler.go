@@ -16,6 +16,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/gemini/fromopenai"
+	"github.com/gemini-balance/gemini_balance/internal/metrics"
 	"github.com/gemini-balance/gemini_balance/internal/openai"
 	"github.com/gemini-balance/gemini_balance/internal/pathguard"
 	"github.com/gemini-balance/gemini_balance/internal/readall"
@@ -36,6 +37,22 @@ type Handler struct {
 	// ImageFetchClient replaces the client that fetches image URLs of chat
 	// messages (tests use it to reach a local server).
 	ImageFetchClient *http.Client
+	// Observe, when set, is told where each request that went upstream was
+	// answered from (for access-log fields and metrics).
+	Observe func(r *http.Request, s Served)
+}
+
+// Served says where a request's answer came from: the pool whose key
+// answered (or whose attempts failed last), the key (masked), the model
+// sent upstream, the upstream attempts in all pools and the status of the
+// last one.
+type Served struct {
+	Pool           string
+	Provider       string
+	Key            string
+	Model          string
+	Attempts       int
+	UpstreamStatus int
 }
 
 // Serve answers r if its path belongs to the module and reports whether it
@@ -80,6 +97,28 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 	default:
 		return h.servePassthrough(w, r, rest)
 	}
+}
+
+// RouteOf is the route family of a request Serve answered, for metrics:
+// native, openai, passthrough, files (Files API, caches, batches,
+// operations and uploads) or health.
+func RouteOf(r *http.Request) string {
+	p := r.URL.Path
+	if p == "/health" {
+		return metrics.RouteHealth
+	}
+	fam, rest, ok := familyOf(p)
+	switch {
+	case !ok:
+		return metrics.RouteOpenAI // a misdirected OpenAI path
+	case fam.kind == uploadFamily || (fam.kind != passthroughFamily && isResourcePath(rest) && (fam.kind == nativeFamily || fam.prefix == "/v1")):
+		return metrics.RouteFiles
+	case fam.kind == nativeFamily || (fam.kind == openaiFamily && speaksGemini(r, rest)):
+		return metrics.RouteNative
+	case fam.kind == openaiFamily:
+		return metrics.RouteOpenAI
+	}
+	return metrics.RoutePassthrough
 }
 
 // speaksGemini tells a Gemini call on /v1 (the Google GenAI SDKs' default
