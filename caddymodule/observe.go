@@ -32,6 +32,9 @@ func observe(r *http.Request, s httpapi.Served) {
 	ctx := r.Context()
 	if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.String("gemini_balance.pool", s.Pool))
+		if s.Provider != "" {
+			extra.Add(zap.String("gemini_balance.provider", s.Provider))
+		}
 		if s.Key != "" {
 			extra.Add(zap.String("gemini_balance.key", s.Key))
 		}

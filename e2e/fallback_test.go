@@ -132,6 +132,11 @@ func TestFallbackOpenAISDKPassesThroughToOpenAIPool(t *testing.T) {
 	if n := len(e.up.Requests()); n != 2 {
 		t.Errorf("Gemini stand-in got %d requests, want one per key", n)
 	}
+	// The metrics say which pool served.
+	m, _ := scrape(t)
+	if v := m[`gemini_balance_requests_total{code="200",pool="`+e.pool+`",route="openai",served_by="`+e.name("ds")+`"}`]; v != 1 {
+		t.Errorf("requests served by the fallback pool: %v", v)
+	}
 	for _, key := range []string{k("fa1"), k("fa2")} {
 		if st := e.key(key).Status().String(); st != "active" {
 			t.Errorf("gemini key %s is %s after a 429", key, st)

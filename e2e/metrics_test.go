@@ -152,7 +152,8 @@ func TestAccessLogFields(t *testing.T) {
 	attempts := 0.0
 	for _, m := range lines {
 		if m["gemini_balance.pool"] != e.pool || m["gemini_balance.model"] != "gemini-2.5-flash" ||
-			m["gemini_balance.upstream_status"] != 200.0 || m["gemini_balance.key"] != e.key(good).Masked() {
+			m["gemini_balance.upstream_status"] != 200.0 || m["gemini_balance.key"] != e.key(good).Masked() ||
+			m["gemini_balance.provider"] != "gemini" {
 			t.Errorf("access log fields %v", m)
 		}
 		attempts += m["gemini_balance.attempts"].(float64)
