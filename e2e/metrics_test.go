@@ -109,6 +109,17 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 	if len(buckets) < 5 {
 		t.Errorf("duration histogram has %d finite buckets", len(buckets))
 	}
+	// A reload keeps the counts, as it keeps the pool.
+	e.start(poolOpts{keys: []string{good, bad, limited}, extra: "timeout 61s"})
+	after, _ := scrape(t)
+	for _, name := range []string{
+		`gemini_balance_requests_total{code="200",pool="` + p + `",route="native",served_by="` + p + `"}`,
+		`gemini_balance_upstream_attempts_total{outcome="success",pool="` + p + `"}`,
+	} {
+		if after[name] != got[name] {
+			t.Errorf("after a reload %s = %v, was %v", name, after[name], got[name])
+		}
+	}
 	for _, secret := range []string{good, bad, limited, clientToken} {
 		if strings.Contains(text, secret) || strings.Contains(text, secret[len(secret)-8:]) {
 			t.Errorf("/metrics shows a key or token (…%s)", secret[len(secret)-4:])
