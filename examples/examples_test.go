@@ -1,7 +1,9 @@
 // Package examples holds runnable configurations, one scenario each. Its
 // tests keep them runnable: every Caddyfile here and ../Caddyfile.example must
 // adapt without an error or a warning and provision, docker-compose.yml must
-// describe a working set-up, and the CORS example is booted in a real Caddy.
+// describe a working set-up, and the CORS example is booted in a real Caddy;
+// the metrics documentation, the dashboard and prometheus.yml are checked
+// against the code and a running Caddy.
 package examples
 
 import (
@@ -16,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -25,6 +28,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/gemini-balance/gemini_balance/internal/dbtest"
+	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
 	"github.com/gemini-balance/gemini_balance/internal/settings"
 
 	_ "github.com/gemini-balance/gemini_balance/caddymodule"
@@ -732,5 +736,359 @@ func TestMultiInstanceCompose(t *testing.T) {
 	}
 	if proxies == 0 {
 		t.Error("lb.Caddyfile has no reverse_proxy")
+	}
+}
+
+// docMetric is one row of the README's metrics table.
+type docMetric struct {
+	kind   string // counter, gauge or histogram
+	labels []string
+}
+
+var (
+	metricRow  = regexp.MustCompile("(?m)^\\| `(gemini_balance_[a-z_]+)` \\| (counter|gauge|histogram) \\| ([^|]*) \\|")
+	backticked = regexp.MustCompile("`([a-z_]+)`")
+)
+
+// documentedMetrics reads the metrics table of the README's "Metrics and
+// access logs".
+func documentedMetrics(t *testing.T) map[string]docMetric {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]docMetric{}
+	for _, m := range metricRow.FindAllSubmatch(readme, -1) {
+		d := docMetric{kind: string(m[2])}
+		for _, l := range backticked.FindAllSubmatch(m[3], -1) {
+			d.labels = append(d.labels, string(l[1]))
+		}
+		out[string(m[1])] = d
+	}
+	if len(out) < 5 {
+		t.Fatalf("the README's metrics table has %d rows", len(out))
+	}
+	return out
+}
+
+// metricNames are the series names a scrape shows for a documented metric:
+// a histogram's _bucket, _sum and _count.
+func metricNames(name string, d docMetric) []string {
+	if d.kind == "histogram" {
+		return []string{name + "_bucket", name + "_sum", name + "_count"}
+	}
+	return []string{name}
+}
+
+// TestMetricsTableMatchesCode checks that the README documents exactly the
+// metrics internal/metrics defines, so the table cannot fall behind.
+func TestMetricsTableMatchesCode(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "internal", "metrics", "metrics.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defined []string
+	for _, m := range regexp.MustCompile(`Name: "([a-z_]+)"`).FindAllSubmatch(src, -1) {
+		defined = append(defined, "gemini_balance_"+string(m[1]))
+	}
+	for _, m := range regexp.MustCompile(`NewDesc\(namespace\+"(_[a-z_]+)"`).FindAllSubmatch(src, -1) {
+		defined = append(defined, "gemini_balance"+string(m[1]))
+	}
+	doc := documentedMetrics(t)
+	for _, name := range defined {
+		if _, ok := doc[name]; !ok {
+			t.Errorf("README does not document %s", name)
+		}
+	}
+	for name := range doc {
+		if !slices.Contains(defined, name) {
+			t.Errorf("README documents %s, which internal/metrics does not define", name)
+		}
+	}
+}
+
+var (
+	seriesRef = regexp.MustCompile(`(gemini_balance_[a-z_]+)(\{[^}]*\})?`)
+	matcher   = regexp.MustCompile(`([a-z_]+)\s*(=~|!~|!=|=)`)
+	byClause  = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+)
+
+// TestGrafanaDashboard checks examples/grafana-dashboard.json: valid JSON,
+// a Prometheus data-source variable that every panel and query uses, and
+// queries that name only documented metrics and their labels, covering every
+// documented metric.
+func TestGrafanaDashboard(t *testing.T) {
+	raw, err := os.ReadFile("grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type target struct {
+		Expr       string         `json:"expr"`
+		Datasource map[string]any `json:"datasource"`
+	}
+	var dash struct {
+		Title      string `json:"title"`
+		UID        string `json:"uid"`
+		Templating struct {
+			List []struct {
+				Name, Type string
+				Query      any `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			ID         int            `json:"id"`
+			Title      string         `json:"title"`
+			Datasource map[string]any `json:"datasource"`
+			Targets    []target       `json:"targets"`
+			GridPos    struct{ W, H int }
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	if dash.Title == "" || dash.UID == "" || len(dash.Panels) < 6 {
+		t.Fatalf("dashboard title %q, uid %q, %d panels", dash.Title, dash.UID, len(dash.Panels))
+	}
+	dsVar := ""
+	for _, v := range dash.Templating.List {
+		if v.Type == "datasource" && v.Query == "prometheus" {
+			dsVar = "${" + v.Name + "}"
+		}
+	}
+	if dsVar == "" {
+		t.Fatal("no Prometheus data-source variable")
+	}
+	usesVar := func(ds map[string]any) bool { return ds["type"] == "prometheus" && ds["uid"] == dsVar }
+
+	doc := documentedMetrics(t)
+	series := map[string]string{} // series name -> documented metric
+	for name, d := range doc {
+		for _, s := range metricNames(name, d) {
+			series[s] = name
+		}
+	}
+	var allLabels []string
+	for _, d := range doc {
+		allLabels = append(allLabels, d.labels...)
+	}
+	used := map[string]bool{}
+	ids := map[int]bool{}
+	for _, p := range dash.Panels {
+		if ids[p.ID] || p.GridPos.W == 0 || p.GridPos.H == 0 {
+			t.Errorf("panel %q: id %d repeated or no size", p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		if !usesVar(p.Datasource) {
+			t.Errorf("panel %q: data source %v, want the variable %s", p.Title, p.Datasource, dsVar)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			if !usesVar(tg.Datasource) {
+				t.Errorf("panel %q: query data source %v", p.Title, tg.Datasource)
+			}
+			if strings.Count(tg.Expr, "(") != strings.Count(tg.Expr, ")") {
+				t.Errorf("panel %q: unbalanced parentheses in %s", p.Title, tg.Expr)
+			}
+			refs := seriesRef.FindAllStringSubmatch(tg.Expr, -1)
+			if len(refs) == 0 {
+				t.Errorf("panel %q: query %s names no gemini_balance metric", p.Title, tg.Expr)
+			}
+			for _, r := range refs {
+				metric, ok := series[r[1]]
+				if !ok {
+					t.Errorf("panel %q: %s is not a documented metric", p.Title, r[1])
+					continue
+				}
+				used[metric] = true
+				labels := doc[metric].labels
+				if strings.HasSuffix(r[1], "_bucket") {
+					labels = append(slices.Clone(labels), "le")
+				}
+				for _, m := range matcher.FindAllStringSubmatch(r[2], -1) {
+					if !slices.Contains(labels, m[1]) {
+						t.Errorf("panel %q: %s has no label %q", p.Title, metric, m[1])
+					}
+				}
+			}
+			for _, b := range byClause.FindAllStringSubmatch(tg.Expr, -1) {
+				for _, l := range strings.Split(b[1], ",") {
+					if l = strings.TrimSpace(l); l != "le" && !slices.Contains(allLabels, l) {
+						t.Errorf("panel %q: grouping by %q, not a documented label", p.Title, l)
+					}
+				}
+			}
+		}
+	}
+	for name := range doc {
+		if !used[name] {
+			t.Errorf("the dashboard shows nothing of %s", name)
+		}
+	}
+}
+
+// TestPrometheusConfig checks examples/prometheus.yml: valid YAML with a job
+// that scrapes /metrics on Caddy's admin endpoint, where the reference
+// Caddyfile puts it.
+func TestPrometheusConfig(t *testing.T) {
+	raw, err := os.ReadFile("prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			MetricsPath   string `yaml:"metrics_path"`
+			Scheme        string `yaml:"scheme"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("prometheus.yml: %v", err)
+	}
+	ref, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*admin\s+(\S+)`).FindSubmatch(ref)
+	if m == nil {
+		t.Fatal("Caddyfile.example has no admin option")
+	}
+	admin := string(m[1])
+	found := false
+	for _, sc := range cfg.ScrapeConfigs {
+		if sc.JobName == "" {
+			t.Error("a scrape config without job_name")
+		}
+		path := sc.MetricsPath
+		if path == "" {
+			path = "/metrics" // Prometheus's default
+		}
+		for _, st := range sc.StaticConfigs {
+			if path == "/metrics" && (sc.Scheme == "" || sc.Scheme == "http") && slices.Contains(st.Targets, admin) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("prometheus.yml has no job scraping http://%s/metrics", admin)
+	}
+}
+
+// TestMetricsAndAccessLogLive boots Caddy with a pool, the access log of the
+// README's example and a site metrics handler, and checks what the docs say:
+// every documented metric is on the admin endpoint's /metrics with no
+// directive enabling it, and on the site's metrics handler too; the access
+// log line of a request that went upstream has the gemini_balance fields and
+// not the client token.
+func TestMetricsAndAccessLogLive(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The log block of the README's access-log example.
+	_, section, _ := strings.Cut(string(readme), "### Access-log fields")
+	_, block, _ := strings.Cut(section, "```caddyfile\n")
+	logStart := strings.Index(block, "\tlog {")
+	logEnd := strings.Index(block, "\n\t}\n")
+	if logStart < 0 || logEnd < logStart {
+		t.Fatal("no log block in the README's access-log example")
+	}
+	dir := t.TempDir()
+	access := filepath.Join(dir, "access.log")
+	logBlock := regexp.MustCompile(`output file \S+`).ReplaceAllString(block[logStart:logEnd+4], "output file "+access)
+
+	up := fakegemini.New()
+	t.Cleanup(up.Close)
+	const key, token = "AIzaSyDOCS0000000000000000000000000000001", "docs-client-token-0001"
+	up.SetKey(key, fakegemini.OK)
+	const pool = "docs_metrics"
+	config := fmt.Sprintf("{\n\tskip_install_trust\n\tadmin localhost:%d\n\thttp_port %d\n\thttps_port %d\n\tgrace_period 1ns\n}\n"+
+		"http://localhost:%d {\n%s\tmetrics /prom\n\tgemini_balance %s {\n\t\tapi_keys %s\n\t\tallowed_tokens %s\n"+
+		"\t\tdatabase %s\n\t\tbase_url %s\n\t\tcheck_interval 0\n\t}\n}\n",
+		adminPort, httpPort, httpsPort, httpPort, logBlock, pool, key, token, filepath.Join(dir, "m.db"), up.URL)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", adminPort),
+			strings.NewReader(fmt.Sprintf(`{"admin":{"listen":"localhost:%d"}}`, adminPort)))
+		req.Header.Set("Content-Type", "application/json")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			_ = res.Body.Close()
+		}
+	})
+	tester.InitServer(config, "caddyfile")
+	if t.Failed() {
+		t.Fatalf("config did not load:\n%s", config)
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/v1beta/models/gemini-2.5-flash:generateContent", httpPort),
+		strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
+	req.Header.Set("x-goog-api-key", token)
+	res, err := tester.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("generateContent: %d %s", res.StatusCode, body)
+	}
+
+	doc := documentedMetrics(t)
+	for _, url := range []string{
+		fmt.Sprintf("http://localhost:%d/metrics", adminPort),
+		fmt.Sprintf("http://localhost:%d/prom", httpPort),
+	} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for name, d := range doc {
+			for _, s := range metricNames(name, d) {
+				if !regexp.MustCompile(`(?m)^` + s + `\{[^}]*pool="` + pool + `"`).Match(text) {
+					t.Errorf("%s: no %s for the pool", url, s)
+				}
+			}
+		}
+		want := `gemini_balance_requests_total{code="200",pool="` + pool + `",route="native",served_by="` + pool + `"} 1`
+		if !strings.Contains(string(text), want) {
+			t.Errorf("%s: no %s", url, want)
+		}
+		if strings.Contains(string(text), token) || strings.Contains(string(text), key[len(key)-8:]) {
+			t.Errorf("%s shows the client token or the key", url)
+		}
+	}
+
+	var line map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for line == nil && time.Now().Before(deadline) {
+		raw, _ := os.ReadFile(access)
+		for _, l := range strings.Split(string(raw), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["gemini_balance.pool"] != nil {
+				line = m
+				if strings.Contains(l, token) || strings.Contains(l, key) {
+					t.Errorf("the access log shows the client token or the key: %s", l)
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if line == nil {
+		t.Fatal("no access-log line with gemini_balance fields")
+	}
+	for field, want := range map[string]any{
+		"gemini_balance.pool": pool, "gemini_balance.provider": "gemini", "gemini_balance.key": "AIzaSy…0001",
+		"gemini_balance.model": "gemini-2.5-flash", "gemini_balance.attempts": 1.0, "gemini_balance.upstream_status": 200.0,
+	} {
+		if line[field] != want {
+			t.Errorf("access log %s = %v, want %v", field, line[field], want)
+		}
 	}
 }
