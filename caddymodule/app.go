@@ -56,8 +56,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if _, dup := a.declared[p.Pool]; dup {
 			return fmt.Errorf("pool %q is declared twice in the global options", p.Pool)
 		}
-		if p.Console != "" || p.MaxBodyBytes != 0 || p.MaxUploadBytes != 0 {
-			return fmt.Errorf("pool %q: console, max_body_size and max_upload_size belong in a site's gemini_balance block, not in the global options", p.Pool)
+		if p.Console != "" || p.MaxBodyBytes != 0 || p.MaxUploadBytes != 0 || p.ImagePath != "" {
+			return fmt.Errorf("pool %q: console, image_path, max_body_size and max_upload_size belong in a site's gemini_balance block, not in the global options", p.Pool)
 		}
 		cfg, err := p.balancerConfig()
 		if err != nil {

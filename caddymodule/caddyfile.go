@@ -120,7 +120,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // one value of the others.
 func (h *Handler) unmarshalStructural(d *caddyfile.Dispenser) error {
 	opt, args := d.Val(), d.RemainingArgs()
-	str := map[string]*string{"api_keys_file": &h.APIKeysFile, "database": &h.Database, "console": &h.Console, "provider": &h.Provider}[opt]
+	str := map[string]*string{"api_keys_file": &h.APIKeysFile, "database": &h.Database, "console": &h.Console, "provider": &h.Provider,
+		"image_store": &h.ImageStore, "image_path": &h.ImagePath}[opt]
 	size := map[string]*int64{"max_body_size": &h.MaxBodyBytes, "max_upload_size": &h.MaxUploadBytes}[opt]
 	o, known := settings.Lookup(opt)
 	switch {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -59,6 +60,12 @@ type Handler struct {
 	Database string `json:"database,omitempty"`
 	// Console is the web console's path prefix, or "off" (default /admin).
 	Console string `json:"console,omitempty"`
+	// ImageStore is the directory generated images are kept in, or "off"
+	// (answers then inline them as data: URLs). Default: Caddy's data dir
+	// /gemini_balance/<pool>/images.
+	ImageStore string `json:"image_store,omitempty"`
+	// ImagePath is where a site serves its pool's images (default /gb-images/).
+	ImagePath string `json:"image_path,omitempty"`
 	// MaxBodyBytes bounds a client request body (default 64 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxUploadBytes bounds one Files API upload leg, streamed (default 2 GiB).
@@ -123,6 +130,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Console != "off" && (h.Console[0] != '/' || len(h.Console) < 2) {
 		return fmt.Errorf("console must be a path such as /admin, or off; got %q", h.Console)
 	}
+	if h.ImagePath == "" {
+		h.ImagePath = httpapi.DefaultImagePath
+	}
+	if err := checkImagePath(h.ImagePath, h.Console); err != nil {
+		return err
+	}
 	app, err := appOf(ctx)
 	if err != nil {
 		return err
@@ -133,7 +146,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	switch {
 	case b != nil && h.declaresPool():
-		return fmt.Errorf("pool %q is declared in the global options; a site's gemini_balance %s block may set only console, max_body_size and max_upload_size", h.Pool, h.Pool)
+		return fmt.Errorf("pool %q is declared in the global options; a site's gemini_balance %s block may set only console, image_path, max_body_size and max_upload_size", h.Pool, h.Pool)
 	case b == nil:
 		cfg, err := h.balancerConfig()
 		if err != nil {
@@ -152,7 +165,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = metrics.ForPool(b.Name())
 	h.api = &httpapi.Handler{Balancer: b, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes, Logger: h.logger,
-		Observe: observe}
+		Observe: observe, ImagePath: h.ImagePath}
 	if h.Console != "off" {
 		// The console manages its pool and the pools it falls back to.
 		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return b.Chain() })
@@ -164,7 +177,36 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // declaresPool reports whether the block configures a pool (rather than
 // only naming one).
 func (h *Handler) declaresPool() bool {
-	return len(h.APIKeys) > 0 || h.APIKeysFile != "" || h.Database != "" || h.Provider != "" || len(h.Fallback) > 0 || len(h.Options) > 0
+	return len(h.APIKeys) > 0 || h.APIKeysFile != "" || h.Database != "" || h.Provider != "" || len(h.Fallback) > 0 ||
+		len(h.Options) > 0 || h.ImageStore != ""
+}
+
+// checkImagePath refuses an image path that is not "/…/" or that would
+// shadow the API routes or the console.
+func checkImagePath(p, console string) error {
+	if len(p) < 3 || p[0] != '/' || p[len(p)-1] != '/' || strings.Contains(p, "..") || strings.ContainsAny(p, "?#%\\ ") {
+		return fmt.Errorf("image_path must be a path that starts and ends with /, such as /gb-images/; got %q", p)
+	}
+	for _, taken := range []string{"/v1/", "/v1beta/", "/gemini/", "/hf/", "/openai/", "/upload/", "/health/"} {
+		if strings.HasPrefix(p, taken) || strings.HasPrefix(taken, p) {
+			return fmt.Errorf("image_path %q would shadow the API routes under %s", p, taken)
+		}
+	}
+	if console != "off" && (strings.HasPrefix(p, strings.TrimSuffix(console, "/")+"/") || strings.HasPrefix(console+"/", p)) {
+		return fmt.Errorf("image_path %q and the console %q overlap", p, console)
+	}
+	return nil
+}
+
+// imageDir is the image store's directory, "" when it is off.
+func (h *Handler) imageDir() string {
+	switch h.ImageStore {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(caddy.AppDataDir(), "gemini_balance", h.Pool, "images")
+	}
+	return h.ImageStore
 }
 
 // balancerConfig checks the pool's fields and reads its keys. The schema
@@ -196,7 +238,7 @@ func (h *Handler) balancerConfig() (balancer.Config, error) {
 		locked[name] = true
 	}
 	return balancer.Config{Name: h.Pool, DatabasePath: h.databasePath(), Keys: keys, Settings: set, Locked: locked,
-		Provider: kind, Fallback: h.Fallback}, nil
+		Provider: kind, Fallback: h.Fallback, ImageDir: h.imageDir()}, nil
 }
 
 func (h *Handler) databasePath() string {

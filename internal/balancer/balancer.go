@@ -17,6 +17,7 @@ import (
 
 	"github.com/gemini-balance/gemini_balance/internal/affinity"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/imagestore"
 	"github.com/gemini-balance/gemini_balance/internal/keypool"
 	"github.com/gemini-balance/gemini_balance/internal/metrics"
 	"github.com/gemini-balance/gemini_balance/internal/models"
@@ -45,6 +46,8 @@ type Config struct {
 	// serve it (resolved later with SetFallbacks).
 	Provider provider.Kind
 	Fallback []string
+	// ImageDir is the image store's directory; "" turns it off.
+	ImageDir string
 }
 
 // Balancer is one live pool. All methods are safe for concurrent use.
@@ -59,6 +62,8 @@ type Balancer struct {
 	fallbacks atomic.Pointer[[]*Balancer]
 	alone     []*Balancer // the chain of a pool without fallbacks
 	metrics   *metrics.Pool
+	images    atomic.Pointer[imagestore.Store]
+	imageDir  string       // guarded by applyMu
 	dbErrors  atomic.Int64 // failed database operations, for the metrics
 
 	client   atomic.Pointer[upstream.Client]
@@ -126,7 +131,8 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		return nil, err
 	}
 	b.startSync()
-	b.wg.Add(5)
+	b.wg.Add(6)
+	go b.imagesLoop()
 	go b.resourceLoop()
 	go b.every(time.Second, b.persist) // key state changed since the last pass
 	go b.checkLoop()
@@ -175,6 +181,7 @@ func (b *Balancer) Apply(cfg Config) error {
 	if err := b.recompute(b.storedSettings()); err != nil {
 		return err
 	}
+	b.openImages(cfg.ImageDir)
 	added, removed := b.ring.SyncCaddyfile(cfg.Keys)
 	if b.store != nil && (len(added) > 0 || len(removed) > 0) {
 		// The keys serve at once; the database catches up in the background
@@ -295,6 +302,9 @@ func (b *Balancer) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.stop)
 		b.wg.Wait()
+		if st := b.images.Swap(nil); st != nil {
+			_ = st.Close()
+		}
 		b.persist()
 		b.flushEvents()
 		if c := b.client.Load(); c != nil {

@@ -114,6 +114,9 @@ func (b *Balancer) install(s Settings) error {
 			}()
 		}
 	}
+	if st := b.images.Load(); st != nil {
+		st.SetLimits(s.ImageRetention, int64(s.ImageStoreMaxSize))
+	}
 	m := s.Models
 	b.aliases.Store(models.NewAliases(m.SearchModels, m.ImageModels, m.ThinkingModels, m.FilteredModels))
 	var safety json.RawMessage

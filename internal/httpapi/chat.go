@@ -31,6 +31,10 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 		writeChatError(w, err)
 		return
 	}
+	if isImagenChat(req.Model) {
+		h.imagenChat(w, r, token, body, req)
+		return
+	}
 	res, ok := h.resolveModel(w, r, req.Model)
 	if !ok {
 		return
@@ -40,7 +44,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 	set := h.Balancer.Settings().Models
 	feat := h.Balancer.Features(res)
 	feat.IncludeThoughts = set.ShowThinking
-	gbody, err := chat.ToGemini(r.Context(), req, res.Upstream, feat, h.newImageFetch().fetch)
+	gbody, err := chat.ToGeminiWith(r.Context(), req, res.Upstream, feat, h.newImageFetch().fetch, h.storedImage(r))
 	if err != nil {
 		if h.Balancer.Provider() != provider.OpenAI {
 			writeChatError(w, err)
@@ -49,7 +53,8 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request, token 
 		oa.geminiErr = err // only Gemini pools of the chain need it
 	}
 	opts := chat.ResponseOptions{ID: "chatcmpl-" + randomHex(12), Created: time.Now().Unix(), Model: res.Requested,
-		ShowThinking: set.ShowThinking || req.WantsThoughts(), ShowSearchLinks: set.ShowSearchLink, ImagesAsMarkdown: true}
+		ShowThinking: set.ShowThinking || req.WantsThoughts(), ShowSearchLinks: set.ShowSearchLink, ImagesAsMarkdown: true,
+		ImageURL: h.imageURL(r, res.Upstream, token)}
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	realStream := req.Stream && !set.FakeStream
 	call := generateCall("openai.chat", res.Upstream, token, gbody, realStream)

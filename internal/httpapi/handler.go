@@ -40,6 +40,9 @@ type Handler struct {
 	// Observe, when set, is told where each request that went upstream was
 	// answered from (for access-log fields and metrics).
 	Observe func(r *http.Request, s Served)
+	// ImagePath is where the pool's image store is served ("" does not
+	// serve it); it starts and ends with "/".
+	ImagePath string
 }
 
 // Served says where a request's answer came from: the pool whose key
@@ -62,6 +65,12 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 	if p == "/health" {
 		h.serveHealth(w, r)
 		return true
+	}
+	if h.ImagePath != "" && h.Balancer.Images() != nil {
+		if name, ok := strings.CutPrefix(p, h.ImagePath); ok {
+			h.serveImage(w, r, name)
+			return true
+		}
 	}
 	fam, rest, ok := familyOf(p)
 	if !ok {

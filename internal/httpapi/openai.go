@@ -315,7 +315,7 @@ func (h *Handler) imageGenerations(w http.ResponseWriter, r *http.Request, token
 	if !ok {
 		return
 	}
-	out, err := openai.ImagesFromGeminiAs(raw, time.Now().Unix(), req.ResponseFormat)
+	out, err := openai.ImagesFromGeminiWith(raw, time.Now().Unix(), req.ResponseFormat, h.imageURL(r, model, token))
 	writeTranslated(w, out, err)
 }
 

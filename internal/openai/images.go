@@ -218,6 +218,13 @@ func ImagesFromGemini(body []byte, created int64) ([]byte, error) {
 // "content_policy_violation" carrying Imagen's reason, as OpenAI answers a
 // refused prompt. An answer that is not JSON is an *UpstreamError.
 func ImagesFromGeminiAs(body []byte, created int64, format string) ([]byte, error) {
+	return ImagesFromGeminiWith(body, created, format, nil)
+}
+
+// ImagesFromGeminiWith is ImagesFromGeminiAs where, for format "url", store
+// (when set) keeps each image (MIME type, base64) and returns its URL; ""
+// keeps the data: URL.
+func ImagesFromGeminiWith(body []byte, created int64, format string, store func(mime, b64 string) string) ([]byte, error) {
 	var resp struct {
 		Predictions []struct {
 			BytesBase64Encoded string `json:"bytesBase64Encoded"`
@@ -244,7 +251,12 @@ func ImagesFromGeminiAs(body []byte, created int64, format string) ([]byte, erro
 			if mt == "" {
 				mt = "image/png"
 			}
-			d.URL = "data:" + mt + ";base64," + p.BytesBase64Encoded
+			if store != nil {
+				d.URL = store(mt, p.BytesBase64Encoded)
+			}
+			if d.URL == "" {
+				d.URL = "data:" + mt + ";base64," + p.BytesBase64Encoded
+			}
 		} else {
 			d.B64JSON = p.BytesBase64Encoded
 		}

@@ -44,6 +44,11 @@ type Settings struct {
 	ErrorLogMaxRows   int
 	RequestLogMaxRows int
 	RecordRequestBody bool
+
+	// The image store's limits (the store itself is the image_store
+	// directory, set in the configuration).
+	ImageRetention    time.Duration
+	ImageStoreMaxSize int
 }
 
 // ModelSettings shape what is asked of each model.
@@ -104,6 +109,7 @@ func Defaults() Settings {
 		},
 		LogLevel: "info", ErrorLogDays: 7, RequestLogDays: 30,
 		ErrorLogMaxRows: DefaultErrorLogMaxRows, RequestLogMaxRows: DefaultRequestLogMaxRows,
+		ImageRetention: 168 * time.Hour, ImageStoreMaxSize: 1 << 30,
 	}
 }
 
@@ -565,6 +571,10 @@ func init() {
 		}})
 	intOpt("error_log_days", logs, "Error logs older than this are deleted; 0 keeps them.", 0, 3650,
 		func(s *Settings) *int { return &s.ErrorLogDays })
+	durationOpt("image_retention", model, "How long generated images stay in the image store (and their links work).", time.Minute,
+		func(s *Settings) *time.Duration { return &s.ImageRetention })
+	intOpt("image_store_max_size", model, "Most bytes the image store keeps; the oldest images go first.", 1<<20, 1<<40,
+		func(s *Settings) *int { return &s.ImageStoreMaxSize })
 	intOpt("request_log_days", logs, "Request logs older than this are deleted; 0 keeps them.", 0, 3650,
 		func(s *Settings) *int { return &s.RequestLogDays })
 	rowCapOpt("error_log_max_rows", logs, "Most error logs kept; the oldest beyond it are deleted (checked every minute). 0 or off keeps them all.",

@@ -23,6 +23,9 @@ type ResponseOptions struct {
 	ShowThinking     bool // thought parts become reasoning_content; otherwise they are dropped
 	ShowSearchLinks  bool // grounding sources are appended as a short "Sources" list
 	ImagesAsMarkdown bool // inline images become ![image](data:...) in content; otherwise they are dropped
+	// ImageURL, when set, stores an inline image (MIME type, base64 data)
+	// and returns the URL the markdown links to; "" keeps the data: URL.
+	ImageURL func(mime, b64 string) string
 }
 
 // Gemini response wire types: the one declaration is in package gemini;
@@ -252,7 +255,14 @@ func (r *rendered) render(parts []gemini.Part, o ResponseOptions, base string, c
 		case p.InlineData != nil:
 			r.visible = true
 			if o.ImagesAsMarkdown && strings.HasPrefix(p.InlineData.MimeType, "image/") {
-				r.block("![image](data:" + p.InlineData.MimeType + ";base64," + p.InlineData.Data + ")")
+				url := ""
+				if o.ImageURL != nil {
+					url = o.ImageURL(p.InlineData.MimeType, p.InlineData.Data)
+				}
+				if url == "" {
+					url = "data:" + p.InlineData.MimeType + ";base64," + p.InlineData.Data
+				}
+				r.block("![image](" + url + ")")
 			}
 		case p.ExecutableCode != nil:
 			r.visible = true

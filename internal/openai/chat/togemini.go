@@ -113,10 +113,17 @@ type (
 // (budget 0 on 2.5, the lowest allowed level on models that cannot turn it
 // off); IncludeThoughts asks for thoughts (setting show_thinking).
 func ToGemini(ctx context.Context, req *Request, model string, f gemini.Features, fetch Fetcher) ([]byte, error) {
+	return ToGeminiWith(ctx, req, model, f, fetch, nil)
+}
+
+// ToGeminiWith is ToGemini that also sends markdown images of user and
+// assistant text (a data: URL, or an image stored reads) as images (see
+// markdown.go).
+func ToGeminiWith(ctx context.Context, req *Request, model string, f gemini.Features, fetch Fetcher, stored StoredImage) ([]byte, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	b := converter{req: req, model: model, ctx: ctx, fetch: fetch, level: levelModel(model)}
+	b := converter{req: req, model: model, ctx: ctx, fetch: fetch, stored: stored, level: levelModel(model)}
 	for i := range req.Messages {
 		if err := b.message(i); err != nil {
 			return nil, err
@@ -255,6 +262,7 @@ type converter struct {
 	model    string
 	ctx      context.Context
 	fetch    Fetcher
+	stored   StoredImage
 	level    bool
 	contents []geminiContent
 	system   []geminiPart
@@ -399,6 +407,9 @@ func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
 		if c.Text == "" {
 			return nil, nil
 		}
+		if parts, ok, err := b.textWithImages(c.Text, at); ok || err != nil {
+			return parts, err
+		}
 		return []geminiPart{{Text: c.Text}}, nil
 	}
 	out := make([]geminiPart, 0, len(c.Parts))
@@ -406,7 +417,11 @@ func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
 		p := &c.Parts[j]
 		switch p.Type {
 		case "text":
-			if p.Text != "" {
+			if parts, ok, err := b.textWithImages(p.Text, at+".content["+strconv.Itoa(j)+"]"); err != nil {
+				return nil, err
+			} else if ok {
+				out = append(out, parts...)
+			} else if p.Text != "" {
 				out = append(out, geminiPart{Text: p.Text})
 			}
 		case "refusal":
