@@ -345,11 +345,13 @@ func convertAnswer(call *Call, resp *http.Response, v *failure.Verdict, la *last
 }
 
 // Read buffers: a stream holds its buffer for its whole life, so it is kept
-// small (events are read line by line and may be longer than the buffer);
-// a plain answer is copied in large reads. Both are pooled: a fresh 32 KiB
-// buffer per request was most of the bytes allocated on the hot path.
+// small (events are read line by line and may be longer than the buffer:
+// 512 B instead of 1 KiB saves 2.5 MiB per 5,000 open streams, for a few more
+// reads per event); a plain answer is copied in large reads. Both are
+// pooled: a fresh 32 KiB buffer per request was most of the bytes allocated
+// on the hot path.
 const (
-	streamBufferSize = 1 << 10
+	streamBufferSize = 512
 	plainBufferSize  = 32 << 10
 )
 

@@ -22,6 +22,11 @@ func relay(w http.ResponseWriter, r *http.Request, out *balancer.Outcome) {
 		w.Header().Del("Content-Length")
 	}
 	w.WriteHeader(out.Resp.StatusCode)
+	if sse || out.Stream() {
+		// The header map was copied (its values are shared) and is not
+		// read again: a stream would hold it to its end.
+		out.Resp.Header = nil
+	}
 	rc := http.NewResponseController(w)
 	var err error
 	var usage gemini.Usage
@@ -134,10 +139,20 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 	// The error event keeps the upstream's line ending: SDKs that split on
 	// "\n\n" before "\r\n\r\n" would otherwise merge it with earlier events.
 	eol := "\n"
-	var event []byte // reused: each event is written before the next is read
+	// An idle stream holds no event buffer: one is taken from the pool once
+	// the next event's first byte has arrived, and given back when the event
+	// is written (5,000 open streams would otherwise keep 5,000 buffers the
+	// size of their largest event).
+	var event []byte
+	var held *[]byte // the pooled buffer behind event, nil when none is held
+	defer func() { putEventBuffer(held, event) }()
 	for {
 		var err error
-		event, err = gemini.AppendEvent(event[:0], out.Body)
+		event = nil
+		if _, err = out.Body.Peek(1); err == nil {
+			held = eventBuffers.Get().(*[]byte)
+			event, err = gemini.AppendEvent((*held)[:0], out.Body)
+		}
 		out.Touch()
 		if bytes.HasSuffix(event, []byte("\r\n")) {
 			eol = "\r\n"
@@ -149,8 +164,11 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 			return usageOf(lastUsage), err
 		}
 		if len(bytes.TrimSpace(event)) > 0 {
-			if bytes.Contains(event, []byte(`"usageMetadata"`)) {
-				lastUsage = append(lastUsage[:0], event...)
+			// Only the usage object onwards is kept (usageOf reads the last
+			// one): Gemini puts it in every event, and the whole event
+			// would be held for the stream's life.
+			if i := bytes.LastIndex(event, []byte(`"usageMetadata"`)); i >= 0 {
+				lastUsage = append(lastUsage[:0], event[i:]...)
 			}
 			if _, werr := w.Write(event); werr != nil {
 				return usageOf(lastUsage), werr
@@ -162,7 +180,24 @@ func relaySSE(w http.ResponseWriter, rc *http.ResponseController, out *balancer.
 		if err == io.EOF {
 			return usageOf(lastUsage), nil
 		}
+		putEventBuffer(held, event)
+		held = nil
 	}
+}
+
+// eventBuffers hold one SSE event while it is relayed.
+var eventBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledEvent bounds the buffers kept: a rare huge event is not held.
+const maxPooledEvent = 64 << 10
+
+// putEventBuffer gives back held, keeping event's (maybe grown) array.
+func putEventBuffer(held *[]byte, event []byte) {
+	if held == nil || cap(event) > maxPooledEvent {
+		return
+	}
+	*held = event[:0]
+	eventBuffers.Put(held)
 }
 
 func usageOf(b []byte) gemini.Usage {

@@ -2,8 +2,13 @@ package httpapi
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gemini-balance/gemini_balance/internal/provider"
 )
 
 // A Gemini array stream, with strings that hold brackets, quotes and escapes.
@@ -70,5 +75,37 @@ func TestTailWriterKeepsTheEnd(t *testing.T) {
 	}
 	if u := usageOf(tw.buf); u.TotalTokenCount != 9 || u.PromptTokenCount != 3 {
 		t.Errorf("usage %+v", u)
+	}
+}
+
+// An SSE stream whose events are longer than the stream's read buffer (and
+// one longer than the pooled event buffers keep) reaches the client byte
+// for byte, over the plain-HTTP upstream's own connection.
+func TestSSERelayOfLongEventsIsExact(t *testing.T) {
+	events := []string{
+		"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"a\"}]}}]}\r\n\r\n",
+		"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"" + strings.Repeat("b", 3000) + "\"}]}}]}\r\n\r\n",
+		": a comment line\r\n\r\n",
+		"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"" + strings.Repeat("c", 70000) + "\"}]}}]}\r\n\r\n",
+		"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"d\"}]}}], \"usageMetadata\": {\"totalTokenCount\": 9}}\r\n\r\n",
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ":streamGenerateContent") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, e := range events {
+			_, _ = io.WriteString(w, e)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(up.Close)
+	h := &Handler{Balancer: chainPool(t, "g", provider.Gemini, up.URL+"/v1beta", []string{chainGKey}, nil)}
+	for range 3 { // the pooled buffers are reused
+		w := serveChain(t, h, http.MethodPost, "/v1beta/models/"+chainModel+":streamGenerateContent?alt=sse", chainBody, false)
+		if w.Code != http.StatusOK || w.Body.String() != strings.Join(events, "") {
+			t.Fatalf("status %d, %d bytes relayed, want %d", w.Code, w.Body.Len(), len(strings.Join(events, "")))
+		}
 	}
 }

@@ -38,6 +38,7 @@ type Client struct {
 	timeout    time.Duration
 	proxies    []*url.URL
 	transports []*http.Transport // one per proxy, or one direct
+	dialer     *net.Dialer
 }
 
 // New validates opts and builds the transports.
@@ -50,17 +51,17 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{base: base, referer: opts.Referer, headers: opts.Headers.Clone(), timeout: opts.Timeout}
+	c := &Client{base: base, referer: opts.Referer, headers: opts.Headers.Clone(), timeout: opts.Timeout, dialer: newDialer()}
 	for _, p := range opts.Proxies {
 		u, err := ParseProxyURL(p)
 		if err != nil {
 			return nil, err
 		}
 		c.proxies = append(c.proxies, u)
-		c.transports = append(c.transports, newTransport(http.ProxyURL(u)))
+		c.transports = append(c.transports, newTransport(http.ProxyURL(u), c.dialer))
 	}
 	if len(c.transports) == 0 {
-		c.transports = []*http.Transport{newTransport(nil)}
+		c.transports = []*http.Transport{newTransport(nil, c.dialer)}
 	}
 	return c, nil
 }
@@ -97,10 +98,14 @@ func ParseProxyURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
+func newDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+}
+
+func newTransport(proxy func(*http.Request) (*url.URL, error), dialer *net.Dialer) *http.Transport {
 	return &http.Transport{
 		Proxy:                 proxy,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
@@ -225,6 +230,9 @@ func (c *Client) Do(ctx context.Context, r *Request, key string) (*http.Response
 		req.Header.Set("Authorization", "Bearer "+key)
 	} else {
 		req.Header.Set("X-Goog-Api-Key", key)
+	}
+	if c.directStream(r) {
+		return c.streamHTTP1(req)
 	}
 	return c.transportFor(key).RoundTrip(req)
 }
