@@ -45,6 +45,8 @@ func New(pools func(r *http.Request) []*balancer.Balancer) *API {
 		"DELETE /pools/{pool}/logs/{kind}":   a.deleteLogs,
 		"GET /pools/{pool}/health":           a.health,
 		"POST /pools/{pool}/test":            a.testConnection,
+		"GET /pools/{pool}/images":           a.listImages,
+		"DELETE /pools/{pool}/images":        a.deleteImages,
 	}
 	for pattern, h := range routes {
 		a.mux.HandleFunc(pattern, a.withPool(h))
