@@ -215,6 +215,20 @@ func (s *Store) readMeta(id string) (Meta, bool) {
 	return m, true
 }
 
+// readShared reads an image's metadata from disk, when the image file is
+// there too and has the recorded size.
+func (s *Store) readShared(id string) (Meta, bool) {
+	m, ok := s.readMeta(id)
+	if !ok {
+		return Meta{}, false
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, m.Name()))
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
+		return Meta{}, false
+	}
+	return m, true
+}
+
 func cmpMeta(a, b Meta) int {
 	if c := a.Created.Compare(b.Created); c != 0 {
 		return c
@@ -385,7 +399,9 @@ func (s *Store) removeFiles(ms []Meta) error {
 	return first
 }
 
-// lookup checks a served name against the index without touching the disk.
+// lookup checks a served name against the index. An id the index lacks is
+// looked for on disk once: several instances may share the directory, and
+// an image another instance stored is adopted into this one's index.
 func (s *Store) lookup(name string) (Meta, error) {
 	if !nameRE.MatchString(name) {
 		return Meta{}, ErrNotFound
@@ -401,7 +417,18 @@ func (s *Store) lookup(name string) (Meta, error) {
 		if goneExt, expired := s.gone[id]; expired && goneExt == ext {
 			return Meta{}, ErrExpired
 		}
-		return Meta{}, ErrNotFound
+		s.mu.Unlock()
+		m, ok = s.readShared(id)
+		s.mu.Lock()
+		if !ok || s.closed {
+			return Meta{}, ErrNotFound
+		}
+		if _, dup := s.byID[id]; !dup {
+			s.byID[id] = m
+			i, _ := slices.BinarySearchFunc(s.order, m, cmpMeta)
+			s.order = slices.Insert(s.order, i, m)
+			s.bytes += m.Size
+		}
 	}
 	if m.Ext != ext {
 		return Meta{}, ErrNotFound

@@ -443,3 +443,33 @@ func TestConcurrentPuts(t *testing.T) {
 		t.Fatalf("after reopen %d %d", c2, b2)
 	}
 }
+
+// Two stores on one directory (two instances sharing it): an image one
+// stored is served by the other, which adopts it into its index.
+func TestSharedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, err := a.Put("image/png", []byte("\x89PNG shared"), "m", "…t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, data, err := b.Read(m.Name())
+	if err != nil || string(data) != "\x89PNG shared" || got.Model != "m" {
+		t.Fatalf("the other store read %v %q %v", got, data, err)
+	}
+	if n, _ := b.Usage(); n != 1 {
+		t.Errorf("adopted image not counted: %d", n)
+	}
+	if _, _, err := b.Read(strings.Repeat("0", 32) + ".png"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+}
