@@ -30,7 +30,11 @@ const varServedBy = "gemini_balance.served_by"
 // for the request metric.
 func observe(r *http.Request, s httpapi.Served) {
 	ctx := r.Context()
-	if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+	// Without access logs on the server the fields would only cost memory
+	// (a stream holds them for its life).
+	srv, _ := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	logged := srv == nil || srv.Logs != nil
+	if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok && logged {
 		extra.Add(zap.String("gemini_balance.pool", s.Pool))
 		if s.Provider != "" {
 			extra.Add(zap.String("gemini_balance.provider", s.Provider))
