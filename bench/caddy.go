@@ -283,7 +283,10 @@ func healthKeys(base string) int {
 }
 
 // memory is the resident set of the process: now and its peak, in bytes.
-type memory struct{ rss, hwm int64 }
+// memory is a process's VmRSS and VmHWM, and RSS's parts: anonymous memory
+// (heap, stacks) and file-backed pages (mostly the binary's code and data,
+// which vary with what code has run).
+type memory struct{ rss, hwm, anon, file int64 }
 
 func (p *caddyProc) memory() memory {
 	return procMemory(p.pid())
@@ -312,6 +315,10 @@ func procMemory(pid int) memory {
 			m.rss = kb << 10
 		case "VmHWM":
 			m.hwm = kb << 10
+		case "RssAnon":
+			m.anon = kb << 10
+		case "RssFile":
+			m.file = kb << 10
 		}
 	}
 	return m

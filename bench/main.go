@@ -27,30 +27,31 @@ import (
 
 // config is the benchmark's settings.
 type config struct {
-	quick        bool
-	duration     time.Duration // per measurement of one target, split over rounds
-	rounds       int
-	warmup       time.Duration // per target, before a scenario's rounds
-	conc         int           // closed-loop concurrency
-	rate         float64       // open-loop requests per second
-	streamRate   float64       // open-loop streams per second
-	streamEvents int           // events per streamed answer
-	streamDelay  time.Duration // gap between events
-	bigPool      int           // keys of the large pool
-	failoverKeys int           // keys of the failover pool
-	openStreams  int           // concurrent open streams
-	streamHold   time.Duration // how long each of the open streams stays open
-	uploadSize   int64         // bytes of the file upload scenario's one leg
-	out          string        // output directory for benchmark.md and .png
-	micro        bool          // run the Go micro-benchmarks
-	benchtime    string        // -benchtime of the micro-benchmarks ("" = go test's default)
-	cpuprofile   string        // write a CPU profile of Caddy under the native load here
-	profileChat  bool          // profile under the translated chat load instead
-	maxNoise     float64       // measure a scenario again when other processes took more of the CPU than this
-	retryBudget  time.Duration // no more re-measuring once the scenarios have run this long
-	only         string        // run only the scenarios whose names contain one of these '|'-separated strings
-	command      string        // the command line, for the report
-	logf         func(format string, args ...any)
+	quick          bool
+	duration       time.Duration // per measurement of one target, split over rounds
+	rounds         int
+	warmup         time.Duration // per target, before a scenario's rounds
+	conc           int           // closed-loop concurrency
+	rate           float64       // open-loop requests per second
+	streamRate     float64       // open-loop streams per second
+	streamEvents   int           // events per streamed answer
+	streamDelay    time.Duration // gap between events
+	bigPool        int           // keys of the large pool
+	failoverKeys   int           // keys of the failover pool
+	openStreams    int           // concurrent open streams
+	streamHold     time.Duration // how long each of the open streams stays open
+	uploadSize     int64         // bytes of the file upload scenario's one leg
+	out            string        // output directory for benchmark.md and .png
+	micro          bool          // run the Go micro-benchmarks
+	benchtime      string        // -benchtime of the micro-benchmarks ("" = go test's default)
+	cpuprofile     string        // write a CPU profile of Caddy under the native load here
+	profileChat    bool          // profile under the translated chat load instead
+	maxNoise       float64       // measure a scenario again when other processes took more of the CPU than this
+	retryBudget    time.Duration // no more re-measuring once the scenarios have run this long
+	streamProfiles string        // save Caddy's heap and goroutine profiles of the open-streams scenario here
+	only           string        // run only the scenarios whose names contain one of these '|'-separated strings
+	command        string        // the command line, for the report
+	logf           func(format string, args ...any)
 }
 
 func defaultConfig(quick bool) config {
@@ -93,6 +94,7 @@ func main() {
 	maxNoise := flag.Float64("max-noise", full.maxNoise, "measure a scenario again (at most twice, three times per run) when other processes took more than this share of the CPU during it; 0 never")
 	only := flag.String("only", "", "run only the scenarios whose step names contain one of these '|'-separated strings (for development; the report then lacks the others)")
 	cpuprofile := flag.String("cpuprofile", "", "after the scenarios, profile Caddy for 10 s under the native load and write the CPU profile here (and the allocations to this path + \".allocs\")")
+	streamProfiles := flag.String("stream-profiles", "", "save Caddy's heap and goroutine profiles, before and while the open streams are held, in this directory (for go tool pprof)")
 	profileChat := flag.Bool("profile-chat", false, "with -cpuprofile: profile under the translated /v1/chat/completions load instead of the native one")
 	flag.Parse()
 
@@ -139,6 +141,7 @@ func main() {
 		cfg.benchtime = *benchtime
 	}
 	cfg.out, cfg.micro, cfg.cpuprofile, cfg.only, cfg.profileChat = *out, *micro, *cpuprofile, *only, *profileChat
+	cfg.streamProfiles = *streamProfiles
 	cfg.command = strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " "))
 	cfg.logf = func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))

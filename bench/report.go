@@ -77,6 +77,9 @@ type report struct {
 	checks    []check
 	micro     string
 	notes     []string
+	// breakdowns is the open-streams scenario's per-stream memory, one per
+	// Caddy and upstream kind.
+	breakdowns []streamBreakdown
 }
 
 func newReport(cfg config) *report {
@@ -230,6 +233,7 @@ func (rep *report) markdown() string {
 	b.WriteString(rep.targetsTable())
 	b.WriteString("\n## Memory, goroutines, large pool\n\n")
 	b.WriteString(rep.factsTable())
+	b.WriteString(breakdownSection(rep.breakdowns))
 	if rep.micro != "" {
 		b.WriteString("\n## Go micro-benchmarks\n\n")
 		bt := "go test's default -benchtime"
@@ -286,11 +290,17 @@ const method = `
 - Open streams: that many native SSE streams are opened (256 at a time) on a stand-in that sends one event, waits,
   then sends the last; first through a bare ` + "`reverse_proxy`" + ` (the floor), then through ` + "`gemini_balance`" + `,
   each in a fresh Caddy process of its own. This is done twice: against a plain HTTP/1.1 stand-in (one upstream
-  connection, with its buffers and two goroutines, per stream) and against one that, like
+  connection per stream; the bare proxy's transport gives each two goroutines, gemini_balance reads it from the
+  handler's own, see ` + "`internal/upstream/stream1.go`" + `) and against one that, like
   generativelanguage.googleapis.com, speaks HTTP/2 over TLS (streams share connections); Caddy trusts its
   certificate through ` + "`SSL_CERT_FILE`" + `. While all are open, the Caddy process's RSS and goroutines (admin
   ` + "`/debug/pprof/goroutine`" + `) are read; after they end and idle connections are closed, again. The
-  file-descriptor limit of the benchmark is raised to its hard limit, and Caddy inherits it.
+  file-descriptor limit of the benchmark is raised to its hard limit, and Caddy inherits it. Right after each RSS
+  reading (before the streams are opened, and while they are held) the runtime's own counts are read from the admin
+  ` + "`/debug/vars`" + ` and a heap profile is taken after a forced GC (` + "`/debug/pprof/heap?gc=1`" + `): the
+  per-stream table is made of their differences (` + "`-stream-profiles DIR`" + ` keeps the profiles, for
+  ` + "`go tool pprof -base`" + `). RSS is one reading: the garbage not yet collected at that moment (up to the
+  GC's headroom, GOGC=100) makes it vary from run to run by several KiB per stream.
 - Before and after every scenario the benchmark reads /proc/stat and its own CPU use (and Caddy's): the difference is
   what other processes took. A scenario during which they took more than ` + "`-max-noise`" + ` (10 %) of the machine
   is measured again (at most twice per scenario, three times per run); the table below the results shows the final

@@ -723,6 +723,13 @@ func (b *bench) openStreamsTo(ctx context.Context, su streamUpstream) (streamsOu
 		mib(out.ours.before.rss), mib(out.ours.during.rss), mib(out.ours.during.hwm), mib(out.oursAfter.rss), out.ours.openAtSample)
 	b.rep.fact(fmt.Sprintf("open streams, %s upstream, gemini_balance: Caddy goroutines before / during / after", su.label), "%d / %d / %d",
 		out.ours.goroutinesBefore, out.ours.goroutinesDuring, out.goroutinesAfter)
+	for _, h := range []struct {
+		name string
+		r    *holdResult
+	}{{"bare reverse_proxy", &out.floor}, {"gemini_balance", &out.ours}} {
+		b.rep.breakdowns = append(b.rep.breakdowns, streamBreakdown{label: su.label, target: h.name, n: h.r.openAtSample,
+			rssBefore: h.r.before, rssDuring: h.r.during, before: h.r.memBefore, during: h.r.memDuring})
+	}
 	return out, ctx.Err()
 }
 
@@ -733,6 +740,7 @@ type holdResult struct {
 	openTime                           time.Duration
 	before, during                     memory
 	goroutinesBefore, goroutinesDuring int
+	memBefore, memDuring               runtimeMem // the runtime's counts, read after RSS
 }
 
 // holdStreams opens cfg.openStreams streams to t (256 being opened at a
@@ -745,6 +753,7 @@ func (b *bench) holdStreams(ctx context.Context, p *caddyProc, t *target, settle
 	time.Sleep(settle)
 	h.goroutinesBefore, _ = p.goroutines()
 	h.before = p.memory()
+	h.memBefore = p.runtimeMemory(b.cfg.streamProfiles, profilePrefix(p, "before"))
 	var (
 		mu       sync.Mutex
 		wg       sync.WaitGroup
@@ -807,6 +816,7 @@ func (b *bench) holdStreams(ctx context.Context, p *caddyProc, t *target, settle
 	h.openAtSample = openNow.Load()
 	h.goroutinesDuring, _ = p.goroutines()
 	h.during = p.memory()
+	h.memDuring = p.runtimeMemory(b.cfg.streamProfiles, profilePrefix(p, "during"))
 	wg.Wait()
 	h.res.elapsed = h.openTime
 	h.opened, h.failed = opened.Load(), failed.Load()
@@ -830,6 +840,9 @@ func (b *bench) profile(ctx context.Context) error {
 	go func() { allocErr <- b.main.fetchProfile(ctx, "allocs", 10*time.Second, b.cfg.cpuprofile+".allocs") }()
 	err := b.main.fetchProfile(ctx, "profile", 10*time.Second, b.cfg.cpuprofile)
 	<-done
+	if err == nil {
+		err = b.writerShare(ctx, b.cfg.cpuprofile)
+	}
 	return errors.Join(err, <-allocErr)
 }
 
@@ -855,6 +868,7 @@ func (b *bench) microBenchmarks(ctx context.Context) error {
 		if m := pickLine.FindStringSubmatch(line); m != nil {
 			b.rep.fact("key pick (BenchmarkPick, parallel), "+m[1]+" keys", "%s ns", m[2])
 		}
+		b.writerRowFact(line)
 	}
 	b.rep.micro = strings.Join(keep, "\n")
 	if err != nil {
@@ -942,10 +956,10 @@ func (b *bench) evaluate() {
 		add(fmt.Sprintf("%d keys load in ≤ 2 s: restart", b.cfg.bigPool), b.largeReload.Round(time.Millisecond).String(), b.largeReload <= 2*time.Second)
 	}
 	for _, so := range b.streams {
-		add(fmt.Sprintf("%d open streams in ≤ 400 MB RSS, %s upstream", b.cfg.openStreams, so.label),
-			fmt.Sprintf("%s (%.0f MB), peak %s, %d open at the reading; a bare reverse_proxy Caddy: %s", mib(so.ours.during.rss),
-				float64(so.ours.during.rss)/1e6, mib(so.ours.during.hwm), so.ours.openAtSample, mib(so.floor.during.rss)),
-			so.ours.during.rss <= 400e6 && so.ours.openAtSample == int64(b.cfg.openStreams))
+		add(fmt.Sprintf("%d open streams in ≤ 300 MiB RSS, %s upstream", b.cfg.openStreams, so.label),
+			fmt.Sprintf("%s, peak %s, %d open at the reading; a bare reverse_proxy Caddy: %s", mib(so.ours.during.rss),
+				mib(so.ours.during.hwm), so.ours.openAtSample, mib(so.floor.during.rss)),
+			so.ours.during.rss <= 300<<20 && so.ours.openAtSample == int64(b.cfg.openStreams))
 		left := so.goroutinesAfter - so.ours.goroutinesBefore
 		add(fmt.Sprintf("no goroutine left after the streams close, %s upstream", so.label),
 			fmt.Sprintf("%+d (%d before, %d during, %d after)", left, so.ours.goroutinesBefore, so.ours.goroutinesDuring, so.goroutinesAfter),

@@ -110,11 +110,14 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 
 // RouteOf is the route family of a request Serve answered, for metrics:
 // native, openai, passthrough, files (Files API, caches, batches,
-// operations and uploads) or health.
-func RouteOf(r *http.Request) string {
+// operations and uploads), images (the image store's links) or health.
+func (h *Handler) RouteOf(r *http.Request) string {
 	p := r.URL.Path
 	if p == "/health" {
 		return metrics.RouteHealth
+	}
+	if h.ImagePath != "" && strings.HasPrefix(p, h.ImagePath) {
+		return metrics.RouteImages
 	}
 	fam, rest, ok := familyOf(p)
 	switch {

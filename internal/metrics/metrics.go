@@ -41,6 +41,7 @@ const (
 	RouteFiles       = "files"
 	RouteAdmin       = "admin"
 	RouteHealth      = "health"
+	RouteImages      = "images" // the image store's links
 )
 
 // Upstream latencies run from tens of milliseconds (a first byte) to

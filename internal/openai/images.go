@@ -23,7 +23,7 @@ type ImagesRequest struct {
 	Prompt         string `json:"prompt"`
 	N              *int   `json:"n,omitempty"`
 	Size           string `json:"size,omitempty"`
-	ResponseFormat string `json:"response_format,omitempty"` // "b64_json" (default here) or "url" (a data: URL)
+	ResponseFormat string `json:"response_format,omitempty"` // "b64_json" (default here) or "url" (a link to the image store, or a data: URL without one)
 	Quality        string `json:"quality,omitempty"`         // accepted, no Imagen counterpart
 	Style          string `json:"style,omitempty"`           // accepted, no Imagen counterpart
 	User           string `json:"user,omitempty"`
@@ -49,7 +49,8 @@ var (
 // DecodeImages parses and checks an image generation request. prompt is
 // required; n must be 1..MaxImages (absent means 1); size may be any "WxH"
 // (mapped to the nearest Imagen ratio, see AspectRatio), "auto" or absent
-// (1:1); response_format is "b64_json", "url" (answered with a data: URL)
+// (1:1); response_format is "b64_json", "url" (a link to the image store,
+// or a data: URL when there is none)
 // or absent (b64_json). gemini-balance's prompt directives {n:N} and
 // {ratio:W:H} override n and size and are removed from the prompt. Every
 // error is a *RequestError.
@@ -91,7 +92,7 @@ func DecodeImages(body []byte) (*ImagesRequest, error) {
 	switch r.ResponseFormat {
 	case "", "b64_json", "url":
 	default:
-		return nil, &RequestError{Param: "response_format", Message: fmt.Sprintf("unsupported response_format %q: use \"b64_json\" or \"url\" (answered as a data: URL)", r.ResponseFormat)}
+		return nil, &RequestError{Param: "response_format", Message: fmt.Sprintf("unsupported response_format %q: use \"b64_json\" or \"url\"", r.ResponseFormat)}
 	}
 	return &r, nil
 }

@@ -505,13 +505,20 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 		rollups.add(&reqs[i])
 	}
 	rowsPerStmt := s.d.rowsPerStmt(insertRowsPerStmt)
+	var reqJSON []string
+	if s.d.sqlite() && sqliteJSONInsert {
+		for i := 0; i < len(reqs); i += jsonRowsPerStmt {
+			reqJSON = append(reqJSON, requestLogsJSON(reqs[i:min(i+jsonRowsPerStmt, len(reqs))]))
+		}
+	}
 	return s.inTx(ctx, func(tx dbConn) error {
-		if _, err := execBulk(ctx, tx, insertRequestLogsHead, 14, rowsPerStmt, len(reqs), "",
-			func(i int, args []any) []any {
-				r := &reqs[i]
-				return append(args, r.Time, r.Pool, r.Model, r.KeyID, r.KeyMasked, r.Status, r.LatencyMs,
-					r.Attempt, r.Stream, r.Route, r.ClientToken, r.PromptTokens, r.CompletionTokens, r.TotalTokens)
-			}); err != nil {
+		if reqJSON != nil {
+			for _, js := range reqJSON {
+				if _, err := tx.ExecContext(ctx, insertRequestLogsJSON, js); err != nil {
+					return err
+				}
+			}
+		} else if err := insertRequestLogsBound(ctx, tx, rowsPerStmt, reqs); err != nil {
 			return err
 		}
 		// The hourly rollups, in the same transaction (see rollups.go).
@@ -526,6 +533,18 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 			})
 		return err
 	})
+}
+
+// insertRequestLogsBound inserts reqs with multi-row statements of bound
+// parameters (the servers' way; see requestLogsJSON for SQLite's).
+func insertRequestLogsBound(ctx context.Context, tx dbConn, rowsPerStmt int, reqs []requestLogRow) error {
+	_, err := execBulk(ctx, tx, insertRequestLogsHead, 14, rowsPerStmt, len(reqs), "",
+		func(i int, args []any) []any {
+			r := &reqs[i]
+			return append(args, r.Time, r.Pool, r.Model, r.KeyID, r.KeyMasked, r.Status, r.LatencyMs,
+				r.Attempt, r.Stream, r.Route, r.ClientToken, r.PromptTokens, r.CompletionTokens, r.TotalTokens)
+		})
+	return err
 }
 
 const (

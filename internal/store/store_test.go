@@ -96,8 +96,13 @@ func TestOpenWALAndPragmas(t *testing.T) {
 			if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil {
 				t.Error(err)
 			}
-			if mode != "wal" || busy != 5000 || syncMode != 1 {
-				t.Errorf("journal_mode=%q busy_timeout=%d synchronous=%d, want wal 5000 1", mode, busy, syncMode)
+			var ckpt int
+			if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&ckpt); err != nil {
+				t.Error(err)
+			}
+			if mode != "wal" || busy != 5000 || syncMode != 1 || ckpt != walAutocheckpoint {
+				t.Errorf("journal_mode=%q busy_timeout=%d synchronous=%d wal_autocheckpoint=%d, want wal 5000 1 %d",
+					mode, busy, syncMode, ckpt, walAutocheckpoint)
 			}
 			time.Sleep(20 * time.Millisecond) // keep the conn so the others use new ones
 		}()
