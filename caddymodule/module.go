@@ -280,7 +280,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case h.console != nil && h.console.Serve(sw, r):
 		route = metrics.RouteAdmin
 	case h.api.Serve(sw, r):
-		route = httpapi.RouteOf(r)
+		route = h.api.RouteOf(r)
 	default:
 		return next.ServeHTTP(w, r)
 	}
