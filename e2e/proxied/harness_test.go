@@ -78,6 +78,7 @@ func startServer(t *testing.T, pool, serversOptions string) *server {
 	t.Helper()
 	up := fakegemini.New()
 	t.Cleanup(up.Close)
+	up.SetKey(testKey, fakegemini.OK)
 	dir := t.TempDir()
 	s := &server{
 		t:    t,

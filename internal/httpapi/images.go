@@ -100,7 +100,7 @@ func (h *Handler) storedImage(r *http.Request) chat.StoredImage {
 		case errors.Is(err, imagestore.ErrExpired):
 			return "", nil, fmt.Errorf("the image %s has expired: generated images are kept for %s; send the image again", shorten(raw), st.Retention())
 		case err != nil:
-			return "", nil, fmt.Errorf("the image %s is not in this server's image store (deleted, or from another server)", shorten(raw))
+			return "", nil, fmt.Errorf("the image %s is no longer in this server's image store: it has expired (images are kept for %s) or was deleted; send the image again", shorten(raw), st.Retention())
 		}
 		return meta.MIME, data, nil
 	}
