@@ -1,0 +1,498 @@
+package anthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+)
+
+// Fetcher loads an http(s) URL of an image or a document (the caller
+// implements it with a size cap, a timeout and its address guard). mimeType
+// may be empty: the type is then sniffed.
+type Fetcher func(ctx context.Context, url string) (mimeType string, data []byte, err error)
+
+// skipSignature is the value Google documents for a functionCall part whose
+// thought signature was lost (history from Claude or another model): Gemini 3
+// then skips its signature check instead of answering 400.
+const skipSignature = "skip_thought_signature_validator"
+
+// sigPrefix marks the thinking signatures this package hands out (a Gemini
+// thoughtSignature behind it). Only those go back to Gemini: a signature
+// Claude wrote, in a conversation that changed provider, would be refused.
+const sigPrefix = "gemini:"
+
+// Gemini request wire types.
+type (
+	geminiRequest struct {
+		Contents          []geminiContent   `json:"contents"`
+		SystemInstruction *geminiContent    `json:"systemInstruction,omitempty"`
+		Tools             []geminiTool      `json:"tools,omitempty"`
+		ToolConfig        *geminiToolConfig `json:"toolConfig,omitempty"`
+		GenerationConfig  *geminiGenConfig  `json:"generationConfig,omitempty"`
+	}
+	geminiCountRequest struct {
+		Model             string          `json:"model"`
+		Contents          []geminiContent `json:"contents"`
+		SystemInstruction *geminiContent  `json:"systemInstruction,omitempty"`
+		Tools             []geminiTool    `json:"tools,omitempty"`
+	}
+	geminiContent struct {
+		Role  string       `json:"role,omitempty"`
+		Parts []geminiPart `json:"parts"`
+	}
+	geminiPart struct {
+		Text             string              `json:"text,omitempty"`
+		InlineData       *geminiBlob         `json:"inlineData,omitempty"`
+		FunctionCall     *geminiFunctionCall `json:"functionCall,omitempty"`
+		FunctionResponse *geminiFunctionResp `json:"functionResponse,omitempty"`
+		ThoughtSignature string              `json:"thoughtSignature,omitempty"`
+	}
+	geminiBlob struct {
+		MimeType string `json:"mimeType"`
+		Data     string `json:"data"`
+	}
+	geminiFunctionCall struct {
+		ID   string          `json:"id,omitempty"`
+		Name string          `json:"name"`
+		Args json.RawMessage `json:"args"`
+	}
+	geminiFunctionResp struct {
+		ID       string          `json:"id,omitempty"`
+		Name     string          `json:"name"`
+		Response json.RawMessage `json:"response"`
+	}
+	geminiTool struct {
+		FunctionDeclarations []geminiFunctionDecl `json:"functionDeclarations"`
+	}
+	geminiFunctionDecl struct {
+		Name                 string          `json:"name"`
+		Description          string          `json:"description,omitempty"`
+		ParametersJSONSchema json.RawMessage `json:"parametersJsonSchema,omitempty"`
+	}
+	geminiToolConfig struct {
+		FunctionCallingConfig geminiFCConfig `json:"functionCallingConfig"`
+	}
+	geminiFCConfig struct {
+		Mode                 string   `json:"mode"`
+		AllowedFunctionNames []string `json:"allowedFunctionNames,omitempty"`
+	}
+	geminiGenConfig struct {
+		MaxOutputTokens int             `json:"maxOutputTokens,omitempty"`
+		Temperature     *float64        `json:"temperature,omitempty"`
+		TopP            *float64        `json:"topP,omitempty"`
+		TopK            *int            `json:"topK,omitempty"`
+		StopSequences   []string        `json:"stopSequences,omitempty"`
+		ThinkingConfig  *geminiThinking `json:"thinkingConfig,omitempty"`
+	}
+	geminiThinking struct {
+		IncludeThoughts bool   `json:"includeThoughts,omitempty"`
+		Budget          *int   `json:"thinkingBudget,omitempty"`
+		Level           string `json:"thinkingLevel,omitempty"`
+	}
+)
+
+// ToGemini builds the Gemini generateContent body for model (already
+// resolved, see MapModel; no "models/" prefix). Client errors are
+// *RequestError, also when an image or document URL cannot be fetched; a
+// cancelled ctx returns its error. Settings-driven options (safety settings,
+// default thinking) are the caller's: gemini.ApplyFeatures adds them.
+func ToGemini(ctx context.Context, req *Request, model string, fetch Fetcher) ([]byte, error) {
+	out, err := build(ctx, req, model, fetch)
+	if err != nil {
+		return nil, err
+	}
+	gc := &geminiGenConfig{
+		MaxOutputTokens: req.MaxTokens,
+		Temperature:     req.Temperature,
+		TopP:            req.TopP,
+		TopK:            req.TopK,
+		StopSequences:   req.StopSequences,
+		ThinkingConfig:  thinkingConfig(req.Thinking, model),
+	}
+	if gc.MaxOutputTokens != 0 || gc.Temperature != nil || gc.TopP != nil || gc.TopK != nil ||
+		len(gc.StopSequences) > 0 || gc.ThinkingConfig != nil {
+		out.GenerationConfig = gc
+	}
+	body, err := gemini.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: encoding Gemini request: %w", err)
+	}
+	return body, nil
+}
+
+// CountTokensRequest builds the Gemini countTokens body for
+// /v1/messages/count_tokens: the conversation, system prompt and tools as a
+// generateContentRequest for model, so that all three are counted.
+func CountTokensRequest(ctx context.Context, req *Request, model string, fetch Fetcher) ([]byte, error) {
+	out, err := build(ctx, req, model, fetch)
+	if err != nil {
+		return nil, err
+	}
+	body, err := gemini.Marshal(struct {
+		GenerateContentRequest geminiCountRequest `json:"generateContentRequest"`
+	}{geminiCountRequest{
+		Model: "models/" + model, Contents: out.Contents,
+		SystemInstruction: out.SystemInstruction, Tools: out.Tools,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: encoding Gemini request: %w", err)
+	}
+	return body, nil
+}
+
+// build translates everything but generationConfig.
+func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*geminiRequest, error) {
+	c := converter{ctx: ctx, fetch: fetch, level: levelModel(model), names: req.toolNames}
+	if c.names == nil {
+		c.names = map[string]string{}
+		for _, m := range req.Messages {
+			for _, b := range m.Content {
+				if b.Type == "tool_use" {
+					c.names[b.ID] = b.Name
+				}
+			}
+		}
+	}
+	for i := range req.Messages {
+		if err := c.message(&req.Messages[i], "messages."+strconv.Itoa(i)); err != nil {
+			return nil, err
+		}
+	}
+	out := &geminiRequest{Contents: c.contents}
+	if len(out.Contents) == 0 {
+		return nil, reqErr("messages", "there is no content to send")
+	}
+	if len(req.System) > 0 {
+		sys := &geminiContent{}
+		for _, s := range req.System {
+			sys.Parts = append(sys.Parts, geminiPart{Text: s})
+		}
+		out.SystemInstruction = sys
+	}
+	out.Tools, out.ToolConfig = tools(req)
+	return out, nil
+}
+
+// thinkingConfig maps thinking. enabled asks for thoughts with the budget,
+// clamped to what the model takes (2.5 Pro 128-32768, Flash up to 24576,
+// Flash-Lite from 512); Gemini 3 thinks by level, low up to a 4096 budget and
+// high above. disabled thinks least: budget 0, or the minimum where the model
+// cannot turn thinking off (2.5 Pro 128, Gemini 3 Pro low, Gemini 3 Flash
+// minimal). adaptive asks for thoughts and leaves the amount to the model.
+// Models that cannot think get no thinkingConfig: they would refuse it.
+func thinkingConfig(t *Thinking, model string) *geminiThinking {
+	if t == nil || !thinkingModel(model) {
+		return nil
+	}
+	switch t.Type {
+	case "enabled":
+		if levelModel(model) {
+			level := "high"
+			if t.BudgetTokens <= 4096 {
+				level = "low"
+			}
+			return &geminiThinking{Level: level, IncludeThoughts: true}
+		}
+		lo, hi := 1, 24576
+		switch {
+		case proModel(model):
+			lo, hi = 128, 32768
+		case liteModel(model):
+			lo = 512
+		}
+		b := min(max(t.BudgetTokens, lo), hi)
+		return &geminiThinking{Budget: &b, IncludeThoughts: true}
+	case "disabled":
+		switch {
+		case levelModel(model) && proModel(model):
+			return &geminiThinking{Level: "low"}
+		case levelModel(model):
+			return &geminiThinking{Level: "minimal"}
+		case proModel(model):
+			b := 128
+			return &geminiThinking{Budget: &b}
+		}
+		b := 0
+		return &geminiThinking{Budget: &b}
+	case "adaptive":
+		if levelModel(model) {
+			return &geminiThinking{IncludeThoughts: true}
+		}
+		b := -1
+		return &geminiThinking{Budget: &b, IncludeThoughts: true}
+	}
+	return nil
+}
+
+// tools builds one functionDeclarations tool and the toolConfig.
+func tools(req *Request) ([]geminiTool, *geminiToolConfig) {
+	if len(req.Tools) == 0 {
+		return nil, nil
+	}
+	decls := make([]geminiFunctionDecl, 0, len(req.Tools))
+	for _, t := range req.Tools {
+		decls = append(decls, geminiFunctionDecl{Name: t.Name, Description: t.Description, ParametersJSONSchema: schema(t.InputSchema)})
+	}
+	var cfg *geminiToolConfig
+	if tc := req.ToolChoice; tc != nil {
+		switch tc.Type {
+		case "auto":
+			cfg = &geminiToolConfig{geminiFCConfig{Mode: "AUTO"}}
+		case "any":
+			cfg = &geminiToolConfig{geminiFCConfig{Mode: "ANY"}}
+		case "tool":
+			cfg = &geminiToolConfig{geminiFCConfig{Mode: "ANY", AllowedFunctionNames: []string{tc.Name}}}
+		case "none":
+			cfg = &geminiToolConfig{geminiFCConfig{Mode: "NONE"}}
+		}
+	}
+	return []geminiTool{{FunctionDeclarations: decls}}, cfg
+}
+
+// schema is input_schema for parametersJsonSchema, without a top-level
+// "$schema" (a draft URI clients such as Claude Code add; it says nothing to
+// Gemini and is not among the keywords it documents).
+func schema(s json.RawMessage) json.RawMessage {
+	if !bytes.Contains(s, []byte(`"$schema"`)) {
+		return s
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(s, &m) != nil {
+		return s
+	}
+	if _, ok := m["$schema"]; !ok {
+		return s
+	}
+	delete(m, "$schema")
+	b, err := gemini.Marshal(m)
+	if err != nil {
+		return s
+	}
+	return b
+}
+
+// converter builds contents from messages.
+type converter struct {
+	ctx      context.Context
+	fetch    Fetcher
+	level    bool
+	names    map[string]string
+	contents []geminiContent
+}
+
+// add appends parts as a turn of role, merged into the previous turn when it
+// has the same role (Gemini wants the roles to alternate).
+func (c *converter) add(role string, parts []geminiPart) {
+	if len(parts) == 0 {
+		return
+	}
+	if n := len(c.contents); n > 0 && c.contents[n-1].Role == role {
+		c.contents[n-1].Parts = append(c.contents[n-1].Parts, parts...)
+		return
+	}
+	c.contents = append(c.contents, geminiContent{Role: role, Parts: parts})
+}
+
+func (c *converter) message(m *Message, at string) error {
+	var parts []geminiPart
+	pending := "" // a thinking block's signature, for the next part
+	for j := range m.Content {
+		b := &m.Content[j]
+		bat := at + ".content." + strconv.Itoa(j)
+		n := len(parts)
+		switch b.Type {
+		case "text":
+			if b.Text != "" {
+				parts = append(parts, geminiPart{Text: b.Text})
+			}
+		case "image", "document":
+			p, err := c.media(b.Source, b.Type, bat+".source")
+			if err != nil {
+				return err
+			}
+			parts = append(parts, p)
+		case "tool_use":
+			parts = append(parts, geminiPart{FunctionCall: &geminiFunctionCall{
+				ID: upstreamID(b.ID), Name: b.Name, Args: b.Input,
+			}})
+		case "tool_result":
+			ps, err := c.toolResult(b, bat)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, ps...)
+		case "thinking", "redacted_thinking":
+			// Thought text is not sent back; its signature goes on the part the
+			// thought came before, where Gemini put it.
+			if sig, ok := strings.CutPrefix(b.Signature, sigPrefix); ok && sig != "" && m.Role == "assistant" {
+				pending = sig
+			}
+		}
+		if pending != "" && len(parts) > n && parts[n].ThoughtSignature == "" {
+			parts[n].ThoughtSignature = pending
+			pending = ""
+		}
+	}
+	if pending != "" && len(parts) > 0 && parts[len(parts)-1].ThoughtSignature == "" {
+		parts[len(parts)-1].ThoughtSignature = pending
+	}
+	role := "user"
+	if m.Role == "assistant" {
+		role = "model"
+		if c.level {
+			// Gemini 3 checks the signature of each step's first call.
+			for k := range parts {
+				if parts[k].FunctionCall != nil {
+					if parts[k].ThoughtSignature == "" {
+						parts[k].ThoughtSignature = skipSignature
+					}
+					break
+				}
+			}
+		}
+	}
+	c.add(role, parts)
+	return nil
+}
+
+// toolResult is a tool_result as a functionResponse named after its call:
+// the result text as {"result": text}, or the JSON object the text is;
+// is_error gives {"error": text}. Images and documents in the result
+// (Claude Code's Read tool returns them) follow as parts of their own.
+func (c *converter) toolResult(b *Block, at string) ([]geminiPart, error) {
+	var sb strings.Builder
+	var images []geminiPart
+	for k := range b.Content {
+		cb := &b.Content[k]
+		switch cb.Type {
+		case "text":
+			if sb.Len() > 0 && cb.Text != "" {
+				sb.WriteString("\n")
+			}
+			sb.WriteString(cb.Text)
+		case "image", "document":
+			p, err := c.media(cb.Source, cb.Type, at+".content."+strconv.Itoa(k)+".source")
+			if err != nil {
+				return nil, err
+			}
+			images = append(images, p)
+		}
+	}
+	text := sb.String()
+	var resp json.RawMessage
+	switch {
+	case b.IsError:
+		resp, _ = gemini.Marshal(map[string]string{"error": text})
+	case isObject(json.RawMessage(text)):
+		resp = compactJSON(json.RawMessage(text))
+	default:
+		resp, _ = gemini.Marshal(map[string]string{"result": text})
+	}
+	parts := []geminiPart{{FunctionResponse: &geminiFunctionResp{
+		ID: upstreamID(b.ToolUseID), Name: c.names[b.ToolUseID], Response: resp,
+	}}}
+	return append(parts, images...), nil
+}
+
+// media is an image or document source as a part: base64 inline, a URL
+// through the Fetcher, a text document as text.
+func (c *converter) media(src *Source, kind, at string) (geminiPart, error) {
+	if src == nil {
+		return geminiPart{}, reqErr(at, "Field required")
+	}
+	switch src.Type {
+	case "base64":
+		return geminiPart{InlineData: &geminiBlob{MimeType: src.MediaType, Data: src.Data}}, nil
+	case "text":
+		if src.Data == "" {
+			return geminiPart{}, reqErr(at+".data", "the document is empty")
+		}
+		return geminiPart{Text: src.Data}, nil
+	case "url":
+	default:
+		return geminiPart{}, reqErr(at+".type", "unsupported source type %q", src.Type)
+	}
+	if c.fetch == nil {
+		return geminiPart{}, reqErr(at+".url", "URLs cannot be fetched here; send the %s as base64", kind)
+	}
+	if err := c.ctx.Err(); err != nil {
+		return geminiPart{}, err
+	}
+	mime, data, err := c.fetch(c.ctx, src.URL)
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return geminiPart{}, c.ctx.Err()
+		}
+		return geminiPart{}, reqErr(at+".url", "could not fetch the %s: %v", kind, err)
+	}
+	if len(data) == 0 {
+		return geminiPart{}, reqErr(at+".url", "the URL returned no data")
+	}
+	mime = normMIME(mime)
+	want := func(m string) bool { return imageTypes[m] || strings.HasPrefix(m, "image/") }
+	if kind == "document" {
+		want = func(m string) bool { return m == "application/pdf" }
+	}
+	if !want(mime) {
+		// Missing, generic or wrong: look at the bytes.
+		sniffed := sniff(data)
+		if !want(sniffed) {
+			return geminiPart{}, reqErr(at+".url", "the URL did not return a supported %s (%s)", kind, orUnknown(mime))
+		}
+		mime = sniffed
+	}
+	return geminiPart{InlineData: &geminiBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown type"
+	}
+	return s
+}
+
+// normMIME lower-cases a media type, drops parameters and fixes the common
+// image/jpg misspelling.
+func normMIME(m string) string {
+	if i := strings.IndexByte(m, ';'); i >= 0 {
+		m = m[:i]
+	}
+	m = strings.ToLower(strings.TrimSpace(m))
+	if m == "image/jpg" {
+		return "image/jpeg"
+	}
+	return m
+}
+
+// sniff tells the accepted image types and PDF from their first bytes.
+func sniff(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png"
+	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
+		return "image/jpeg"
+	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
+		return "image/gif"
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return "image/webp"
+	case bytes.HasPrefix(b, []byte("%PDF-")):
+		return "application/pdf"
+	}
+	return ""
+}
+
+// upstreamID is the functionCall / functionResponse id sent to Gemini for a
+// tool_use id: the id Gemini gave (see toolID), none for an id this package
+// made up, the client's id otherwise.
+func upstreamID(id string) string {
+	if generatedID(id) {
+		return ""
+	}
+	return strings.TrimPrefix(id, "toolu_")
+}
