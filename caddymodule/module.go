@@ -170,6 +170,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// The console manages its pool and the pools it falls back to.
 		own := adminapi.New(func(*http.Request) []*balancer.Balancer { return b.Chain() })
 		h.console = console.New(h.Console, b, own, h.logger)
+		// The images page shows thumbnails from where this site serves them.
+		h.console.SetImagePath(h.ImagePath)
 	}
 	return nil
 }

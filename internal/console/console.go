@@ -1,6 +1,6 @@
 // Package console is the web console of one pool: a login with the pool's
 // auth_token that opens a server-side session, and the pages (dashboard,
-// keys, settings, logs) that call the admin JSON API (internal/adminapi)
+// keys, settings, logs, providers, images) that call the admin JSON API (internal/adminapi)
 // from the browser. Everything it serves is embedded; assets are
 // fingerprinted so an upgrade never serves a stale script.
 package console
@@ -35,6 +35,9 @@ type Console struct {
 	state  *poolState
 	assets *assetSet
 	now    func() time.Time
+	// imagePath is where the site serves the pool's stored images
+	// ("/gb-images/"), so the images page can show them as thumbnails.
+	imagePath string
 }
 
 // New makes the console of one pool, served under prefix (e.g. "/admin").
@@ -50,7 +53,19 @@ func New(prefix string, b *balancer.Balancer, api http.Handler, logger *zap.Logg
 	}
 	return &Console{
 		prefix: prefix, b: b, logger: logger, state: stateFor(b.Name()), assets: embedded, now: time.Now,
-		api: http.StripPrefix(prefix+"/api", api),
+		imagePath: DefaultImagePath,
+		api:       http.StripPrefix(prefix+"/api", api),
+	}
+}
+
+// DefaultImagePath is the image path a console assumes until SetImagePath.
+const DefaultImagePath = "/gb-images/"
+
+// SetImagePath tells the console where its site serves the pool's images
+// (the site's image_path); call it before serving.
+func (c *Console) SetImagePath(p string) {
+	if p != "" {
+		c.imagePath = p
 	}
 }
 
@@ -75,7 +90,7 @@ func (c *Console) Serve(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // pages are the console's HTML pages by path below the prefix.
-var pages = map[string]string{"/": "dashboard", "/keys": "keys", "/settings": "settings", "/logs": "logs", "/providers": "providers"}
+var pages = map[string]string{"/": "dashboard", "/keys": "keys", "/settings": "settings", "/logs": "logs", "/providers": "providers", "/images": "images"}
 
 func (c *Console) route(w http.ResponseWriter, r *http.Request, rest string) {
 	h := w.Header()

@@ -53,6 +53,7 @@ type options struct {
 	lockedAuth bool
 	tls        bool
 	settings   func(*settings.Settings) // changes the pool's settings before it opens
+	imageDir   string                   // the pool's image store; "" leaves it off
 }
 
 func setup(t *testing.T, o options) *env {
@@ -74,7 +75,7 @@ func setup(t *testing.T, o options) *env {
 		locked["auth_token"] = true
 	}
 	b, err := balancer.Open(balancer.Config{Name: poolName(t), DatabasePath: t.TempDir() + "/db", Keys: testKeys,
-		Settings: s, Locked: locked}, nil)
+		Settings: s, Locked: locked, ImageDir: o.imageDir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +200,7 @@ func (e *env) routes() []route {
 		{method: "GET", path: prefix + "/settings", page: true},
 		{method: "GET", path: prefix + "/logs", page: true},
 		{method: "GET", path: prefix + "/providers", page: true},
+		{method: "GET", path: prefix + "/images", page: true},
 		{method: "HEAD", path: prefix + "/logs", page: true},
 		{method: "GET", path: prefix + "/no-such-page", page: true},
 		{method: "POST", path: prefix + "/keys"},
@@ -225,6 +227,8 @@ func (e *env) routes() []route {
 		{method: "DELETE", path: "/logs/requests", body: `{"ids": [1]}`},
 		{method: "GET", path: "/health"},
 		{method: "POST", path: "/test", body: `{}`},
+		{method: "GET", path: "/images?offset=0&limit=10"},
+		{method: "DELETE", path: "/images", body: `{"ids": ["00000000000000000000000000000000"]}`},
 	}
 	for _, r := range api {
 		r.path = e.api(r.path)

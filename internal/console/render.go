@@ -22,6 +22,8 @@ type view struct {
 	// PoolQuery is "?pool=<name>" when the page manages a pool of the chain
 	// other than the console's own, so the nav keeps it; else "".
 	PoolQuery string
+	// ImagePath is where the site serves stored images ("/gb-images/").
+	ImagePath string
 	Page      string // dashboard, keys, settings, logs, login, message
 	CSRF      string
 	Nonce     string
@@ -52,7 +54,7 @@ var templates = func() map[string]*template.Template {
 	}
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html"))
 	out := map[string]*template.Template{}
-	for _, page := range []string{"dashboard", "keys", "settings", "logs", "providers"} {
+	for _, page := range []string{"dashboard", "keys", "settings", "logs", "providers", "images"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(files, "templates/"+page+".html"))
 		out[page] = t
 	}
@@ -70,7 +72,7 @@ func templateFiles() []string {
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view, frameable bool) {
-	v.Prefix, v.Own, v.Status = c.prefix, c.b.Name(), status
+	v.Prefix, v.Own, v.Status, v.ImagePath = c.prefix, c.b.Name(), status, c.imagePath
 	if v.Pool == "" {
 		v.Pool, v.Provider = c.b.Name(), string(c.b.Provider())
 	}
@@ -108,9 +110,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // renderPage shows a page of the console's pool or, with ?pool=<name>, of
 // a pool it falls back to (an unknown name shows the console's own pool).
+// The images page always shows the console's own pool: the site serves only
+// that pool's images.
 func (c *Console) renderPage(w http.ResponseWriter, r *http.Request, page string, s *session) {
 	v := view{CSRF: s.csrf}
-	if name := r.URL.Query().Get("pool"); name != "" && name != c.b.Name() && page != "providers" {
+	if name := r.URL.Query().Get("pool"); name != "" && name != c.b.Name() && page != "providers" && page != "images" {
 		if p := c.chainPool(name); p != nil {
 			v.Pool, v.Provider, v.PoolQuery = p.Name(), string(p.Provider()), "?pool="+url.QueryEscape(p.Name())
 		}

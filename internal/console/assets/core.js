@@ -14,6 +14,7 @@
     ownPool: meta('gb-own-pool') || meta('gb-pool'),
     provider: meta('gb-provider') || 'gemini',
     page: meta('gb-page'),
+    imagePath: meta('gb-image-path') || '/gb-images/',
     csrf: meta('csrf-token'),
     pages: {},
     langHooks: []
@@ -153,6 +154,15 @@
     if (!whole) return '–';
     return (100 * part / whole).toFixed(part && part < whole / 100 ? 2 : 1) + '%';
   };
+  // bytes shows a size in binary units: 512 B, 1.5 KiB, 20 MiB.
+  GB.bytes = function (n) {
+    if (n === undefined || n === null || n === '') return '–';
+    n = Number(n);
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    var digits = i === 0 || n >= 100 ? 0 : n >= 10 ? 1 : 2;
+    return Number(n.toFixed(digits)).toLocaleString(GB.lang === 'zh' ? 'zh-CN' : 'en-US') + ' ' + units[i];
+  };
   function pad(n) { return (n < 10 ? '0' : '') + n; }
   GB.parseTime = function (v) {
     if (!v) return null;
@@ -177,6 +187,15 @@
     m = m % 60;
     if (h < 48) return m ? GB.t('time.hm', { h: h, m: m }) : GB.t('time.h', { n: h });
     return GB.t('time.d', { n: Math.floor(h / 24) });
+  };
+  // goSpan shows a Go duration ("168h0m0s") as span does, or as it is
+  // when it cannot be read.
+  GB.goSpan = function (d) {
+    if (!d) return '–';
+    var m = String(d).match(/^(\d+h)?(\d+m)?(\d+(?:\.\d+)?s)?$/);
+    if (!m || d === '0s') return d;
+    var secs = (parseInt(m[1] || '0', 10) * 3600) + (parseInt(m[2] || '0', 10) * 60) + parseFloat(m[3] || '0');
+    return GB.span(secs);
   };
   // ago shows how long ago a moment was.
   GB.ago = function (v) {

@@ -1,10 +1,12 @@
 // dashboard.js: keys by status, calls per period, the 24-hour trend, calls
-// per model and per client token, and the keys with the most 429/403/400.
+// per model and per client token, the keys with the most 429/403/400, and
+// the size of the image store.
 (function () {
   'use strict';
   var el = GB.el, g = GB.g, t = GB.t;
   var SVG = 'http://www.w3.org/2000/svg';
   var last = null, lastHealth = null, lastError = null, updatedAt = null;
+  var lastImages = null; // the images answer (usage only), or an ApiError
 
   function svg(tag, attrs) {
     var e = document.createElementNS(SVG, tag);
@@ -149,8 +151,33 @@
     GB.fill(box, items);
   }
 
+  // renderImages shows the store's image count and size, or "off".
+  function renderImages() {
+    var d = lastImages;
+    if (!d) return;
+    if (d instanceof Error) {
+      GB.$('img-count').textContent = '–';
+      GB.$('img-bytes').textContent = '–';
+      GB.$('img-state').textContent = GB.errorText(d);
+      GB.$('img-limits').textContent = '';
+      return;
+    }
+    if (!d.enabled) {
+      GB.$('img-count').textContent = t('dash.imagesOff');
+      GB.$('img-bytes').textContent = '–';
+      GB.$('img-state').textContent = t('dash.imagesOffHint');
+      GB.$('img-limits').textContent = '';
+      return;
+    }
+    GB.$('img-count').textContent = GB.num(d.count);
+    GB.$('img-bytes').textContent = GB.bytes(d.bytes);
+    GB.$('img-state').textContent = t('dash.imagesKept', { retention: GB.goSpan(d.retention) });
+    GB.$('img-limits').textContent = t('dash.imagesMax', { max: GB.bytes(d.max_bytes) });
+  }
+
   function render() {
     renderAlerts();
+    renderImages();
     if (!last) return;
     var k = last.keys || {};
     GB.$('k-active').textContent = GB.num(k.active || 0);
@@ -170,7 +197,9 @@
     btn.disabled = true;
     Promise.all([
       GB.api('GET', '/stats').then(function (s) { last = s; lastError = null; updatedAt = new Date(); }, function (e) { lastError = e; }),
-      GB.api('GET', '/health').then(function (h) { lastHealth = h; }, function () { lastHealth = null; })
+      GB.api('GET', '/health').then(function (h) { lastHealth = h; }, function () { lastHealth = null; }),
+      // limit=1: the dashboard needs the usage, not the list.
+      GB.api('GET', '/images?limit=1').then(function (d) { lastImages = d; }, function (e) { lastImages = e; })
     ]).then(function () { btn.disabled = false; render(); });
   }
 

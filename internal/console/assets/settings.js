@@ -11,8 +11,11 @@
     'allowed_tokens', 'auth_token',
     'search_models', 'image_models', 'thinking_models', 'thinking_budgets', 'filtered_models', 'safety_settings',
     'code_execution', 'url_context', 'show_search_link', 'show_thinking', 'fake_stream', 'fake_stream_interval',
-    'model_map', 'retry_empty', 'paid_key', 'image_model', 'tts_model', 'tts_voice',
+    'model_map', 'retry_empty', 'paid_key', 'image_model', 'image_retention', 'image_store_max_size', 'tts_model', 'tts_voice',
     'log_level', 'error_log_days', 'request_log_days', 'record_request_body'];
+  // BYTES are int options counted in bytes: their field also shows the size
+  // in KiB, MiB or GiB.
+  var BYTES = { image_store_max_size: true };
   var TEXTAREA = { list: true, map: true, budgets: true, modelmap: true, safety: true, json: true };
 
   var views = null;   // name -> {value, default, source, type, group, help, choices, masked}
@@ -190,6 +193,13 @@
       patch(name, value);
     });
     input.addEventListener('keydown', function (e) { if (e.key === 'Enter') input.blur(); });
+    if (BYTES[name]) {
+      var size = el('span', { class: 'muted small bytes-hint', id: 'bytes-' + name });
+      var show = function () { size.textContent = /^\d+$/.test(input.value.trim()) ? '= ' + GB.bytes(parseInt(input.value, 10)) : ''; };
+      input.addEventListener('input', show);
+      show();
+      return el('span', { class: 'row' }, input, size);
+    }
     return input;
   }
 
