@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gemini-balance/gemini_balance/internal/anthropic"
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
 	"github.com/gemini-balance/gemini_balance/internal/gemini/fromopenai"
@@ -95,6 +96,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return h.serveNative(w, r, rest)
 	case openaiFamily:
+		if fam.prefix == "/v1" && isAnthropicPath(rest) {
+			// Anthropic's Messages API (Claude Code, the Anthropic SDKs).
+			return h.serveAnthropic(w, r, rest)
+		}
 		if fam.prefix == "/v1" && isResourcePath(rest) {
 			// Files, caches, batches and operations are Gemini's on /v1.
 			return h.serveResource(w, r, rest)
@@ -127,6 +132,8 @@ func (h *Handler) RouteOf(r *http.Request) string {
 		return metrics.RouteFiles
 	case fam.kind == nativeFamily || (fam.kind == openaiFamily && speaksGemini(r, rest)):
 		return metrics.RouteNative
+	case fam.kind == openaiFamily && fam.prefix == "/v1" && isAnthropicPath(rest):
+		return metrics.RouteAnthropic
 	case fam.kind == openaiFamily:
 		return metrics.RouteOpenAI
 	}
@@ -216,7 +223,11 @@ func clientToken(r *http.Request) string {
 // authenticate checks the client token; on failure it writes a 401 in
 // the dialect's error shape and returns "".
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, d dialect) (string, bool) {
-	tok := clientToken(r)
+	return h.authenticateToken(w, clientToken(r), d)
+}
+
+// authenticateToken checks tok as authenticate does.
+func (h *Handler) authenticateToken(w http.ResponseWriter, tok string, d dialect) (string, bool) {
 	tokens := h.Balancer.Tokens()
 	var msg string
 	switch {
@@ -272,16 +283,20 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 type dialect int
 
 const (
-	nativeDialect dialect = iota // Google's {"error":{"code","message","status"}}
-	openaiDialect                // OpenAI's {"error":{"message","type","param","code"}}
+	nativeDialect    dialect = iota // Google's {"error":{"code","message","status"}}
+	openaiDialect                   // OpenAI's {"error":{"message","type","param","code"}}
+	anthropicDialect                // Anthropic's {"type":"error","error":{"type","message"}}
 )
 
 func (d dialect) writeError(w http.ResponseWriter, status int, msg, param string) {
-	if d == openaiDialect {
+	switch d {
+	case openaiDialect:
 		writeJSON(w, status, openai.ErrorBody(status, msg, param))
-		return
+	case anthropicDialect:
+		writeJSON(w, status, anthropic.ErrorBody(status, msg))
+	default:
+		writeJSON(w, status, gemini.ErrorBody(status, msg))
 	}
-	writeJSON(w, status, gemini.ErrorBody(status, msg))
 }
 
 // writeFailure gives the client the answer for a request no pool could
@@ -297,6 +312,12 @@ func (d dialect) writeFailure(w http.ResponseWriter, f *balancer.Failure) {
 	}
 	body := f.Body
 	fromOpenAI := f.Dialect == balancer.DialectOpenAI
+	if d == anthropicDialect {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write(anthropicFailure(f))
+		return
+	}
 	switch {
 	case d == openaiDialect && !fromOpenAI:
 		body = openai.FromGoogleError(f.Status, f.Body)

@@ -42,6 +42,7 @@ const (
 	RouteAdmin       = "admin"
 	RouteHealth      = "health"
 	RouteImages      = "images" // the image store's links
+	RouteAnthropic   = "anthropic"
 )
 
 // Upstream latencies run from tens of milliseconds (a first byte) to

@@ -71,6 +71,10 @@ type ModelSettings struct {
 	ImageModel         string
 	TTSModel           string
 	TTSVoice           string
+	// ClaudeModels maps Claude model names to Gemini models by prefix for
+	// the Anthropic route (internal/anthropic.MapModel), before the
+	// defaults.
+	ClaudeModels map[string]string
 }
 
 // SafetySetting is one Gemini safety threshold.
@@ -299,6 +303,33 @@ func maskedStringOpt(name, typ, group, help string, check func(string) error, fo
 
 // durationOpt accepts "90s", "5m", "1h30m", "1d" or a number of seconds.
 // Off is 0 where 0 is allowed (min 0), and refused elsewhere.
+// modelMapOpt declares a map of model names to model names (both checked
+// as model names), written one pair a line in the Caddyfile.
+func modelMapOpt(name, directive, help, want string, field func(*Settings) *map[string]string) {
+	add(&Option{Name: name, Type: "modelmap", Group: "models", Help: help, Directive: directive, Repeatable: true,
+		get: func(s *Settings) any {
+			if m := *field(s); m != nil {
+				return m
+			}
+			return map[string]string{}
+		},
+		set: func(s *Settings, raw json.RawMessage) error {
+			m, err := decode[map[string]string](raw, want)
+			if err != nil {
+				return err
+			}
+			for from, to := range m {
+				for _, n := range []string{from, to} {
+					if !pathguard.ValidModel(n) {
+						return fmt.Errorf("%s", pathguard.ModelError(n))
+					}
+				}
+			}
+			*field(s) = m
+			return nil
+		}})
+}
+
 func durationOpt(name, group, help string, min time.Duration, field func(*Settings) *time.Duration) {
 	var off json.RawMessage
 	if min == 0 {
@@ -498,30 +529,10 @@ func init() {
 			s.Models.ThinkingBudgets = m
 			return nil
 		}})
-	add(&Option{Name: "model_map", Type: "modelmap", Group: model,
-		Help:       "Renames models for this pool's upstream, e.g. gemini-2.5-flash=deepseek-chat; an unmapped model goes as it is.",
-		Repeatable: true,
-		get: func(s *Settings) any {
-			if s.ModelMap == nil {
-				return map[string]string{}
-			}
-			return s.ModelMap
-		},
-		set: func(s *Settings, raw json.RawMessage) error {
-			m, err := decode[map[string]string](raw, "an object of model names to upstream model names")
-			if err != nil {
-				return err
-			}
-			for from, to := range m {
-				for _, name := range []string{from, to} {
-					if !pathguard.ValidModel(name) {
-						return fmt.Errorf("%s", pathguard.ModelError(name))
-					}
-				}
-			}
-			s.ModelMap = m
-			return nil
-		}})
+	modelMapOpt("model_map", "", "Renames models for this pool's upstream, e.g. gemini-2.5-flash=deepseek-chat; an unmapped model goes as it is.",
+		"an object of model names to upstream model names", func(s *Settings) *map[string]string { return &s.ModelMap })
+	modelMapOpt("claude_models", "claude_model", "Claude model names to Gemini models by prefix for /v1/messages, e.g. claude-sonnet=gemini-2.5-pro; defaults: claude-opus → gemini-2.5-pro, claude-sonnet → gemini-2.5-flash, claude-haiku → gemini-2.5-flash-lite, other claude-* → gemini-2.5-flash.",
+		"an object of Claude model name prefixes to Gemini models", func(s *Settings) *map[string]string { return &s.Models.ClaudeModels })
 	listOpt("filtered_models", model, "Models hidden from lists and refused.", nil,
 		func(s *Settings) *[]string { return &s.Models.FilteredModels })
 	add(&Option{Name: "safety_settings", Type: "safety", Group: model, Help: "Safety thresholds sent when the client sends none; an empty list sends none.",

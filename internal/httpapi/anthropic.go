@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/gemini-balance/gemini_balance/internal/anthropic"
+	"github.com/gemini-balance/gemini_balance/internal/balancer"
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/gemini/fromopenai"
+	"github.com/gemini-balance/gemini_balance/internal/pathguard"
+	"github.com/gemini-balance/gemini_balance/internal/secret"
+)
+
+// Anthropic's Messages API on /v1/messages and /v1/messages/count_tokens,
+// served from the pool (Claude Code, the Anthropic SDKs): the request is
+// translated to Gemini (internal/anthropic), goes over the pool and its
+// fallbacks like any other, and the answer comes back in Anthropic's shape,
+// streams event by event. The client token may also come in x-api-key.
+
+// isAnthropicPath reports an Anthropic route below /v1.
+func isAnthropicPath(rest string) bool {
+	return rest == "/messages" || rest == "/messages/count_tokens"
+}
+
+// anthropicToken is the client token of an Anthropic request: x-api-key,
+// or one of the usual carriers.
+func anthropicToken(r *http.Request) string {
+	if v := r.Header.Get("X-Api-Key"); v != "" {
+		return v
+	}
+	return clientToken(r)
+}
+
+func (h *Handler) serveAnthropic(w http.ResponseWriter, r *http.Request, rest string) bool {
+	d := anthropicDialect
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		d.writeError(w, http.StatusMethodNotAllowed, "use POST "+r.URL.Path, "")
+		return true
+	}
+	token, ok := h.authenticateToken(w, anthropicToken(r), d)
+	if !ok {
+		return true
+	}
+	body, ok := h.readBody(w, r, d)
+	if !ok {
+		return true
+	}
+	if rest == "/messages/count_tokens" {
+		h.anthropicCountTokens(w, r, body, secret.MaskToken(token))
+		return true
+	}
+	h.anthropicMessages(w, r, body, secret.MaskToken(token))
+	return true
+}
+
+// anthropicModel maps the request's model (claude_models, then the
+// defaults) and refuses one that may not go upstream.
+func (h *Handler) anthropicModel(w http.ResponseWriter, requested string) (string, bool) {
+	model := anthropic.MapModel(requested, h.Balancer.Settings().Models.ClaudeModels)
+	switch {
+	case !pathguard.ValidModel(model):
+		anthropicDialect.writeError(w, http.StatusBadRequest, "model: "+pathguard.ModelError(model), "")
+		return "", false
+	case h.Balancer.Aliases().Filtered(model):
+		anthropicDialect.writeError(w, http.StatusNotFound, "model: "+shorten(requested)+" is not available on this server", "")
+		return "", false
+	}
+	return model, true
+}
+
+func writeAnthropicError(w http.ResponseWriter, err error) {
+	var re *anthropic.RequestError
+	if errors.As(err, &re) {
+		writeJSON(w, http.StatusBadRequest, re.Body())
+		return
+	}
+	writeJSON(w, http.StatusBadGateway, anthropic.ErrorBody(http.StatusBadGateway, err.Error()))
+}
+
+func (h *Handler) anthropicCountTokens(w http.ResponseWriter, r *http.Request, body []byte, token string) {
+	req, err := anthropic.DecodeCountTokensRequest(body)
+	if err != nil {
+		writeAnthropicError(w, err)
+		return
+	}
+	model, ok := h.anthropicModel(w, req.Model)
+	if !ok {
+		return
+	}
+	gbody, err := anthropic.CountTokensRequest(r.Context(), req, model, h.newImageFetch().fetch)
+	if err != nil {
+		writeAnthropicError(w, err)
+		return
+	}
+	call := generateCall("anthropic.countTokens", model, token, gbody, false)
+	call.Request.Path = "/models/" + model + ":countTokens"
+	_, raw, ok := h.doWhole(w, r, call, anthropicDialect)
+	if !ok {
+		return
+	}
+	out, err := anthropic.CountTokensAnswer(raw)
+	if err != nil {
+		writeAnthropicError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) anthropicMessages(w http.ResponseWriter, r *http.Request, body []byte, token string) {
+	req, err := anthropic.DecodeRequest(body)
+	if err != nil {
+		writeAnthropicError(w, err)
+		return
+	}
+	model, ok := h.anthropicModel(w, req.Model)
+	if !ok {
+		return
+	}
+	gbody, err := anthropic.ToGemini(r.Context(), req, model, h.newImageFetch().fetch)
+	if err != nil {
+		writeAnthropicError(w, err)
+		return
+	}
+	// The pool's settings (safety settings, default thinking budgets) apply
+	// as on the other routes.
+	if gbody, err = gemini.ApplyFeatures(gbody, h.Balancer.Features(h.Balancer.Resolve(r.Context(), model))); err != nil {
+		writeAnthropicError(w, err)
+		return
+	}
+	opts := anthropic.ResponseOptions{ID: "msg_" + randomHex(12), Model: req.Model}
+	call := generateCall("anthropic.messages", model, token, gbody, req.Stream)
+	if h.Balancer.Settings().Models.RetryEmpty {
+		call.Accept = gemini.HasContent
+	}
+	out, _, fail := h.do(r, call, nil)
+	if fail != nil {
+		anthropicDialect.writeFailure(w, fail)
+		return
+	}
+	if !req.Stream {
+		raw, ok := readWhole(w, r, out, anthropicDialect)
+		if !ok {
+			return
+		}
+		answer, err := anthropic.FromGemini(raw, opts)
+		if err != nil {
+			writeAnthropicError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, answer)
+		return
+	}
+	h.anthropicStream(w, r, out, anthropic.NewStream(opts))
+}
+
+// anthropicStream translates a Gemini SSE stream into Anthropic's events,
+// one upstream event at a time; a ping follows the first events, as
+// Anthropic sends one, and a failure midway ends the stream with an error
+// event.
+func (h *Handler) anthropicStream(w http.ResponseWriter, r *http.Request, out *balancer.Outcome, st *anthropic.Stream) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	write := func(events ...[]byte) error {
+		for _, e := range events {
+			if _, err := w.Write(e); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
+	var usage gemini.Usage
+	var event []byte
+	pinged := false
+	for {
+		var err error
+		event, err = gemini.AppendEvent(event[:0], out.Body)
+		out.Touch()
+		if err != nil && err != io.EOF {
+			status, msg := http.StatusBadGateway, "upstream stream interrupted: "+redactRelayErr(out, err)
+			if out.TimedOut() {
+				status, msg = http.StatusGatewayTimeout, "upstream stream stalled past the timeout"
+			}
+			_ = write(anthropic.ErrorEvent(status, msg))
+			out.Finish(err, r.Context().Err(), usage)
+			return
+		}
+		if data := gemini.EventData(event); len(bytes.TrimSpace(data)) > 0 {
+			if u, ok := gemini.FindUsage(data); ok {
+				usage = u
+			}
+			events, terr := st.Event(data)
+			if terr != nil {
+				_ = write(append(events, anthropic.ErrorEvent(http.StatusBadGateway, terr.Error()))...)
+				out.Finish(terr, r.Context().Err(), usage)
+				return
+			}
+			if len(events) > 0 && !pinged {
+				events = append(events, anthropic.Ping())
+				pinged = true
+			}
+			if werr := write(events...); werr != nil {
+				out.Finish(werr, r.Context().Err(), usage)
+				return
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	out.Finish(write(st.Finish()...), r.Context().Err(), usage)
+}
+
+// anthropicFailure is a failure's body in Anthropic's shape.
+func anthropicFailure(f *balancer.Failure) []byte {
+	body := f.Body
+	if f.Dialect == balancer.DialectOpenAI {
+		body = fromopenai.Error(f.Status, f.Body)
+	}
+	out := anthropic.FromGoogleError(f.Status, body)
+	if f.Note != "" {
+		out = addToMessage(out, f.Note)
+	}
+	return out
+}
