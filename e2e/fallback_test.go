@@ -70,13 +70,7 @@ http://localhost:%d {
 	}
 }
 `, httpPort, e.pool, keysLine(siteKeys), clientToken, filepath.Join(e.dir, "pool.db"), e.up.URL, siteExtra)
-	e.tester.InitServer(cfg, "caddyfile")
-	if e.t.Failed() {
-		e.t.FailNow()
-	}
-	if tr, ok := e.tester.Client.Transport.(interface{ CloseIdleConnections() }); ok {
-		tr.CloseIdleConnections()
-	}
+	e.load(cfg)
 }
 
 // name is a global pool's name in this test.

@@ -102,7 +102,13 @@ http://localhost:%d {
 // start loads a config for opts into the shared Caddy.
 func (e *env) start(o poolOpts) {
 	e.t.Helper()
-	e.tester.InitServer(e.config(o), "caddyfile")
+	e.load(e.config(o))
+}
+
+// load loads a Caddyfile into the shared Caddy.
+func (e *env) load(caddyfile string) {
+	e.t.Helper()
+	e.tester.InitServer(caddyfile, "caddyfile")
 	if e.t.Failed() {
 		e.t.FailNow()
 	}

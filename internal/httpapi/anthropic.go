@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -81,19 +82,31 @@ func writeAnthropicError(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusBadGateway, anthropic.ErrorBody(http.StatusBadGateway, err.Error()))
 }
 
+// anthropicTranslate decodes an Anthropic request with decode, maps its
+// model and builds the Gemini body with translate; on failure the client
+// has its answer and ok is false.
+func (h *Handler) anthropicTranslate(w http.ResponseWriter, r *http.Request, body []byte,
+	decode func([]byte) (*anthropic.Request, error),
+	translate func(context.Context, *anthropic.Request, string, anthropic.Fetcher) ([]byte, error),
+) (req *anthropic.Request, model string, gbody []byte, ok bool) {
+	req, err := decode(body)
+	if err != nil {
+		writeAnthropicError(w, err)
+		return nil, "", nil, false
+	}
+	if model, ok = h.anthropicModel(w, req.Model); !ok {
+		return nil, "", nil, false
+	}
+	if gbody, err = translate(r.Context(), req, model, h.newImageFetch().fetch); err != nil {
+		writeAnthropicError(w, err)
+		return nil, "", nil, false
+	}
+	return req, model, gbody, true
+}
+
 func (h *Handler) anthropicCountTokens(w http.ResponseWriter, r *http.Request, body []byte, token string) {
-	req, err := anthropic.DecodeCountTokensRequest(body)
-	if err != nil {
-		writeAnthropicError(w, err)
-		return
-	}
-	model, ok := h.anthropicModel(w, req.Model)
+	_, model, gbody, ok := h.anthropicTranslate(w, r, body, anthropic.DecodeCountTokensRequest, anthropic.CountTokensRequest)
 	if !ok {
-		return
-	}
-	gbody, err := anthropic.CountTokensRequest(r.Context(), req, model, h.newImageFetch().fetch)
-	if err != nil {
-		writeAnthropicError(w, err)
 		return
 	}
 	call := generateCall("anthropic.countTokens", model, token, gbody, false)
@@ -111,23 +124,14 @@ func (h *Handler) anthropicCountTokens(w http.ResponseWriter, r *http.Request, b
 }
 
 func (h *Handler) anthropicMessages(w http.ResponseWriter, r *http.Request, body []byte, token string) {
-	req, err := anthropic.DecodeRequest(body)
-	if err != nil {
-		writeAnthropicError(w, err)
-		return
-	}
-	model, ok := h.anthropicModel(w, req.Model)
+	req, model, gbody, ok := h.anthropicTranslate(w, r, body, anthropic.DecodeRequest, anthropic.ToGemini)
 	if !ok {
-		return
-	}
-	gbody, err := anthropic.ToGemini(r.Context(), req, model, h.newImageFetch().fetch)
-	if err != nil {
-		writeAnthropicError(w, err)
 		return
 	}
 	// The pool's settings (safety settings, default thinking budgets) apply
 	// as on the other routes.
-	if gbody, err = gemini.ApplyFeatures(gbody, h.Balancer.Features(h.Balancer.Resolve(r.Context(), model))); err != nil {
+	gbody, err := gemini.ApplyFeatures(gbody, h.Balancer.Features(h.Balancer.Resolve(r.Context(), model)))
+	if err != nil {
 		writeAnthropicError(w, err)
 		return
 	}
@@ -162,19 +166,15 @@ func (h *Handler) anthropicMessages(w http.ResponseWriter, r *http.Request, body
 // Anthropic sends one, and a failure midway ends the stream with an error
 // event.
 func (h *Handler) anthropicStream(w http.ResponseWriter, r *http.Request, out *balancer.Outcome, st *anthropic.Stream) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
+	sse := startSSE(w)
+	// Anthropic's events come framed ("event: …\ndata: …\n\n").
 	write := func(events ...[]byte) error {
 		for _, e := range events {
-			if _, err := w.Write(e); err != nil {
+			if _, err := sse.w.Write(e); err != nil {
 				return err
 			}
 		}
-		return rc.Flush()
+		return sse.rc.Flush()
 	}
 	var usage gemini.Usage
 	var event []byte
