@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/gemini-balance/gemini_balance/internal/anthropic"
 	"github.com/gemini-balance/gemini_balance/internal/balancer"
@@ -161,24 +163,55 @@ func (h *Handler) anthropicMessages(w http.ResponseWriter, r *http.Request, body
 	h.anthropicStream(w, r, out, anthropic.NewStream(opts))
 }
 
+// anthropicPingEvery is how long an Anthropic stream may stay silent (a
+// model thinking) before a ping event keeps it alive through proxies that
+// cut idle connections.
+var anthropicPingEvery = 10 * time.Second
+
 // anthropicStream translates a Gemini SSE stream into Anthropic's events,
-// one upstream event at a time; a ping follows the first events, as
-// Anthropic sends one, and a failure midway ends the stream with an error
-// event.
+// one upstream event at a time. A ping follows the first events, as
+// Anthropic sends one, and another every anthropicPingEvery of silence; a
+// failure midway ends the stream with an error event.
 func (h *Handler) anthropicStream(w http.ResponseWriter, r *http.Request, out *balancer.Outcome, st *anthropic.Stream) {
 	sse := startSSE(w)
+	// Writes come from this goroutine and from the keep-alive timer.
+	var mu sync.Mutex
+	var keepAlive *time.Timer
+	done := false
+	defer func() {
+		mu.Lock()
+		done = true
+		if keepAlive != nil {
+			keepAlive.Stop()
+		}
+		mu.Unlock()
+	}()
 	// Anthropic's events come framed ("event: …\ndata: …\n\n").
-	write := func(events ...[]byte) error {
+	writeLocked := func(events ...[]byte) error {
 		for _, e := range events {
 			if _, err := sse.w.Write(e); err != nil {
 				return err
 			}
 		}
+		if keepAlive != nil {
+			keepAlive.Reset(anthropicPingEvery)
+		}
 		return sse.rc.Flush()
+	}
+	write := func(events ...[]byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return writeLocked(events...)
+	}
+	ping := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			_ = writeLocked(anthropic.Ping())
+		}
 	}
 	var usage gemini.Usage
 	var event []byte
-	pinged := false
 	for {
 		var err error
 		event, err = gemini.AppendEvent(event[:0], out.Body)
@@ -202,13 +235,19 @@ func (h *Handler) anthropicStream(w http.ResponseWriter, r *http.Request, out *b
 				out.Finish(terr, r.Context().Err(), usage)
 				return
 			}
-			if len(events) > 0 && !pinged {
+			first := len(events) > 0 && keepAlive == nil
+			if first {
 				events = append(events, anthropic.Ping())
-				pinged = true
 			}
 			if werr := write(events...); werr != nil {
 				out.Finish(werr, r.Context().Err(), usage)
 				return
+			}
+			if first {
+				// message_start is out: pings may follow from now on.
+				mu.Lock()
+				keepAlive = time.AfterFunc(anthropicPingEvery, ping)
+				mu.Unlock()
 			}
 		}
 		if err == io.EOF {
