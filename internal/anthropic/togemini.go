@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/models"
 )
 
 // Fetcher loads an http(s) URL of an image or a document (the caller
@@ -148,7 +149,7 @@ func CountTokensRequest(ctx context.Context, req *Request, model string, fetch F
 
 // build translates everything but generationConfig.
 func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*geminiRequest, error) {
-	c := converter{ctx: ctx, fetch: fetch, level: levelModel(model), names: req.toolNames}
+	c := converter{ctx: ctx, fetch: fetch, level: models.ThinksByLevel(model), names: req.toolNames}
 	if c.names == nil {
 		c.names = map[string]string{}
 		for _, m := range req.Messages {
@@ -187,12 +188,12 @@ func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*gem
 // minimal). adaptive asks for thoughts and leaves the amount to the model.
 // Models that cannot think get no thinkingConfig: they would refuse it.
 func thinkingConfig(t *Thinking, model string) *geminiThinking {
-	if t == nil || !thinkingModel(model) {
+	if t == nil || !models.CanThink(model) {
 		return nil
 	}
 	switch t.Type {
 	case "enabled":
-		if levelModel(model) {
+		if models.ThinksByLevel(model) {
 			level := "high"
 			if t.BudgetTokens <= 4096 {
 				level = "low"
@@ -201,7 +202,7 @@ func thinkingConfig(t *Thinking, model string) *geminiThinking {
 		}
 		lo, hi := 1, 24576
 		switch {
-		case proModel(model):
+		case models.IsPro(model):
 			lo, hi = 128, 32768
 		case liteModel(model):
 			lo = 512
@@ -210,18 +211,18 @@ func thinkingConfig(t *Thinking, model string) *geminiThinking {
 		return &geminiThinking{Budget: &b, IncludeThoughts: true}
 	case "disabled":
 		switch {
-		case levelModel(model) && proModel(model):
+		case models.ThinksByLevel(model) && models.IsPro(model):
 			return &geminiThinking{Level: "low"}
-		case levelModel(model):
+		case models.ThinksByLevel(model):
 			return &geminiThinking{Level: "minimal"}
-		case proModel(model):
+		case models.IsPro(model):
 			b := 128
 			return &geminiThinking{Budget: &b}
 		}
 		b := 0
 		return &geminiThinking{Budget: &b}
 	case "adaptive":
-		if levelModel(model) {
+		if models.ThinksByLevel(model) {
 			return &geminiThinking{IncludeThoughts: true}
 		}
 		b := -1
@@ -441,7 +442,7 @@ func (c *converter) media(src *Source, kind, at string) (geminiPart, error) {
 	}
 	if !want(mime) {
 		// Missing, generic or wrong: look at the bytes.
-		sniffed := sniff(data)
+		sniffed := gemini.SniffType(data)
 		if !want(sniffed) {
 			return geminiPart{}, reqErr(at+".url", "the URL did not return a supported %s (%s)", kind, orUnknown(mime))
 		}
@@ -468,23 +469,6 @@ func normMIME(m string) string {
 		return "image/jpeg"
 	}
 	return m
-}
-
-// sniff tells the accepted image types and PDF from their first bytes.
-func sniff(b []byte) string {
-	switch {
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		return "image/png"
-	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
-		return "image/jpeg"
-	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
-		return "image/gif"
-	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
-		return "image/webp"
-	case bytes.HasPrefix(b, []byte("%PDF-")):
-		return "application/pdf"
-	}
-	return ""
 }
 
 // upstreamID is the functionCall / functionResponse id sent to Gemini for a

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"bytes"
 	"strings"
 )
 
@@ -200,23 +199,4 @@ func fileSource(f *File) (*mediaSource, *RequestError) {
 		return nil, reqErr("file_data", "must be base64")
 	}
 	return &mediaSource{mime: mime, data: f.FileData}, nil
-}
-
-// sniffImage tells common image types from their first bytes.
-func sniffImage(b []byte) string {
-	switch {
-	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
-		return "image/png"
-	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
-		return "image/jpeg"
-	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
-		return "image/gif"
-	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
-		return "image/webp"
-	case len(b) >= 12 && string(b[4:8]) == "ftyp" && (string(b[8:12]) == "heic" || string(b[8:12]) == "heix"):
-		return "image/heic"
-	case len(b) >= 12 && string(b[4:8]) == "ftyp" && (string(b[8:12]) == "mif1" || string(b[8:12]) == "msf1"):
-		return "image/heif"
-	}
-	return ""
 }

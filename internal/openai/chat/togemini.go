@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/models"
 )
 
 // Fetcher loads an http(s) image URL (the caller implements it with a size
@@ -123,7 +124,7 @@ func ToGeminiWith(ctx context.Context, req *Request, model string, f gemini.Feat
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	b := converter{req: req, model: model, ctx: ctx, fetch: fetch, stored: stored, level: levelModel(model)}
+	b := converter{req: req, model: model, ctx: ctx, fetch: fetch, stored: stored, level: models.ThinksByLevel(model)}
 	for i := range req.Messages {
 		if err := b.message(i); err != nil {
 			return nil, err
@@ -196,7 +197,7 @@ func ToGeminiWith(ctx context.Context, req *Request, model string, f gemini.Feat
 }
 
 func versionAtLeast(model string, major, minor int) bool {
-	ma, mi, ok := modelVersion(model)
+	ma, mi, ok := models.Version(model)
 	return !ok || ma > major || ma == major && mi >= minor
 }
 
@@ -216,7 +217,7 @@ func (g *geminiGenConfig) empty() bool {
 // thinking_config is sent as the client wrote it.
 func thinking(req *Request, model string, f gemini.Features) *geminiThinking {
 	tc := req.thinkingConfig()
-	capable := thinkingModel(model)
+	capable := models.CanThink(model)
 	var t *geminiThinking
 	explicit := false
 	switch {
@@ -233,7 +234,7 @@ func thinking(req *Request, model string, f gemini.Features) *geminiThinking {
 			t = lowestThinking(model)
 		case f.ThinkingBudget != nil:
 			budget := *f.ThinkingBudget
-			if budget == 0 && proModel(model) {
+			if budget == 0 && models.IsPro(model) {
 				budget = 128
 			}
 			t = &geminiThinking{Budget: &budget}
@@ -466,7 +467,7 @@ func (b *converter) media(p *ContentPart, at string) (geminiPart, error) {
 		mime = normMIME(mime)
 		if !strings.HasPrefix(mime, "image/") && mime != "application/pdf" {
 			// Missing, generic or sniffed as text: look at the bytes.
-			sniffed := sniffImage(data)
+			sniffed := gemini.SniffType(data)
 			if sniffed == "" {
 				if mime == "" || strings.HasSuffix(mime, "octet-stream") {
 					return geminiPart{}, reqErr(param, "could not tell the image type")

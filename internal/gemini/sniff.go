@@ -1,0 +1,27 @@
+package gemini
+
+import "bytes"
+
+// SniffType is the media type of inline data Gemini takes, by its first
+// bytes: PNG, JPEG, GIF, WebP, HEIC/HEIF images and PDF; "" when unknown.
+// Fetched images and documents are sent with what they are, not with what
+// a server or a client claimed.
+func SniffType(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png"
+	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
+		return "image/jpeg"
+	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
+		return "image/gif"
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return "image/webp"
+	case len(b) >= 12 && string(b[4:8]) == "ftyp" && (string(b[8:12]) == "heic" || string(b[8:12]) == "heix"):
+		return "image/heic"
+	case len(b) >= 12 && string(b[4:8]) == "ftyp" && (string(b[8:12]) == "mif1" || string(b[8:12]) == "msf1"):
+		return "image/heif"
+	case bytes.HasPrefix(b, []byte("%PDF-")):
+		return "application/pdf"
+	}
+	return ""
+}
