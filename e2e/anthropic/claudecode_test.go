@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gemini-balance/gemini_balance/internal/nodetest"
+
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
 )
 
@@ -54,7 +56,7 @@ func TestClaudeCodeDefaultTraffic(t *testing.T) {
 // to the proxy.
 func runClaudeCode(t *testing.T, env ...string) []string {
 	t.Helper()
-	needNode(t)
+	nodetest.Need(t, "e2e/anthropic")
 	s := startServer(t)
 	home, work := t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -65,44 +65,6 @@ var poolKey = func() string {
 	return s[:35] + fmt.Sprintf("%04x", h.Sum32()&0xffff)
 }()
 
-// needNode skips the test (fails it with GEMINI_BALANCE_REQUIRE_NODE=1)
-// when node or the pinned packages are not installed, and returns node's
-// path.
-func needNode(t *testing.T) string {
-	t.Helper()
-	miss := func(why string) {
-		t.Helper()
-		if os.Getenv("GEMINI_BALANCE_REQUIRE_NODE") == "1" {
-			t.Fatalf("%s (GEMINI_BALANCE_REQUIRE_NODE=1)", why)
-		}
-		t.Skip(why)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		miss("node is not on PATH")
-	}
-	var pins struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	b, err := os.ReadFile("package.json")
-	if err != nil || json.Unmarshal(b, &pins) != nil {
-		t.Fatalf("reading package.json: %v", err)
-	}
-	for pkg, want := range pins.Dependencies {
-		b, err := os.ReadFile(filepath.Join("node_modules", pkg, "package.json"))
-		if err != nil {
-			miss(fmt.Sprintf("%s is not installed: run npm ci --prefix e2e/anthropic", pkg))
-		}
-		var got struct {
-			Version string `json:"version"`
-		}
-		if json.Unmarshal(b, &got) != nil || got.Version != want {
-			miss(fmt.Sprintf("node_modules has %s %q, package.json pins %q: run npm ci --prefix e2e/anthropic", pkg, got.Version, want))
-		}
-	}
-	return node
-}
-
 // server is the Caddy with one pool over the stand-in upstream.
 type server struct {
 	up   *fakegemini.Server

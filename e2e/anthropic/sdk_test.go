@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gemini-balance/gemini_balance/internal/nodetest"
+
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
 )
 
@@ -85,7 +87,7 @@ func findGen(gens []upstreamGen, subs ...string) *upstreamGen {
 // classes. Checked on both ends: what the SDK returned or raised, and what
 // the upstream received.
 func TestAnthropicSDK(t *testing.T) {
-	node := needNode(t)
+	node := nodetest.Need(t, "e2e/anthropic")
 	s := startServer(t)
 	r := runScript(t, node, "sdk.mjs", "GB_IMAGE="+fakegemini.TinyPNG)
 	flash := fakegemini.ReplyText("gemini-2.5-flash")

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -34,6 +33,7 @@ import (
 	"github.com/gemini-balance/gemini_balance/caddymodule"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
 	"github.com/gemini-balance/gemini_balance/internal/fakeopenai"
+	"github.com/gemini-balance/gemini_balance/internal/nodetest"
 	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
@@ -66,43 +66,6 @@ var poolKey = func() string {
 	h.Write([]byte("jsclient"))
 	return s[:35] + fmt.Sprintf("%04x", h.Sum32()&0xffff)
 }()
-
-// needNode skips the test (fails it with GEMINI_BALANCE_REQUIRE_NODE=1)
-// when node or the SDKs are not installed, and returns node's path.
-func needNode(t *testing.T) string {
-	t.Helper()
-	miss := func(why string) {
-		t.Helper()
-		if os.Getenv("GEMINI_BALANCE_REQUIRE_NODE") == "1" {
-			t.Fatalf("%s (GEMINI_BALANCE_REQUIRE_NODE=1)", why)
-		}
-		t.Skip(why)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		miss("node is not on PATH")
-	}
-	var pins struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	b, err := os.ReadFile("package.json")
-	if err != nil || json.Unmarshal(b, &pins) != nil {
-		t.Fatalf("reading package.json: %v", err)
-	}
-	for pkg, want := range pins.Dependencies {
-		b, err := os.ReadFile(filepath.Join("node_modules", pkg, "package.json"))
-		if err != nil {
-			miss(fmt.Sprintf("%s is not installed: run npm ci --prefix e2e/jsclient", pkg))
-		}
-		var got struct {
-			Version string `json:"version"`
-		}
-		if json.Unmarshal(b, &got) != nil || got.Version != want {
-			miss(fmt.Sprintf("node_modules has %s %q, package.json pins %q: run npm ci --prefix e2e/jsclient", pkg, got.Version, want))
-		}
-	}
-	return node
-}
 
 // server is the Caddy with one pool over the stand-in upstream.
 type server struct {
@@ -252,7 +215,7 @@ func runScript(t *testing.T, node, script, base string, env ...string) *report {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Env = append(cleanEnv(), append([]string{"GB_BASE_URL=" + base, "GB_TOKEN=" + clientToken}, env...)...)
+	cmd.Env = append(nodetest.CleanEnv(), append([]string{"GB_BASE_URL=" + base, "GB_TOKEN=" + clientToken}, env...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -278,22 +241,6 @@ func runScript(t *testing.T, node, script, base string, env ...string) *report {
 		t.Logf("  %-45s %-28s sent %s", c.Name, status, strings.Join(c.paths(), ", "))
 	}
 	return &r
-}
-
-// cleanEnv is the test's environment without what would redirect or
-// authenticate the SDKs by itself.
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(name, "GOOGLE_"), strings.HasPrefix(name, "GEMINI_API"),
-			strings.HasPrefix(name, "OPENAI_"), strings.HasPrefix(name, "NODE_OPTIONS"):
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // checkUpstream checks that every upstream request carried the pool key and
@@ -343,7 +290,7 @@ func wantUpstream(t *testing.T, got []string, want ...string) {
 }
 
 func TestGoogleGenAI(t *testing.T) {
-	node := needNode(t)
+	node := nodetest.Need(t, "e2e/jsclient")
 	s := startServer(t)
 	for _, c := range []struct {
 		name, base, version string
@@ -477,7 +424,7 @@ func checkGenAI(t *testing.T, r *report, prefix string) {
 }
 
 func TestOpenAI(t *testing.T) {
-	node := needNode(t)
+	node := nodetest.Need(t, "e2e/jsclient")
 	s := startServer(t)
 	r := runScript(t, node, "openai.mjs", rootURL)
 	up := checkUpstream(t, s.up)
@@ -559,7 +506,7 @@ func containsID(ids []string, id string) bool {
 // call round trip through a chat) are built from the provider's OpenAI
 // answers; OpenAI calls pass through with the model mapped.
 func TestFallbackToOpenAIPool(t *testing.T) {
-	node := needNode(t)
+	node := nodetest.Need(t, "e2e/jsclient")
 	up := fakegemini.New()
 	t.Cleanup(up.Close)
 	up.SetDefault(fakegemini.RateLimited)

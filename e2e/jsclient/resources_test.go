@@ -32,6 +32,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gemini-balance/gemini_balance/internal/nodetest"
+
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
 )
 
@@ -482,7 +484,7 @@ var resourcesVersions = []struct{ name, version string }{
 // TestResourcesDirect runs resources.mjs against the stand-in itself, so
 // that a failure of TestResources is the proxy's, not the script's.
 func TestResourcesDirect(t *testing.T) {
-	node := needNode(t)
+	node := nodetest.Need(t, "e2e/jsclient")
 	for _, v := range resourcesVersions {
 		t.Run(v.name, func(t *testing.T) {
 			up := fakegemini.New()
@@ -528,7 +530,7 @@ func resourcesUpstream(ver string) []string {
 // TestResources runs resources.mjs through the proxy, over a pool of three
 // keys.
 func TestResources(t *testing.T) {
-	node := needNode(t)
+	node := nodetest.Need(t, "e2e/jsclient")
 	keys := poolKeys(3)
 	s := startServer(t, keys...)
 	upURL, err := url.Parse(s.up.Root())
