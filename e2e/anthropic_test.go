@@ -77,3 +77,23 @@ func TestAnthropicMessagesRoute(t *testing.T) {
 		t.Errorf("all keys cooling: %d %s", status, out)
 	}
 }
+
+// An empty answer is retried on another key, as on the other routes, and
+// costs the key nothing.
+func TestAnthropicEmptyAnswerRetried(t *testing.T) {
+	e := newEnv(t)
+	empty, good := k("an-empty"), k("an-good")
+	e.up.SetKey(empty, fakegemini.EmptyAnswer)
+	e.up.SetKey(good, fakegemini.OK)
+	e.start(poolOpts{keys: []string{empty, good}, extra: "retry_empty on"})
+	for i := 0; i < 2; i++ {
+		status, _, out := e.do("POST", "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`,
+			"x-api-key", clientToken)
+		if status != 200 || !strings.Contains(out, fakegemini.ReplyText("gemini-2.5-flash")) {
+			t.Fatalf("request %d: %d %s", i, status, out)
+		}
+	}
+	if st := e.key(empty).Status().String(); st != "active" {
+		t.Errorf("the key that answered empty is %s", st)
+	}
+}

@@ -276,3 +276,21 @@ func TestImageStoreOff(t *testing.T) {
 		t.Errorf("with the store off the image path falls through: %d %q", status, body)
 	}
 }
+
+// The Imagen chat alias calls Imagen with paid_key when one is set, not
+// with the pool's keys.
+func TestImagenChatUsesPaidKey(t *testing.T) {
+	e := newEnv(t)
+	e.up.SetDefault(fakegemini.OK)
+	paid := k("img-paid")
+	e.start(poolOpts{keys: []string{k("img-pool")}, extra: "paid_key " + paid + "\n\t\timage_store " + filepath.Join(e.dir, "images")})
+	status, _, body := e.do("POST", "/v1/chat/completions", `{"model":"imagen-3.0-generate-002-chat","messages":[{"role":"user","content":"a boat"}],"size":"1792x1024"}`,
+		"Authorization", "Bearer "+clientToken)
+	if status != 200 || storedLink.FindString(body) == "" {
+		t.Fatalf("imagen chat: %d %.300s", status, body)
+	}
+	last := e.up.Requests()[len(e.up.Requests())-1]
+	if last.Key != paid || !strings.Contains(string(last.Body), `"aspectRatio":"16:9"`) {
+		t.Errorf("Imagen got key …%s and %s", last.Key[len(last.Key)-4:], last.Body)
+	}
+}
