@@ -73,20 +73,21 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 	if call.FixedKey != nil || call.OwnerKey != nil || call.Request.BodyReader != nil || bindsResource(call) {
 		chain = chain[:1]
 	}
-	var last *balancer.Failure
-	var skipped []string
+	// last is the failure of the last pool that tried; refused is the
+	// answer of the handler's own pool when it could not take the request.
+	var last, refused *balancer.Failure
+	var lastPool *balancer.Balancer
+	var notes []string
 	attempts := 0
 	for i, p := range chain {
 		c, openai, ns := adapt(call, oa, p)
 		if ns != nil {
 			if i == 0 {
-				last = ownFailure(p, ns.status, ns.msg)
-				if len(chain) == 1 {
-					return nil, served{}, last
+				if refused = ownFailure(p, ns.status, ns.msg); len(chain) == 1 {
+					return nil, served{}, refused
 				}
-				last.FallsBack = true
 			}
-			skipped = append(skipped, fmt.Sprintf("pool %s (%s) skipped: %s", p.Name(), p.Provider(), ns.msg))
+			notes = append(notes, fmt.Sprintf("pool %s (%s) skipped: %s", p.Name(), p.Provider(), ns.msg))
 			continue
 		}
 		out, fail := p.Do(r.Context(), c)
@@ -108,15 +109,17 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 			return nil, served{}, fail
 		}
 		if last != nil {
-			skipped = append(skipped, fmt.Sprintf("pool %s (%s): HTTP %d %s", last.Pool, poolProvider(chain, last.Pool), last.Status, shortenTo(last.Message(), 200)))
+			notes = append(notes, fmt.Sprintf("pool %s (%s): HTTP %d %s", lastPool.Name(), lastPool.Provider(), last.Status, shortenTo(last.Message(), 200)))
 		}
-		last = fail
+		last, lastPool = fail, p
 	}
-	if last == nil { // every pool skipped (not possible with a pool of its own)
-		return nil, served{}, ownFailure(h.Balancer, http.StatusServiceUnavailable, strings.Join(skipped, "; "))
+	if last == nil {
+		// No pool tried: the handler's pool refused and every fallback was
+		// skipped.
+		last, notes = refused, notes[1:]
 	}
-	if len(skipped) > 0 {
-		last.Note = "earlier: " + strings.Join(skipped, "; ")
+	if len(notes) > 0 {
+		last.Note = "earlier: " + strings.Join(notes, "; ")
 	}
 	last.Attempts = attempts
 	h.observeFailure(r, last, call.Model)
@@ -128,15 +131,6 @@ func (h *Handler) observeFailure(r *http.Request, f *balancer.Failure, model str
 	if h.Observe != nil && !f.ClientGone {
 		h.Observe(r, Served{Pool: f.Pool, Model: model, Attempts: f.Attempts, UpstreamStatus: f.Status})
 	}
-}
-
-func poolProvider(chain []*balancer.Balancer, name string) provider.Kind {
-	for _, p := range chain {
-		if p.Name() == name {
-			return p.Provider()
-		}
-	}
-	return ""
 }
 
 func ownFailure(p *balancer.Balancer, status int, msg string) *balancer.Failure {

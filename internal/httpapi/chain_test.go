@@ -457,3 +457,30 @@ func TestBindsResource(t *testing.T) {
 		}
 	}
 }
+
+// A handler pool that cannot take the request is named once in the note,
+// as skipped, when a later pool fails; when every pool is skipped the client
+// gets the handler pool's own refusal.
+func TestDoSkippedPoolNamedOnce(t *testing.T) {
+	oaUp := fakeopenai.New()
+	t.Cleanup(oaUp.Close)
+	down := newScripted(t, http.StatusServiceUnavailable, `{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}`)
+	o := chainPool(t, "oa-first", provider.OpenAI, oaUp.URL, []string{chainOAKey}, nil)
+	g := chainPool(t, "gemini-second", provider.Gemini, down.URL, []string{chainGKey}, nil)
+	o.SetFallbacks([]*balancer.Balancer{g})
+	h := &Handler{Balancer: o}
+	// countTokens has no OpenAI form: the OpenAI pool is skipped.
+	_, _, fail := h.do(httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("countTokens"), nil)
+	if fail == nil || fail.Pool != "gemini-second" || strings.Count(fail.Note, "oa-first") != 1 || !strings.Contains(fail.Note, "pool oa-first (openai) skipped") {
+		t.Fatalf("failure %+v note %q", fail, fail.Note)
+	}
+
+	v := chainPool(t, "vertex-second", provider.VertexExpress, down.URL, []string{chainGKey}, nil)
+	o.SetFallbacks([]*balancer.Balancer{v})
+	// embedContent: neither an OpenAI nor a Vertex express pool takes it.
+	_, _, fail = h.do(httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("embedContent"), nil)
+	if fail == nil || fail.Pool != "oa-first" || fail.Status != http.StatusNotFound || strings.Contains(fail.Note, "oa-first") ||
+		!strings.Contains(fail.Note, "pool vertex-second (vertex_express) skipped") {
+		t.Fatalf("every pool skipped: %+v note %q", fail, fail.Note)
+	}
+}
