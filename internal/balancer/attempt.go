@@ -243,11 +243,11 @@ func (b *Balancer) attempts(ctx context.Context, call *Call) (*Outcome, *Failure
 			at.release()
 			v = b.errorVerdict(err, ctx, at, client)
 			la.errText = secret.RedactError(err, k.Secret())
-		case resp.StatusCode >= 200 && resp.StatusCode < 300 && call.Convert != nil && convertAnswer(call, resp, &v, la, k) != nil:
-			// The answer could not be translated (v says so); a translated
-			// answer goes on to the next case like any other.
-			at.release()
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			if call.Convert != nil && convertAnswer(call, resp, &v, la, k) != nil {
+				at.release() // v says why
+				break
+			}
 			reader := getBodyReader(resp.Body, call.Stream)
 			body := reader
 			var whole []byte
