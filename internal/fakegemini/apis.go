@@ -581,7 +581,7 @@ func (x *exchange) commit() {
 	if p.cap.n <= MaxRecordedUpload {
 		p.rec.Body = append([]byte{}, p.cap.buf...)
 	}
-	x.s.record(p.rec)
+	x.s.Record(p.rec)
 }
 
 // fileMetadata is the JSON of an upload start or a multipart upload's first

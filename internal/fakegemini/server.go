@@ -39,6 +39,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/fakeupstream"
 )
 
 // Behavior says how the stand-in answers for one API key.
@@ -171,6 +173,16 @@ type Request struct {
 	Time time.Time
 }
 
+// Copy is the request sharing nothing with the recorded one.
+func (r Request) Copy() Request {
+	r.Header = r.Header.Clone()
+	r.Body = append([]byte(nil), r.Body...)
+	return r
+}
+
+// APIKey is the key the request carried.
+func (r Request) APIKey() string { return r.Key }
+
 // Server is a running stand-in. Its settings fields may be changed after New
 // and before requests are sent.
 type Server struct {
@@ -200,10 +212,12 @@ type Server struct {
 	once   sync.Once
 	seq    atomic.Uint64 // for response ids
 
-	mu        sync.Mutex
-	behaviors map[string]Behavior
-	def       Behavior
-	reqs      []Request
+	// How each key is answered (SetKey; SetDefault, Invalid until
+	// changed), and what was received (Requests, KeysUsed, Reset).
+	fakeupstream.Keys[Behavior]
+	fakeupstream.Log[Request]
+
+	mu sync.Mutex
 	// owners maps a resource ("files/abc", "cachedContents/xyz") to the keys
 	// that own it; enforced once ownership is set (see SetOwner).
 	owners    map[string]map[string]bool
@@ -249,8 +263,6 @@ func start(prefix string, useTLS bool) *Server {
 		StreamEvents:   3,
 		prefix:         prefix,
 		done:           make(chan struct{}),
-		behaviors:      map[string]Behavior{},
-		def:            Invalid,
 		owners:         map[string]map[string]bool{},
 		models:         Models(),
 		files:          map[string]*fileRec{},
@@ -261,6 +273,7 @@ func start(prefix string, useTLS bool) *Server {
 		creators:       map[string]string{},
 		order:          map[string]uint64{},
 	}
+	s.SetDefault(Invalid)
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	if useTLS {
 		s.ts.EnableHTTP2 = true
@@ -284,21 +297,6 @@ func (s *Server) Root() string { return s.root }
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.done) })
 	s.ts.Close()
-}
-
-// SetKey sets the behavior for one key.
-func (s *Server) SetKey(key string, b Behavior) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.behaviors[key] = b
-}
-
-// SetDefault sets the behavior for keys not set with SetKey (Invalid unless
-// changed).
-func (s *Server) SetDefault(b Behavior) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.def = b
 }
 
 // SetOwner declares that keys own resource, a file ("files/abc123") or a
@@ -400,37 +398,6 @@ func (s *Server) ListedModels() []Model {
 	return out
 }
 
-// Requests returns a copy of every request received, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		r.Header = r.Header.Clone()
-		r.Body = append([]byte(nil), r.Body...)
-		out[i] = r
-	}
-	return out
-}
-
-// Reset forgets the recorded requests.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = nil
-}
-
-// KeysUsed returns the Key of each recorded request, in order.
-func (s *Server) KeysUsed() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys := make([]string, len(s.reqs))
-	for i, r := range s.reqs {
-		keys[i] = r.Key
-	}
-	return keys
-}
-
 // settings is a snapshot of the exported settings, defaults applied.
 type settings struct {
 	allowedReferer string
@@ -459,15 +426,6 @@ func (s *Server) snapshot() settings {
 		c.streamEvents = 3
 	}
 	return c
-}
-
-func (s *Server) behaviorFor(key string) Behavior {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b, ok := s.behaviors[key]; ok {
-		return b
-	}
-	return s.def
 }
 
 // apiKey finds the key the way Google does: header, then query, then bearer.
@@ -671,13 +629,6 @@ func removeDotSegments(in string) string {
 // larger one is left out (Request.BodySize still says how long it was).
 const MaxRecordedUpload = 1 << 20
 
-// record appends a received request.
-func (s *Server) record(r Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, r)
-}
-
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	key := apiKey(r)
 	raw := r.URL.EscapedPath()
@@ -693,7 +644,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	rec.Body, rec.BodySize = body, int64(len(body))
-	s.record(rec)
+	s.Record(rec)
 
 	x := &exchange{s: s, w: w, r: r, body: body, cfg: s.snapshot(), key: key}
 	ok := inPrefix
@@ -717,7 +668,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // (an error, or nothing for Hang), true when the route is to be served.
 func (x *exchange) admit() bool {
 	s, r, w := x.s, x.r, x.w
-	b := s.behaviorFor(x.key)
+	b := s.BehaviorOf(x.key)
 	if b == ReferrerBlocked && x.cfg.allowedReferer != "" && r.Referer() == x.cfg.allowedReferer {
 		b = OK
 	}

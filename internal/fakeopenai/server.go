@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gemini-balance/gemini_balance/internal/fakeupstream"
 )
 
 // Behavior says how the stand-in answers for one key.
@@ -104,6 +106,16 @@ type Request struct {
 	Time  time.Time
 }
 
+// Copy is the request sharing nothing with the recorded one.
+func (r Request) Copy() Request {
+	r.Header = r.Header.Clone()
+	r.Body = append([]byte(nil), r.Body...)
+	return r
+}
+
+// APIKey is the key the request carried.
+func (r Request) APIKey() string { return r.Key }
+
 // Server is a running stand-in. Its settings fields may be changed after New
 // and before requests are sent.
 type Server struct {
@@ -132,11 +144,13 @@ type Server struct {
 	once sync.Once
 	seq  atomic.Uint64
 
-	mu        sync.Mutex
-	behaviors map[string]Behavior
-	def       Behavior
-	models    []string
-	reqs      []Request
+	// How each key is answered (SetKey; SetDefault, Invalid until
+	// changed), and what was received (Requests, KeysUsed, Reset).
+	fakeupstream.Keys[Behavior]
+	fakeupstream.Log[Request]
+
+	mu     sync.Mutex
+	models []string
 }
 
 // DefaultModels are the models a new stand-in lists and accepts.
@@ -154,12 +168,11 @@ func NewWithBase(base string) *Server {
 		base = ""
 	}
 	s := &Server{
-		base:      base,
-		done:      make(chan struct{}),
-		behaviors: map[string]Behavior{},
-		def:       Invalid,
-		models:    append([]string(nil), DefaultModels...),
+		base:   base,
+		done:   make(chan struct{}),
+		models: append([]string(nil), DefaultModels...),
 	}
+	s.SetDefault(Invalid)
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.ts.URL + base
 	return s
@@ -174,21 +187,6 @@ func (s *Server) Close() {
 	s.ts.Close()
 }
 
-// SetKey sets the behavior for one key.
-func (s *Server) SetKey(key string, b Behavior) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.behaviors[key] = b
-}
-
-// SetDefault sets the behavior for keys not set with SetKey (Invalid unless
-// changed).
-func (s *Server) SetDefault(b Behavior) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.def = b
-}
-
 // SetModels replaces the models listed and accepted.
 func (s *Server) SetModels(ids ...string) {
 	s.mu.Lock()
@@ -201,46 +199,6 @@ func (s *Server) Models() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.models...)
-}
-
-// Requests returns a copy of every request received, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.reqs))
-	for i, r := range s.reqs {
-		r.Header = r.Header.Clone()
-		r.Body = append([]byte(nil), r.Body...)
-		out[i] = r
-	}
-	return out
-}
-
-// KeysUsed returns the Key of each recorded request, in order.
-func (s *Server) KeysUsed() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys := make([]string, len(s.reqs))
-	for i, r := range s.reqs {
-		keys[i] = r.Key
-	}
-	return keys
-}
-
-// Reset forgets the recorded requests.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = nil
-}
-
-func (s *Server) behaviorFor(key string) Behavior {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b, ok := s.behaviors[key]; ok {
-		return b
-	}
-	return s.def
 }
 
 func (s *Server) knows(model string) bool {
@@ -278,12 +236,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if id, ok := strings.CutPrefix(path, "/models/"); ok && r.Method == http.MethodGet {
 		model = id
 	}
-	s.mu.Lock()
-	s.reqs = append(s.reqs, Request{
+	s.Record(Request{
 		Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body,
 		Key: key, Model: model, Time: time.Now(),
 	})
-	s.mu.Unlock()
 
 	x := &exchange{s: s, w: w, r: r, body: body, key: key}
 	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
@@ -316,7 +272,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // admit applies the key's behavior: false when it answered (or hung), true
 // when the route is to be served.
 func (x *exchange) admit() bool {
-	b := x.s.behaviorFor(x.key)
+	b := x.s.BehaviorOf(x.key)
 	x.behavior = b
 	switch b {
 	case OK:
