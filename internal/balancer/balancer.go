@@ -114,14 +114,12 @@ func Open(cfg Config, logger *zap.Logger) (*Balancer, error) {
 		st, err := store.Open(cfg.DatabasePath, 0, logger.Named("store"))
 		if err != nil {
 			b.dbErr = err
-			logger.Error("database unavailable: keys and logs are kept in memory only",
+			b.dbFailed(logger.Error, "database unavailable: keys and logs are kept in memory only",
 				zap.String("database", store.RedactDSN(cfg.DatabasePath)), zap.Error(err))
-			b.dbErrors.Add(1)
 		} else {
 			b.store = st
 			if err := b.restoreKeys(); err != nil {
-				logger.Error("cannot load keys from the database", zap.Error(err))
-				b.dbErrors.Add(1)
+				b.dbFailed(logger.Error, "cannot load keys from the database", zap.Error(err))
 			}
 			b.restoreResources()
 		}
@@ -207,8 +205,7 @@ func (b *Balancer) syncStoredKeys(added, removed []*keypool.Key) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := b.insertKeys(ctx, added); err != nil {
-		b.logger.Error("cannot store new keys", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Error, "cannot store new keys", zap.Error(err))
 	}
 	if len(removed) > 0 {
 		ids := make([]string, len(removed))
@@ -216,8 +213,7 @@ func (b *Balancer) syncStoredKeys(added, removed []*keypool.Key) {
 			ids[i] = k.ID()
 		}
 		if _, err := b.store.DeleteKeys(ctx, b.name, ids); err != nil {
-			b.logger.Error("cannot delete removed keys", zap.Error(err))
-			b.dbErrors.Add(1)
+			b.dbFailed(b.logger.Error, "cannot delete removed keys", zap.Error(err))
 		}
 	}
 }
@@ -401,8 +397,7 @@ func (b *Balancer) persist() {
 		}
 		msg := err.Error()
 		if old := b.persistErr.Swap(&msg); old == nil {
-			b.logger.Error("cannot save key state; will retry", zap.Error(err))
-			b.dbErrors.Add(1)
+			b.dbFailed(b.logger.Error, "cannot save key state; will retry", zap.Error(err))
 		}
 		return
 	}

@@ -39,8 +39,7 @@ func (b *Balancer) readStoredSettings() (map[string]json.RawMessage, error) {
 	defer cancel()
 	stored, err := loadStoredSettings(b, ctx)
 	if err != nil {
-		b.logger.Warn("cannot read settings from the database", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot read settings from the database", zap.Error(err))
 		return nil, err
 	}
 	return stored, nil
@@ -160,8 +159,7 @@ func (b *Balancer) settingsLoop() {
 			b.applyMu.Lock()
 			if !maps.EqualFunc(stored, b.stored, func(a, c json.RawMessage) bool { return string(a) == string(c) }) {
 				if err := b.recompute(stored); err != nil {
-					b.logger.Warn("cannot apply stored settings", zap.Error(err))
-					b.dbErrors.Add(1)
+					b.dbFailed(b.logger.Warn, "cannot apply stored settings", zap.Error(err))
 				} else {
 					b.logger.Info("settings changed in the database applied", zap.String("pool", b.name))
 				}

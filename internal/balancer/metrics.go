@@ -1,6 +1,9 @@
 package balancer
 
-import "github.com/gemini-balance/gemini_balance/internal/metrics"
+import (
+	"github.com/gemini-balance/gemini_balance/internal/metrics"
+	"go.uber.org/zap"
+)
 
 // MetricsState is what the pool's gauges show at a scrape: key counts by
 // state, the log queue, dropped log rows and failed database operations
@@ -15,4 +18,11 @@ func (b *Balancer) MetricsState() metrics.PoolState {
 		s.DatabaseErrors += st.WriteErrors
 	}
 	return s
+}
+
+// dbFailed logs a failed database operation with log (the pool logger's
+// Warn or Error) and counts it for gemini_balance_database_errors_total.
+func (b *Balancer) dbFailed(log func(string, ...zap.Field), msg string, fields ...zap.Field) {
+	log(msg, fields...)
+	b.dbErrors.Add(1)
 }

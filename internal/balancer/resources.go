@@ -40,8 +40,7 @@ func (b *Balancer) restoreResources() {
 	b.resources.OnChange(b.shareResource)
 	list, err := b.storedResources()
 	if err != nil {
-		b.logger.Error("cannot load file, cache and batch owners from the database", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Error, "cannot load file, cache and batch owners from the database", zap.Error(err))
 		return
 	}
 	b.resources.Load(list, b.now())
@@ -65,8 +64,7 @@ func (b *Balancer) storedResources() ([]affinity.Record, error) {
 func (b *Balancer) catchUpResources() {
 	list, err := b.storedResources()
 	if err != nil {
-		b.logger.Warn("cannot read file, cache and batch owners of other instances", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot read file, cache and batch owners of other instances", zap.Error(err))
 		return
 	}
 	if n := b.resources.LoadMissing(list, b.now()); n > 0 {
@@ -169,8 +167,7 @@ func (b *Balancer) flushResources() {
 	defer cancel()
 	if err := b.store.SaveResources(ctx, b.name, recs, deletes); err != nil {
 		b.resources.Requeue(puts, deletes)
-		b.logger.Warn("cannot save file, cache and batch owners; will retry", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot save file, cache and batch owners; will retry", zap.Error(err))
 	}
 }
 
@@ -186,8 +183,7 @@ func (b *Balancer) PurgeResources(ctx context.Context) int64 {
 	defer cancel()
 	n, err := b.store.PurgeResources(ctx, b.name, now)
 	if err != nil {
-		b.logger.Warn("cannot purge expired file, cache and batch owners", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot purge expired file, cache and batch owners", zap.Error(err))
 	}
 	return n
 }

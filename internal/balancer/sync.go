@@ -228,8 +228,7 @@ func (b *Balancer) flushEvents() {
 		s.mu.Unlock()
 		msg := err.Error()
 		if old := s.writeErr.Swap(&msg); old == nil {
-			b.logger.Error("cannot share key changes with other instances; will retry", zap.String("pool", b.name), zap.Error(err))
-			b.dbErrors.Add(1)
+			b.dbFailed(b.logger.Error, "cannot share key changes with other instances; will retry", zap.String("pool", b.name), zap.Error(err))
 		}
 		return
 	}
@@ -246,8 +245,7 @@ func (b *Balancer) purgeEvents() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := b.store.PurgeKeyEvents(ctx, b.name, time.Now().Add(-eventKeep)); err != nil {
-		b.logger.Warn("cannot purge old key events", zap.String("pool", b.name), zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot purge old key events", zap.String("pool", b.name), zap.Error(err))
 		return
 	}
 	s.lastPurge = time.Now()
@@ -329,8 +327,7 @@ func (b *Balancer) pollEvents() {
 func (b *Balancer) noteReadErr(err error) {
 	msg := err.Error()
 	if old := b.shared.readErr.Swap(&msg); old == nil {
-		b.logger.Error("cannot read other instances' key changes; will retry", zap.String("pool", b.name), zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Error, "cannot read other instances' key changes; will retry", zap.String("pool", b.name), zap.Error(err))
 	}
 }
 

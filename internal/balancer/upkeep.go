@@ -58,19 +58,16 @@ func (b *Balancer) PurgeOldLogs(ctx context.Context) (errorLogs, requestLogs int
 	var err error
 	if set.ErrorLogDays > 0 {
 		if errorLogs, err = b.store.PurgeErrorLogs(ctx, now.AddDate(0, 0, -set.ErrorLogDays)); err != nil {
-			b.logger.Warn("cannot purge old error logs", zap.Error(err))
-			b.dbErrors.Add(1)
+			b.dbFailed(b.logger.Warn, "cannot purge old error logs", zap.Error(err))
 		}
 	}
 	if set.RequestLogDays > 0 {
 		before := now.AddDate(0, 0, -set.RequestLogDays)
 		if requestLogs, err = b.store.PurgeRequestLogs(ctx, before); err != nil {
-			b.logger.Warn("cannot purge old request logs", zap.Error(err))
-			b.dbErrors.Add(1)
+			b.dbFailed(b.logger.Warn, "cannot purge old request logs", zap.Error(err))
 		}
 		if _, err = b.store.PurgeRollups(ctx, before); err != nil {
-			b.logger.Warn("cannot purge old request statistics", zap.Error(err))
-			b.dbErrors.Add(1)
+			b.dbFailed(b.logger.Warn, "cannot purge old request statistics", zap.Error(err))
 		}
 	}
 	if errorLogs+requestLogs > 0 {
@@ -92,12 +89,10 @@ func (b *Balancer) CapLogs(ctx context.Context) (errorLogs, requestLogs int64) {
 	set := b.Settings()
 	var err error
 	if errorLogs, err = b.store.CapErrorLogs(ctx, b.name, int64(set.ErrorLogMaxRows)); err != nil {
-		b.logger.Warn("cannot cap error logs", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot cap error logs", zap.Error(err))
 	}
 	if requestLogs, err = b.store.CapRequestLogs(ctx, b.name, int64(set.RequestLogMaxRows)); err != nil {
-		b.logger.Warn("cannot cap request logs", zap.Error(err))
-		b.dbErrors.Add(1)
+		b.dbFailed(b.logger.Warn, "cannot cap request logs", zap.Error(err))
 	}
 	if errorLogs+requestLogs > 0 {
 		b.logger.Info("deleted logs beyond the row caps", zap.String("pool", b.name),
