@@ -92,31 +92,19 @@ func (b *Balancer) fetchCatalogue(ctx context.Context) (*Catalogue, *Failure) {
 			q.Set("pageToken", token)
 		}
 		call.Request.Query = q
-		out, fail := b.Do(ctx, call)
-		if fail != nil {
-			return nil, fail
-		}
-		raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
-		out.Finish(err, ctx.Err(), gemini.Usage{})
 		var list struct {
 			Models        []json.RawMessage `json:"models"`
 			NextPageToken string            `json:"nextPageToken"`
 		}
-		if err == nil {
-			err = json.Unmarshal(raw, &list)
-		}
-		if err != nil {
-			return nil, b.ownFailure(http.StatusBadGateway, "bad_upstream", "upstream model list unreadable: "+err.Error(), nil)
+		if fail := b.fetchList(ctx, call, &list); fail != nil {
+			return nil, fail
 		}
 		for _, m := range list.Models {
 			var meta struct {
 				Name string `json:"name"`
 			}
 			_ = json.Unmarshal(m, &meta)
-			id := strings.TrimPrefix(meta.Name, "models/")
-			c.Models = append(c.Models, m)
-			c.IDs = append(c.IDs, id)
-			c.ids[id] = true
+			c.add(strings.TrimPrefix(meta.Name, "models/"), m)
 		}
 		if list.NextPageToken == "" || list.NextPageToken == token {
 			break
@@ -139,22 +127,13 @@ func (b *Balancer) keepCatalogue(c *Catalogue) *Catalogue {
 // generates content, so Gemini clients can list and pick them.
 func (b *Balancer) fetchOpenAICatalogue(ctx context.Context, c *Catalogue) (*Catalogue, *Failure) {
 	call := &Call{Route: "models.list", Request: upstream.Request{Method: http.MethodGet, Path: "/models", Bearer: true}}
-	out, fail := b.Do(ctx, call)
-	if fail != nil {
-		return nil, fail
-	}
-	raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
-	out.Finish(err, ctx.Err(), gemini.Usage{})
 	var list struct {
 		Data []struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if err == nil {
-		err = json.Unmarshal(raw, &list)
-	}
-	if err != nil {
-		return nil, b.ownFailure(http.StatusBadGateway, "bad_upstream", "upstream model list unreadable: "+err.Error(), nil)
+	if fail := b.fetchList(ctx, call, &list); fail != nil {
+		return nil, fail
 	}
 	for _, m := range list.Data {
 		if m.ID == "" || c.ids[m.ID] {
@@ -162,9 +141,31 @@ func (b *Balancer) fetchOpenAICatalogue(ctx context.Context, c *Catalogue) (*Cat
 		}
 		obj, _ := json.Marshal(map[string]any{"name": "models/" + m.ID, "displayName": m.ID,
 			"supportedGenerationMethods": []string{"generateContent", "streamGenerateContent"}})
-		c.Models = append(c.Models, obj)
-		c.IDs = append(c.IDs, m.ID)
-		c.ids[m.ID] = true
+		c.add(m.ID, obj)
 	}
 	return b.keepCatalogue(c), nil
+}
+
+// fetchList sends a model-list call and decodes its answer into list.
+func (b *Balancer) fetchList(ctx context.Context, call *Call, list any) *Failure {
+	out, fail := b.Do(ctx, call)
+	if fail != nil {
+		return fail
+	}
+	raw, err := io.ReadAll(io.LimitReader(out.Body, 16<<20))
+	out.Finish(err, ctx.Err(), gemini.Usage{})
+	if err == nil {
+		err = json.Unmarshal(raw, list)
+	}
+	if err != nil {
+		return b.ownFailure(http.StatusBadGateway, "bad_upstream", "upstream model list unreadable: "+err.Error(), nil)
+	}
+	return nil
+}
+
+// add puts model id, whose object is m, in the catalogue.
+func (c *Catalogue) add(id string, m json.RawMessage) {
+	c.Models = append(c.Models, m)
+	c.IDs = append(c.IDs, id)
+	c.ids[id] = true
 }
