@@ -153,20 +153,14 @@ func (h *Handler) imagenChat(w http.ResponseWriter, r *http.Request, token strin
 		return
 	}
 	created := time.Now().Unix()
-	images, err := openai.ImagesFromGeminiWith(raw, created, "url", h.imageURL(r, model, token))
+	urls, err := openai.ImageURLsFromGemini(raw, h.imageURL(r, model, token))
 	if err != nil {
 		writeTranslated(w, nil, err)
 		return
 	}
-	var list struct {
-		Data []struct {
-			URL string `json:"url"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal(images, &list)
-	var md []string
-	for _, d := range list.Data {
-		md = append(md, "![image]("+d.URL+")")
+	md := make([]string, len(urls))
+	for i, u := range urls {
+		md[i] = "![image](" + u + ")"
 	}
 	content := strings.Join(md, "\n\n")
 	id := "chatcmpl-" + randomHex(12)

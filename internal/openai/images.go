@@ -226,6 +226,30 @@ func ImagesFromGeminiAs(body []byte, created int64, format string) ([]byte, erro
 // (when set) keeps each image (MIME type, base64) and returns its URL; ""
 // keeps the data: URL.
 func ImagesFromGeminiWith(body []byte, created int64, format string, store func(mime, b64 string) string) ([]byte, error) {
+	data, err := imagesFromGemini(body, format, store)
+	if err != nil {
+		return nil, err
+	}
+	return marshal(imagesResponse{Created: created, Data: data}), nil
+}
+
+// ImageURLsFromGemini is the URL of each image of an Imagen :predict
+// answer, as ImagesFromGeminiWith gives them for format "url".
+func ImageURLsFromGemini(body []byte, store func(mime, b64 string) string) ([]string, error) {
+	data, err := imagesFromGemini(body, "url", store)
+	if err != nil {
+		return nil, err
+	}
+	urls := make([]string, len(data))
+	for i, d := range data {
+		urls[i] = d.URL
+	}
+	return urls, nil
+}
+
+// imagesFromGemini reads the images of an Imagen :predict answer (see
+// ImagesFromGeminiAs).
+func imagesFromGemini(body []byte, format string, store func(mime, b64 string) string) ([]imageData, error) {
 	var resp struct {
 		Predictions []struct {
 			BytesBase64Encoded string `json:"bytesBase64Encoded"`
@@ -270,7 +294,7 @@ func ImagesFromGeminiWith(body []byte, created int64, format string, store func(
 		}
 		return nil, &RequestError{Param: "prompt", Message: msg, Code: "content_policy_violation"}
 	}
-	return marshal(imagesResponse{Created: created, Data: data}), nil
+	return data, nil
 }
 
 func dedupe(ss []string) []string {
