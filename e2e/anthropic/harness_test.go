@@ -16,21 +16,19 @@ package anthropic
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/gemini-balance/gemini_balance/caddymodule"
 	"github.com/gemini-balance/gemini_balance/internal/fakegemini"
+	"github.com/gemini-balance/gemini_balance/internal/nodetest"
 	"github.com/gemini-balance/gemini_balance/internal/testcaddy"
 )
 
@@ -164,133 +162,11 @@ func (s *server) accessLog(t *testing.T) []served {
 	return out
 }
 
-// sent is one HTTP request the SDK sent, as the script recorded it.
-type sent struct {
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Auth    string            `json:"auth"`
-	Headers map[string]string `json:"headers"`
-	Body    string            `json:"body"`
-	Status  int               `json:"status"`
-	Answer  string            `json:"answer"`
-	Error   string            `json:"error"`
-}
-
-// callError is what a failed call raised.
-type callError struct {
-	Name       string `json:"name"`
-	Class      string `json:"class"`
-	Status     int    `json:"status"`
-	Type       string `json:"type"`
-	RetryAfter string `json:"retryAfter"`
-	Message    string `json:"message"`
-}
-
-// callReport is one SDK call of the report.
-type callReport struct {
-	Name   string          `json:"name"`
-	OK     bool            `json:"ok"`
-	Result json.RawMessage `json:"result"`
-	Error  *callError      `json:"error"`
-	Sent   []sent          `json:"sent"`
-}
-
-type report struct {
-	SDK     string       `json:"sdk"`
-	Version string       `json:"version"`
-	Node    string       `json:"node"`
-	Calls   []callReport `json:"calls"`
-}
-
-// call finds a call of the report by name.
-func (r *report) call(t *testing.T, name string) *callReport {
-	t.Helper()
-	for i := range r.Calls {
-		if r.Calls[i].Name == name {
-			return &r.Calls[i]
-		}
-	}
-	t.Fatalf("%s: no call %q in the report", r.SDK, name)
-	return nil
-}
-
-// result decodes a successful call's result into v; a failed call fails the
-// test with what the SDK sent and got.
-func (c *callReport) result(t *testing.T, v any) bool {
-	t.Helper()
-	if !c.OK {
-		msg := ""
-		if c.Error != nil {
-			msg = fmt.Sprintf("%s (status %d): %s", c.Error.Class, c.Error.Status, c.Error.Message)
-		}
-		t.Errorf("%s failed: %s\nsent:\n%s", c.Name, msg, c.describe())
-		return false
-	}
-	if err := json.Unmarshal(c.Result, v); err != nil {
-		t.Errorf("%s: result %s: %v", c.Name, c.Result, err)
-		return false
-	}
-	return true
-}
-
-// raised returns the error a call raised, failing the test when it did not.
-func (c *callReport) raised(t *testing.T) *callError {
-	t.Helper()
-	if c.OK || c.Error == nil {
-		t.Errorf("%s did not fail: %s", c.Name, c.Result)
-		return &callError{}
-	}
-	return c.Error
-}
-
-func (c *callReport) describe() string {
-	var b strings.Builder
-	for _, s := range c.Sent {
-		fmt.Fprintf(&b, "  %s %s auth=%s headers=%v -> %d %s", s.Method, s.Path, s.Auth, s.Headers, s.Status, s.Error)
-		if s.Body != "" {
-			fmt.Fprintf(&b, "\n    body: %s", s.Body)
-		}
-		if s.Answer != "" {
-			fmt.Fprintf(&b, "\n    answer: %s", s.Answer)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // runScript runs node script with the proxy's base URL and the client token
 // and returns its report.
-func runScript(t *testing.T, node, script string, env ...string) *report {
+func runScript(t *testing.T, node, script string, env ...string) *nodetest.Report {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Env = append(cleanEnv(), append([]string{"GB_BASE_URL=" + rootURL, "GB_TOKEN=" + clientToken}, env...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
-	}
-	if s := strings.TrimSpace(stderr.String()); s != "" {
-		t.Logf("node %s stderr: %s", script, s)
-	}
-	var r report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("node %s: report: %v\n%s", script, err, stdout.String())
-	}
-	t.Logf("%s %s on node %s", r.SDK, r.Version, r.Node)
-	for _, c := range r.Calls {
-		status := "ok"
-		if !c.OK && c.Error != nil {
-			status = fmt.Sprintf("raised %s status %d", c.Error.Class, c.Error.Status)
-		}
-		var paths []string
-		for _, s := range c.Sent {
-			paths = append(paths, fmt.Sprintf("%s %s (%s) %d", s.Method, s.Path, s.Auth, s.Status))
-		}
-		t.Logf("  %-26s %-36s sent %s", c.Name, status, strings.Join(paths, ", "))
-	}
-	return &r
+	return nodetest.Run(t, node, script, append(cleanEnv(), append([]string{"GB_BASE_URL=" + rootURL, "GB_TOKEN=" + clientToken}, env...)...))
 }
 
 // cleanEnv is the test's environment without what would redirect or

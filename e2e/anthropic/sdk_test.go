@@ -107,7 +107,7 @@ func TestAnthropicSDK(t *testing.T) {
 		turn
 		Type, Role, Model, ID string
 	}
-	if r.call(t, "messages.create").result(t, &plain) {
+	if r.Call(t, "messages.create").Decode(t, &plain) {
 		if plain.Type != "message" || plain.Role != "assistant" || plain.Model != "claude-sonnet-4-5" || !strings.HasPrefix(plain.ID, "msg_") ||
 			plain.StopReason != "end_turn" || len(plain.Content) != 1 || plain.text() != flash || plain.Usage.InputTokens == 0 || plain.Usage.OutputTokens == 0 {
 			t.Errorf("messages.create: %+v", plain)
@@ -120,7 +120,7 @@ func TestAnthropicSDK(t *testing.T) {
 		Deltas string
 		Text   string
 	}
-	if r.call(t, "messages.stream").result(t, &streamed) {
+	if r.Call(t, "messages.stream").Decode(t, &streamed) {
 		ev := strings.Join(streamed.Events, ",")
 		// ping events may come while waiting; the SDK passes them on.
 		ev = strings.ReplaceAll(strings.ReplaceAll(ev, "ping,", ""), ",ping", "")
@@ -136,7 +136,7 @@ func TestAnthropicSDK(t *testing.T) {
 	gens := generations(t, s.up)
 
 	var loop struct{ First, Second turn }
-	if r.call(t, "tool loop").result(t, &loop) {
+	if r.Call(t, "tool loop").Decode(t, &loop) {
 		use := loop.First.toolUse()
 		if loop.First.StopReason != "tool_use" || use == nil || use.Name != "get_weather" || !sameJSON(string(use.Input), `{"city":"Paris"}`) || !strings.HasPrefix(use.ID, "toolu_") {
 			t.Errorf("tool loop, first turn: %+v", loop.First)
@@ -161,7 +161,7 @@ func TestAnthropicSDK(t *testing.T) {
 		Events  []string
 		Partial []string
 	}
-	if r.call(t, "streamed tool call").result(t, &toolStream) {
+	if r.Call(t, "streamed tool call").Decode(t, &toolStream) {
 		use := toolStream.toolUse()
 		ev := strings.Join(toolStream.Events, ",")
 		if !strings.Contains(ev, "content_block_start,input_json_delta") || !strings.HasSuffix(ev, "content_block_stop,message_delta,message_stop") {
@@ -174,7 +174,7 @@ func TestAnthropicSDK(t *testing.T) {
 	}
 
 	var think struct{ First, Second turn }
-	if r.call(t, "thinking with signature").result(t, &think) {
+	if r.Call(t, "thinking with signature").Decode(t, &think) {
 		var thought, signed bool
 		for _, b := range think.First.Content {
 			thought = thought || b.Type == "thinking" && b.Thinking == fakegemini.ThoughtText
@@ -214,7 +214,7 @@ func TestAnthropicSDK(t *testing.T) {
 	}
 
 	var img turn
-	if r.call(t, "image").result(t, &img) && img.text() != flash {
+	if r.Call(t, "image").Decode(t, &img) && img.text() != flash {
 		t.Errorf("image: %+v", img)
 	}
 	if g := findGen(gens, `"inlineData"`); g == nil {
@@ -234,7 +234,7 @@ func TestAnthropicSDK(t *testing.T) {
 	var count struct {
 		InputTokens int `json:"input_tokens"`
 	}
-	if r.call(t, "messages.countTokens").result(t, &count) && count.InputTokens <= 0 {
+	if r.Call(t, "messages.countTokens").Decode(t, &count) && count.InputTokens <= 0 {
 		t.Errorf("countTokens: %+v", count)
 	}
 	var counted bool
@@ -245,10 +245,10 @@ func TestAnthropicSDK(t *testing.T) {
 		t.Errorf("countTokens of claude-haiku did not reach gemini-2.5-flash-lite:countTokens")
 	}
 
-	if e := r.call(t, "bad token").raised(t); e.Class != "AuthenticationError" || e.Status != 401 || e.Type != "authentication_error" {
+	if e := r.Call(t, "bad token").Raised(t); e.Class != "AuthenticationError" || e.Status != 401 || e.Type != "authentication_error" {
 		t.Errorf("bad token raised %+v", e)
 	}
-	if e := r.call(t, "bad request").raised(t); e.Class != "BadRequestError" || e.Status != 400 || e.Type != "invalid_request_error" {
+	if e := r.Call(t, "bad request").Raised(t); e.Class != "BadRequestError" || e.Status != 400 || e.Type != "invalid_request_error" {
 		t.Errorf("bad request raised %+v", e)
 	}
 
@@ -257,7 +257,7 @@ func TestAnthropicSDK(t *testing.T) {
 	before := len(s.up.Requests())
 	s.up.SetDefault(fakegemini.RateLimited)
 	rl := runScript(t, node, "sdk.mjs", "GB_PHASE=ratelimited")
-	if e := rl.call(t, "rate limited").raised(t); e.Class != "RateLimitError" || e.Status != 429 || e.Type != "rate_limit_error" || e.RetryAfter == "" {
+	if e := rl.Call(t, "rate limited").Raised(t); e.Class != "RateLimitError" || e.Status != 429 || e.Type != "rate_limit_error" || e.RetryAfter == "" {
 		t.Errorf("rate limited raised %+v", e)
 	}
 	if len(s.up.Requests()) == before {

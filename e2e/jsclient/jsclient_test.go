@@ -16,17 +16,13 @@ package jsclient
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
@@ -119,128 +115,11 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-// sent is one HTTP request an SDK sent, as the script recorded it.
-type sent struct {
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Auth    string            `json:"auth"`
-	Headers map[string]string `json:"headers"`
-	Body    string            `json:"body"`
-	Status  int               `json:"status"`
-	Answer  string            `json:"answer"`
-	Error   string            `json:"error"`
-}
-
-// callReport is one SDK call of a script's report.
-type callReport struct {
-	Name   string          `json:"name"`
-	OK     bool            `json:"ok"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Name    string `json:"name"`
-		Class   string `json:"class"`
-		Status  int    `json:"status"`
-		Message string `json:"message"`
-	} `json:"error"`
-	Sent []sent `json:"sent"`
-}
-
-type report struct {
-	SDK        string       `json:"sdk"`
-	Version    string       `json:"version"`
-	Node       string       `json:"node"`
-	APIVersion string       `json:"apiVersion"`
-	Calls      []callReport `json:"calls"`
-}
-
-// call finds a call of the report by name.
-func (r *report) call(t *testing.T, name string) *callReport {
-	t.Helper()
-	for i := range r.Calls {
-		if r.Calls[i].Name == name {
-			return &r.Calls[i]
-		}
-	}
-	t.Fatalf("%s: no call %q in the report", r.SDK, name)
-	return nil
-}
-
-// result decodes a successful call's result into v; a failed call fails the
-// test with what the SDK sent and got.
-func (c *callReport) result(t *testing.T, v any) bool {
-	t.Helper()
-	if !c.OK {
-		msg := ""
-		if c.Error != nil {
-			msg = fmt.Sprintf("%s (status %d): %s", c.Error.Name, c.Error.Status, c.Error.Message)
-		}
-		t.Errorf("%s failed: %s\nsent:\n%s", c.Name, msg, c.describe())
-		return false
-	}
-	if err := json.Unmarshal(c.Result, v); err != nil {
-		t.Errorf("%s: result %s: %v", c.Name, c.Result, err)
-		return false
-	}
-	return true
-}
-
-func (c *callReport) describe() string {
-	var b strings.Builder
-	for _, s := range c.Sent {
-		fmt.Fprintf(&b, "  %s %s auth=%s headers=%v -> %d %s", s.Method, s.Path, s.Auth, s.Headers, s.Status, s.Error)
-		if s.Body != "" {
-			fmt.Fprintf(&b, "\n    body: %s", s.Body)
-		}
-		if s.Answer != "" {
-			fmt.Fprintf(&b, "\n    answer: %s", s.Answer)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// paths are the "METHOD path" of what a call sent.
-func (c *callReport) paths() []string {
-	var out []string
-	for _, s := range c.Sent {
-		out = append(out, s.Method+" "+s.Path)
-	}
-	return out
-}
-
 // runScript runs node script with the proxy's base URL and the client token
 // and returns its report.
-func runScript(t *testing.T, node, script, base string, env ...string) *report {
+func runScript(t *testing.T, node, script, base string, env ...string) *nodetest.Report {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Env = append(nodetest.CleanEnv(), append([]string{"GB_BASE_URL=" + base, "GB_TOKEN=" + clientToken}, env...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
-	}
-	if s := strings.TrimSpace(stderr.String()); s != "" {
-		t.Logf("node %s stderr: %s", script, s)
-	}
-	var r report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("node %s: report: %v\n%s", script, err, stdout.String())
-	}
-	t.Logf("%s %s on node %s, base URL %s %s", r.SDK, r.Version, r.Node, base, strings.Join(env, " "))
-	if len(r.Calls) > 0 && len(r.Calls[0].Sent) > 0 {
-		s := r.Calls[0].Sent[0]
-		t.Logf("  first request: %s %s, key in %s, headers %v, body %s", s.Method, s.Path, s.Auth, s.Headers, s.Body)
-	}
-	for _, c := range r.Calls {
-		status := "ok"
-		if !c.OK && c.Error != nil {
-			status = fmt.Sprintf("raised %s status %d", c.Error.Class, c.Error.Status)
-		}
-		t.Logf("  %-45s %-28s sent %s", c.Name, status, strings.Join(c.paths(), ", "))
-	}
-	return &r
+	return nodetest.Run(t, node, script, append(nodetest.CleanEnv(), append([]string{"GB_BASE_URL=" + base, "GB_TOKEN=" + clientToken}, env...)...))
 }
 
 // checkUpstream checks that every upstream request carried the pool key and
@@ -336,7 +215,7 @@ func TestGoogleGenAI(t *testing.T) {
 	}
 }
 
-func checkGenAI(t *testing.T, r *report, prefix string) {
+func checkGenAI(t *testing.T, r *nodetest.Report, prefix string) {
 	t.Helper()
 	for _, c := range r.Calls {
 		for _, s := range c.Sent {
@@ -352,28 +231,28 @@ func checkGenAI(t *testing.T, r *report, prefix string) {
 		Text   string `json:"text"`
 		Chunks int    `json:"chunks"`
 	}
-	if r.call(t, "generateContent").result(t, &text) && text.Text != fakegemini.ReplyText("gemini-2.5-flash") {
+	if r.Call(t, "generateContent").Decode(t, &text) && text.Text != fakegemini.ReplyText("gemini-2.5-flash") {
 		t.Errorf("generateContent: %q", text.Text)
 	}
 	text.Text = ""
-	if r.call(t, "generateContentStream").result(t, &text) && (!strings.HasPrefix(text.Text, fakegemini.ReplyText("gemini-2.5-flash")) || text.Chunks < 2) {
+	if r.Call(t, "generateContentStream").Decode(t, &text) && (!strings.HasPrefix(text.Text, fakegemini.ReplyText("gemini-2.5-flash")) || text.Chunks < 2) {
 		t.Errorf("generateContentStream: %q in %d chunks", text.Text, text.Chunks)
 	}
 	var count struct {
 		TotalTokens int `json:"totalTokens"`
 	}
-	if r.call(t, "countTokens").result(t, &count) && count.TotalTokens <= 0 {
+	if r.Call(t, "countTokens").Decode(t, &count) && count.TotalTokens <= 0 {
 		t.Errorf("countTokens: %d", count.TotalTokens)
 	}
 	var emb struct{ Embeddings, Dims int }
-	if r.call(t, "embedContent").result(t, &emb) && (emb.Embeddings != 2 || emb.Dims == 0) {
+	if r.Call(t, "embedContent").Decode(t, &emb) && (emb.Embeddings != 2 || emb.Dims == 0) {
 		t.Errorf("embedContent: %d embeddings of %d dims", emb.Embeddings, emb.Dims)
 	}
 	for _, name := range []string{"models.list", "models.list pageSize 2"} {
 		var list struct {
 			Names []string `json:"names"`
 		}
-		if !r.call(t, name).result(t, &list) {
+		if !r.Call(t, name).Decode(t, &list) {
 			continue
 		}
 		seen := map[string]int{}
@@ -385,13 +264,13 @@ func checkGenAI(t *testing.T, r *report, prefix string) {
 				t.Errorf("%s: %s listed %d times in %v", name, want, seen[want], list.Names)
 			}
 		}
-		t.Logf("%s: %d models over %d requests", name, len(list.Names), len(r.call(t, name).Sent))
+		t.Logf("%s: %d models over %d requests", name, len(list.Names), len(r.Call(t, name).Sent))
 	}
-	if c := r.call(t, "models.list pageSize 2"); c.OK && len(c.Sent) < 2 {
+	if c := r.Call(t, "models.list pageSize 2"); c.OK && len(c.Sent) < 2 {
 		t.Errorf("models.list pageSize 2: the pager made %d request(s), want several pages", len(c.Sent))
 	}
 	var model struct{ Name, DisplayName string }
-	if r.call(t, "models.get").result(t, &model) && model.Name != "models/gemini-2.5-pro" {
+	if r.Call(t, "models.get").Decode(t, &model) && model.Name != "models/gemini-2.5-pro" {
 		t.Errorf("models.get: %+v", model)
 	}
 	for _, m := range []string{"gemini-2.5-flash", "gemini-3-flash-preview"} {
@@ -404,7 +283,7 @@ func checkGenAI(t *testing.T, r *report, prefix string) {
 			Text   string `json:"text"`
 		}
 		name := "functionCalling " + m
-		if r.call(t, name).result(t, &fc) {
+		if r.Call(t, name).Decode(t, &fc) {
 			if fc.Call.Name != "get_weather" || fc.Call.Args["city"] != fakegemini.FunctionArgValue || !strings.HasPrefix(fc.Text, fakegemini.FunctionResultPrefix) {
 				t.Errorf("%s: %+v", name, fc)
 			}
@@ -414,12 +293,12 @@ func checkGenAI(t *testing.T, r *report, prefix string) {
 		}
 	}
 	var chat struct{ Call, Text string }
-	if r.call(t, "chat functionCalling gemini-3-flash-preview").result(t, &chat) && !strings.HasPrefix(chat.Text, fakegemini.FunctionResultPrefix) {
+	if r.Call(t, "chat functionCalling gemini-3-flash-preview").Decode(t, &chat) && !strings.HasPrefix(chat.Text, fakegemini.FunctionResultPrefix) {
 		t.Errorf("chat function calling: %+v", chat)
 	}
-	c := r.call(t, "unknown model")
+	c := r.Call(t, "unknown model")
 	if c.OK || c.Error == nil || c.Error.Name != "ApiError" || c.Error.Status != 404 {
-		t.Errorf("unknown model: want ApiError status 404, got ok=%v %+v\nsent:\n%s", c.OK, c.Error, c.describe())
+		t.Errorf("unknown model: want ApiError status 404, got ok=%v %+v\nsent:\n%s", c.OK, c.Error, c.Describe())
 	}
 }
 
@@ -441,20 +320,20 @@ func TestOpenAI(t *testing.T) {
 			}
 		}
 		var chat struct{ Text, Finish string }
-		if r.call(t, family+" chat.completions.create").result(t, &chat) && (chat.Text == "" || chat.Finish != "stop") {
+		if r.Call(t, family+" chat.completions.create").Decode(t, &chat) && (chat.Text == "" || chat.Finish != "stop") {
 			t.Errorf("%s chat: %+v", family, chat)
 		}
 		var stream struct {
 			Text, Finish string
 			Chunks       int
 		}
-		if r.call(t, family+" chat.completions.create stream").result(t, &stream) && (stream.Text == "" || stream.Finish != "stop" || stream.Chunks < 2) {
+		if r.Call(t, family+" chat.completions.create stream").Decode(t, &stream) && (stream.Text == "" || stream.Finish != "stop" || stream.Chunks < 2) {
 			t.Errorf("%s chat stream: %+v", family, stream)
 		}
 		var list struct {
 			IDs []string `json:"ids"`
 		}
-		if r.call(t, family+" models.list").result(t, &list) {
+		if r.Call(t, family+" models.list").Decode(t, &list) {
 			sort.Strings(list.IDs)
 			want := []string{"gemini-2.5-flash", "gemini-2.5-pro"}
 			if family == "v1" {
@@ -467,16 +346,16 @@ func TestOpenAI(t *testing.T) {
 			}
 		}
 		var emb struct{ Data, Dims int }
-		if r.call(t, family+" embeddings.create").result(t, &emb) && (emb.Data != 2 || emb.Dims == 0) {
+		if r.Call(t, family+" embeddings.create").Decode(t, &emb) && (emb.Data != 2 || emb.Dims == 0) {
 			t.Errorf("%s embeddings: %+v", family, emb)
 		}
-		c := r.call(t, family+" unknown model")
+		c := r.Call(t, family+" unknown model")
 		if c.OK || c.Error == nil || c.Error.Class != "NotFoundError" || c.Error.Status != 404 {
-			t.Errorf("%s unknown model: want a NotFoundError with status 404, got ok=%v %+v\nsent:\n%s", family, c.OK, c.Error, c.describe())
+			t.Errorf("%s unknown model: want a NotFoundError with status 404, got ok=%v %+v\nsent:\n%s", family, c.OK, c.Error, c.Describe())
 		}
 	}
-	if r.call(t, "v1 chat.completions.create").OK {
-		if got := r.call(t, "v1 chat.completions.create").Result; !bytes.Contains(got, []byte(fakegemini.ReplyText("gemini-2.5-flash"))) {
+	if r.Call(t, "v1 chat.completions.create").OK {
+		if got := r.Call(t, "v1 chat.completions.create").Result; !bytes.Contains(got, []byte(fakegemini.ReplyText("gemini-2.5-flash"))) {
 			t.Errorf("v1 chat: %s", got)
 		}
 	}
@@ -550,7 +429,7 @@ http://localhost:%d {
 		Text, Finish string
 		Total        int
 	}
-	if r.call(t, "genai generateContent").result(t, &plain) &&
+	if r.Call(t, "genai generateContent").Decode(t, &plain) &&
 		(plain.Text != "Hello from deepseek-chat. You said: plain" || plain.Finish != "STOP" || plain.Total == 0) {
 		t.Errorf("genai generateContent: %+v", plain)
 	}
@@ -558,7 +437,7 @@ http://localhost:%d {
 		Text, Finish string
 		Chunks       int
 	}
-	if r.call(t, "genai generateContentStream").result(t, &stream) &&
+	if r.Call(t, "genai generateContentStream").Decode(t, &stream) &&
 		(stream.Text != "Hello from deepseek-chat. You said: streamed" || stream.Chunks < 3 || stream.Finish != "STOP") {
 		t.Errorf("genai stream: %+v", stream)
 	}
@@ -567,19 +446,19 @@ http://localhost:%d {
 		Args map[string]any
 		Text string
 	}
-	if r.call(t, "genai chat functionCalling").result(t, &tool) &&
+	if r.Call(t, "genai chat functionCalling").Decode(t, &tool) &&
 		(tool.Call != "get_weather" || tool.Args["location"] != "Paris" || tool.Text != "The tool said: sunny") {
 		t.Errorf("genai tool loop: %+v", tool)
 	}
 	var chat struct{ Text, Model string }
-	if r.call(t, "openai chat").result(t, &chat) && chat.Text != "Hello from deepseek-chat. You said: hi" {
+	if r.Call(t, "openai chat").Decode(t, &chat) && chat.Text != "Hello from deepseek-chat. You said: hi" {
 		t.Errorf("openai chat: %+v", chat)
 	}
 	var oaStream struct {
 		Text   string
 		Chunks int
 	}
-	if r.call(t, "openai chat stream").result(t, &oaStream) && (oaStream.Text != "Hello from deepseek-chat. You said: hi" || oaStream.Chunks < 3) {
+	if r.Call(t, "openai chat stream").Decode(t, &oaStream) && (oaStream.Text != "Hello from deepseek-chat. You said: hi" || oaStream.Chunks < 3) {
 		t.Errorf("openai stream: %+v", oaStream)
 	}
 	for _, req := range oa.Requests() {

@@ -87,7 +87,7 @@ type ownership struct {
 // runResources runs resources.mjs, pausing it before the deletes to ask
 // the stand-in who owns what and to call paused (when not nil) with what
 // the script made.
-func runResources(t *testing.T, node, base string, up *fakegemini.Server, paused func(made), env ...string) (*report, *ownership) {
+func runResources(t *testing.T, node, base string, up *fakegemini.Server, paused func(made), env ...string) (*nodetest.Report, *ownership) {
 	t.Helper()
 	pause := filepath.Join(t.TempDir(), "pause.json")
 	own := &ownership{owners: map[string]string{}, sha: map[string][]byte{}}
@@ -120,7 +120,7 @@ func runResources(t *testing.T, node, base string, up *fakegemini.Server, paused
 			return
 		}
 	}()
-	r := func() *report {
+	r := func() *nodetest.Report {
 		defer func() { close(done); <-watched }()
 		return runScript(t, node, "resources.mjs", base, append(env, "GB_PAUSE="+pause)...)
 	}()
@@ -177,7 +177,7 @@ type uploadResult struct {
 
 // checkResources checks the report of resources.mjs; own is what the
 // stand-in said about the resources before the deletes.
-func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
+func checkResources(t *testing.T, r *nodetest.Report, c resourcesCase, own *ownership) {
 	t.Helper()
 	for _, call := range r.Calls {
 		for _, s := range call.Sent {
@@ -204,7 +204,7 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 		{"files.upload blob", blobUploadBytes, []string{"upload", "upload, finalize"}, "notes from a blob"},
 	} {
 		var f uploadResult
-		if !r.call(t, u.call).result(t, &f) {
+		if !r.Call(t, u.call).Decode(t, &f) {
 			continue
 		}
 		files = append(files, f)
@@ -243,26 +243,26 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 	a, b := files[0], files[1]
 
 	var got struct{ Name, URI, SizeBytes, MimeType, DisplayName, State string }
-	if r.call(t, "files.get").result(t, &got) && (got.Name != a.Name || got.SizeBytes != a.SizeBytes || got.URI != a.URI || got.State != "ACTIVE") {
+	if r.Call(t, "files.get").Decode(t, &got) && (got.Name != a.Name || got.SizeBytes != a.SizeBytes || got.URI != a.URI || got.State != "ACTIVE") {
 		t.Errorf("files.get: %+v, want %s", got, a.Name)
 	}
 	for _, name := range []string{"files.list", "files.list pageSize 1"} {
 		var list struct{ Names []string }
-		if r.call(t, name).result(t, &list) {
+		if r.Call(t, name).Decode(t, &list) {
 			sort.Strings(list.Names)
 			want := []string{a.Name, b.Name}
 			sort.Strings(want)
 			if !slices.Equal(list.Names, want) {
 				t.Errorf("%s: %v, want exactly the two uploaded files %v", name, list.Names, want)
 			}
-			t.Logf("%s: %v in %d request(s)", name, list.Names, len(r.call(t, name).Sent))
+			t.Logf("%s: %v in %d request(s)", name, list.Names, len(r.Call(t, name).Sent))
 		}
 	}
 	generation := func(name string, v any) bool {
 		t.Helper()
-		call := r.call(t, name)
+		call := r.Call(t, name)
 		if !c.noGeneration {
-			return call.result(t, v)
+			return call.Decode(t, v)
 		}
 		if call.OK || call.Error == nil || call.Error.Status != 404 {
 			t.Errorf("%s: want the stand-in's 404 for generation under /v1, got ok=%v %+v", name, call.OK, call.Error)
@@ -279,7 +279,7 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 	}
 
 	var cache struct{ Name, Model, DisplayName, ExpireTime string }
-	if !r.call(t, "caches.create").result(t, &cache) {
+	if !r.Call(t, "caches.create").Decode(t, &cache) {
 		return
 	}
 	if !strings.HasPrefix(cache.Name, "cachedContents/") || cache.Model != "models/"+resourcesModel {
@@ -294,11 +294,11 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 		t.Errorf("generateContent cachedContent: %+v", cached)
 	}
 	var cget struct{ Name, Model string }
-	if r.call(t, "caches.get").result(t, &cget) && cget.Name != cache.Name {
+	if r.Call(t, "caches.get").Decode(t, &cget) && cget.Name != cache.Name {
 		t.Errorf("caches.get: %+v, want %s", cget, cache.Name)
 	}
 	var upd struct{ Name, ExpireTime, Before string }
-	if r.call(t, "caches.update").result(t, &upd) {
+	if r.Call(t, "caches.update").Decode(t, &upd) {
 		before, err1 := time.Parse(time.RFC3339Nano, upd.Before)
 		after, err2 := time.Parse(time.RFC3339Nano, upd.ExpireTime)
 		if upd.Name != cache.Name || err1 != nil || err2 != nil || after.Sub(before) < 250*time.Second {
@@ -306,12 +306,12 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 		}
 	}
 	var clist struct{ Names []string }
-	if r.call(t, "caches.list").result(t, &clist) && !slices.Equal(clist.Names, []string{cache.Name}) {
+	if r.Call(t, "caches.list").Decode(t, &clist) && !slices.Equal(clist.Names, []string{cache.Name}) {
 		t.Errorf("caches.list: %v, want exactly [%s]", clist.Names, cache.Name)
 	}
 
 	var batch struct{ Name, State, DisplayName string }
-	if r.call(t, "batches.create").result(t, &batch) && !strings.HasPrefix(batch.Name, "batches/") {
+	if r.Call(t, "batches.create").Decode(t, &batch) && !strings.HasPrefix(batch.Name, "batches/") {
 		t.Errorf("batches.create: %+v", batch)
 	}
 	var polled struct {
@@ -321,7 +321,7 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 		Texts       []*string
 		Errors      []json.RawMessage
 	}
-	if r.call(t, "batches.get until done").result(t, &polled) {
+	if r.Call(t, "batches.get until done").Decode(t, &polled) {
 		t.Logf("batches.get: %s after %d polls, states %v", polled.State, polled.Polls, polled.States)
 		ok := polled.Name == batch.Name && polled.State == "JOB_STATE_SUCCEEDED" && len(polled.Texts) == 2 && len(polled.Errors) == 0
 		for _, tx := range polled.Texts {
@@ -333,17 +333,17 @@ func checkResources(t *testing.T, r *report, c resourcesCase, own *ownership) {
 		}
 	}
 	var blist struct{ Names []string }
-	if r.call(t, "batches.list").result(t, &blist) && !slices.Equal(blist.Names, []string{batch.Name}) {
+	if r.Call(t, "batches.list").Decode(t, &blist) && !slices.Equal(blist.Names, []string{batch.Name}) {
 		t.Errorf("batches.list: %v, want exactly [%s]", blist.Names, batch.Name)
 	}
 
 	var deleted struct{ Name string }
 	for _, name := range []string{"batches.delete", "caches.delete", "files.delete", "files.delete blob"} {
-		r.call(t, name).result(t, &deleted)
+		r.Call(t, name).Decode(t, &deleted)
 	}
-	gone := r.call(t, "files.get deleted")
+	gone := r.Call(t, "files.get deleted")
 	if gone.OK || gone.Error == nil || gone.Error.Name != "ApiError" || (gone.Error.Status != 403 && gone.Error.Status != 404) {
-		t.Errorf("files.get of a deleted file: want an ApiError 403 or 404, got ok=%v %+v\nsent:\n%s", gone.OK, gone.Error, gone.describe())
+		t.Errorf("files.get of a deleted file: want an ApiError 403 or 404, got ok=%v %+v\nsent:\n%s", gone.OK, gone.Error, gone.Describe())
 	} else {
 		t.Logf("files.get of a deleted file: %s %d", gone.Error.Name, gone.Error.Status)
 	}
