@@ -13,13 +13,15 @@ import (
 // BenchmarkWriteRequestLogs, among the micro-benchmarks) and its share of
 // Caddy's CPU under the native load (from the -cpuprofile profile).
 
-var writeRowLine = regexp.MustCompile(`^BenchmarkWriteRequestLogs-\d+\s+\d+\s+.*?([\d.]+) cpu-ns/row`)
+var writeRowLine = regexp.MustCompile(`^BenchmarkWriteRequestLogs/keys=(\d+)-\d+\s+\d+\s+.*?([\d.]+) cpu-ns/row`)
 
-// writerRowFact reports the writer's CPU per row from a micro-benchmark line.
+// writerRowFact reports the writer's CPU per row from a micro-benchmark line
+// (one per pool size).
 func (b *bench) writerRowFact(line string) {
 	if m := writeRowLine.FindStringSubmatch(line); m != nil {
-		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
-			b.rep.fact("request-log row written, CPU per row (BenchmarkWriteRequestLogs, SQLite)", "%.1f µs", v/1000)
+		if v, err := strconv.ParseFloat(m[2], 64); err == nil {
+			b.rep.fact("request-log row written, CPU per row (BenchmarkWriteRequestLogs, SQLite, "+m[1]+" keys)",
+				"%.1f µs", v/1000)
 		}
 	}
 }

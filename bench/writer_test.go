@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -29,9 +30,9 @@ Duration: 10.2s, Total samples = 16.50s (161.76%)
 
 func TestWriterRowFact(t *testing.T) {
 	b := &bench{rep: &report{}}
-	b.writerRowFact("BenchmarkWriteRequestLogs-2   	     344	  11313951 ns/op	     18922 cpu-ns/row	     21861 ns/row")
+	b.writerRowFact("BenchmarkWriteRequestLogs/keys=4000-2   	     344	  11313951 ns/op	     18922 cpu-ns/row	     21861 ns/row")
 	b.writerRowFact("BenchmarkWriteRequestLogsWithout/idx-2   	     344	  11313951 ns/op	     18922 cpu-ns/row")
-	if len(b.rep.facts) != 1 || b.rep.facts[0].value != "18.9 µs" {
+	if len(b.rep.facts) != 1 || b.rep.facts[0].value != "18.9 µs" || !strings.Contains(b.rep.facts[0].name, "4000 keys") {
 		t.Fatalf("facts %+v", b.rep.facts)
 	}
 }

@@ -44,8 +44,10 @@ func (b *Balancer) KeyCounts() keypool.Counts { return b.ring.Counts(b.now()) }
 // KeyByID finds a key by its ID; nil when the pool has none.
 func (b *Balancer) KeyByID(id string) *keypool.Key { return b.ring.Get(id) }
 
-// KeyCalls24h counts the calls each key made in the last 24 hours; empty
-// without a database or when it fails (the counts are only informative).
+// KeyCalls24h counts the calls each key made in the last 24 hours, by whole
+// UTC hours (the current one and the 23 before it: the rollups' buckets, no
+// read of the rows); empty without a database or when it fails (the counts
+// are only informative).
 func (b *Balancer) KeyCalls24h(ctx context.Context, keys []*keypool.Key) map[string]int64 {
 	if b.store == nil || len(keys) == 0 {
 		return map[string]int64{}
@@ -54,7 +56,7 @@ func (b *Balancer) KeyCalls24h(ctx context.Context, keys []*keypool.Key) map[str
 	for i, k := range keys {
 		ids[i] = k.ID()
 	}
-	c, err := b.store.KeyCallsFor(ctx, b.name, b.now().Add(-24*time.Hour), ids)
+	c, err := b.store.KeyCallsFor(ctx, b.name, b.now().Truncate(time.Hour).Add(-23*time.Hour), ids)
 	if err != nil {
 		return map[string]int64{}
 	}

@@ -44,21 +44,24 @@ func (settingRow) TableName() string { return "gb_settings" }
 // requestLogRow is a row of gb_request_logs: one upstream attempt.
 //
 // Indexes (all lead with pool; see query.go for which query uses which):
-//   - (pool, time): time windows, newest-first pages, counts.
-//   - (pool, key_id, time): per-key filters and calls per key.
+//   - (pool, time): time windows, newest-first pages, counts; a key's rows.
 //   - (pool, status, time): status filters and windows.
 //   - (pool, model, time): model filters and the model sort.
 //
 // Every index costs the log writer time on every row, most where rows land at
-// scattered places: a (pool, latency_ms) index cost 9 of its 30 µs per row
-// (BenchmarkWriteRequestLogsWithout), so the latency sort, a rare one in the
-// console, reads the rows and sorts them instead (like a text search).
+// scattered places (BenchmarkWriteRequestLogsWithout): a (pool, latency_ms)
+// index cost 9 of its 30 µs per row, so the latency sort, a rare one in the
+// console, reads the rows and sorts them instead (like a text search); a
+// (pool, key_id, time) index cost two thirds of the writer's CPU with key ids
+// as the pool makes them (hashes: every row on a page of its own), so calls
+// per key and a key's hours come from the rollups' "key" dimension
+// (rollups.go).
 type requestLogRow struct {
 	ID               int64     `gorm:"column:id;primaryKey;autoIncrement"`
-	Time             time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_request_logs_pool_time,priority:2;index:idx_gb_request_logs_pool_key_time,priority:3;index:idx_gb_request_logs_pool_status_time,priority:3;index:idx_gb_request_logs_pool_model_time,priority:3"`
-	Pool             string    `gorm:"column:pool;type:text;not null;index:idx_gb_request_logs_pool_time,priority:1;index:idx_gb_request_logs_pool_key_time,priority:1;index:idx_gb_request_logs_pool_status_time,priority:1;index:idx_gb_request_logs_pool_model_time,priority:1"`
+	Time             time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_request_logs_pool_time,priority:2;index:idx_gb_request_logs_pool_status_time,priority:3;index:idx_gb_request_logs_pool_model_time,priority:3"`
+	Pool             string    `gorm:"column:pool;type:text;not null;index:idx_gb_request_logs_pool_time,priority:1;index:idx_gb_request_logs_pool_status_time,priority:1;index:idx_gb_request_logs_pool_model_time,priority:1"`
 	Model            string    `gorm:"column:model;type:text;not null;default:'';index:idx_gb_request_logs_pool_model_time,priority:2"`
-	KeyID            string    `gorm:"column:key_id;type:text;not null;default:'';index:idx_gb_request_logs_pool_key_time,priority:2"`
+	KeyID            string    `gorm:"column:key_id;type:text;not null;default:''"`
 	KeyMasked        string    `gorm:"column:key_masked;type:text;not null;default:''"`
 	Status           int       `gorm:"column:status;type:integer;not null;default:0;index:idx_gb_request_logs_pool_status_time,priority:2"`
 	LatencyMs        int64     `gorm:"column:latency_ms;type:integer;not null;default:0"`
@@ -101,7 +104,33 @@ func portableModels() []any {
 	}
 }
 
-var droppedIndexes = []string{"idx_gb_request_logs_pool_latency"}
+// droppedIndexes are indexes of earlier versions that are no longer used
+// (see requestLogRow); migrate drops them.
+var droppedIndexes = []droppedIndex{
+	{"gb_request_logs", "idx_gb_request_logs_pool_latency", false},
+	{"gb_request_logs", "idx_gb_request_logs_pool_key_time", true},
+}
+
+type droppedIndex struct {
+	table, name string
+	keptOnMySQL bool
+}
+
+// The request logs' key index: on SQLite and PostgreSQL it holds the failed
+// rows only (a small part of the rows, so the writer seldom pays for it), which
+// serves a key filter with an error status; on MySQL, which has no partial
+// indexes, it is the full index of earlier versions.
+var (
+	requestLogsFailedKeyIndex = indexDef{name: "idx_gb_request_logs_key_failed", cols: "pool, key_id, time",
+		where: failedStatus}
+	requestLogsMySQLKeyIndex = indexDef{name: "idx_gb_request_logs_pool_key_time", cols: "pool, key_id, time",
+		mysqlOnly: true}
+)
+
+// failedStatus is the condition of the failed rows, written as the partial
+// index's WHERE: a query must repeat it word for word for SQLite to use the
+// index.
+const failedStatus = "NOT (status >= 200 AND status <= 299)"
 
 // migrate brings the schema up to date. SQLite keeps gorm's AutoMigrate of
 // the models above (the schema existing files have: matching column types
@@ -119,12 +148,23 @@ func migrate(db *gorm.DB, sqlDB *sql.DB, d *dialect) error {
 		return err
 	}
 	// Indexes of earlier versions that are no longer used (see requestLogRow).
-	for _, name := range droppedIndexes {
-		if err := db.Exec(`DROP INDEX IF EXISTS "` + name + `"`).Error; err != nil {
+	for _, ix := range droppedIndexes {
+		if err := db.Exec(`DROP INDEX IF EXISTS "` + ix.name + `"`).Error; err != nil {
 			return err
 		}
 	}
-	return migrateRollups(db)
+	if err := db.Exec(requestLogsFailedKeyIndex.createSQL("gb_request_logs")).Error; err != nil {
+		return err
+	}
+	if err := migrateRollups(db); err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return backfillKeyRollups(context.Background(), conn, d)
 }
 
 // migrateRollups creates the SQLite rollup tables (see rollups.go); a table
@@ -147,5 +187,5 @@ func migrateRollups(db *gorm.DB) error {
 			return fmt.Errorf("create %s: %w", t.name, err)
 		}
 	}
-	return nil
+	return db.Exec(rollupNameIndex.createSQL(rollupTable)).Error
 }

@@ -61,7 +61,7 @@ type logTable struct {
 	cols       string // select list; {time} is the time column (dialect.timeCol)
 	textCols   []string
 	idxTime    string
-	idxKey     string
+	idxKey     string // "" on SQLite and PostgreSQL for the request logs: see keyIndex
 	idxStatus  string
 	idxModel   string
 	sortIdx    map[string]string // sort field -> index giving that order
@@ -75,7 +75,6 @@ var requestLogTable = logTable{
  client_token, prompt_tokens, completion_tokens, total_tokens`,
 	textCols:  []string{"route", "model"},
 	idxTime:   "idx_gb_request_logs_pool_time",
-	idxKey:    "idx_gb_request_logs_pool_key_time",
 	idxStatus: "idx_gb_request_logs_pool_status_time",
 	idxModel:  "idx_gb_request_logs_pool_model_time",
 	sortIdx: map[string]string{
@@ -104,6 +103,24 @@ var errorLogTable = logTable{
 	sortColumn: map[string]string{"time": "time", "status": "status", "model": "model"},
 }
 
+// keyIndex returns the index that serves a key filter (with status filter
+// status, 0 = none) on d's engine and whether the query must repeat the
+// partial index's condition, or "" when there is none: the request logs'
+// key index holds only failed rows except on MySQL (requestLogsFailedKeyIndex).
+func (t *logTable) keyIndex(d *dialect, status int) (index string, partial bool) {
+	switch {
+	case t.idxKey != "":
+		return t.idxKey, false
+	case t != &requestLogTable:
+		return "", false
+	case d.mysql():
+		return requestLogsMySQLKeyIndex.name, false
+	case status != 0 && !is2xx(status):
+		return requestLogsFailedKeyIndex.name, true
+	}
+	return "", false
+}
+
 // selectList is t's select list on d's engine.
 func (t *logTable) selectList(d *dialect) string {
 	return strings.Replace(t.cols, "{time}", d.timeCol("time"), 1)
@@ -119,6 +136,9 @@ type logQuery struct {
 	where  string // conditions, "pool = ?" first
 	args   []any
 	filter string // index serving the equality filters ("" = none)
+	// keyScan: a key filter without an index, read through another index
+	// within the hours that hold the key's rows (narrowToKeyHours).
+	keyScan bool
 }
 
 func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, error) {
@@ -150,9 +170,14 @@ func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, 
 
 	conds := []string{"pool = ?"}
 	q.args = []any{pool}
+	keyIdx, partial := t.keyIndex(d, f.Status)
 	if f.KeyID != "" {
 		conds = append(conds, "key_id = ?")
 		q.args = append(q.args, f.KeyID)
+		if partial {
+			conds = append(conds, failedStatus)
+		}
+		q.keyScan = keyIdx == ""
 	}
 	if f.Model != "" {
 		conds = append(conds, "model = ?")
@@ -186,8 +211,8 @@ func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, 
 	// 2xx status is usually the bulk of the rows, so the model is narrower;
 	// an error status is usually narrower than any model.
 	switch {
-	case f.KeyID != "":
-		q.filter = t.idxKey
+	case f.KeyID != "" && keyIdx != "":
+		q.filter = keyIdx
 	case f.Model != "" && f.Status != 0:
 		if is2xx(f.Status) {
 			q.filter = t.idxModel
@@ -307,12 +332,70 @@ func (s *Store) readSnapshot(ctx context.Context, fn func(q querier) error) erro
 // [From, To), so it costs the same for 1,000 or 1,000,000 rows.
 func (s *Store) QueryRequestLogs(ctx context.Context, pool string, f LogFilter) (rows []RequestLog, total int64, err error) {
 	return queryLogs(ctx, s, &requestLogTable, pool, f, "request logs",
-		func(ctx context.Context, db querier, q *logQuery) (int64, error) {
-			if q.f.KeyID == "" && q.f.Text == "" {
-				return liveTotal(ctx, db, pool, q)
+		func(ctx context.Context, db querier, q *logQuery) (total int64, err error) {
+			if q.f.Text == "" && (q.f.KeyID == "" || q.f.Model == "") {
+				total, err = liveTotal(ctx, db, pool, q)
+			} else {
+				total, err = rawCount(ctx, db, q.d, q.t, q.countIndex(), q.where, q.args)
 			}
-			return rawCount(ctx, db, q.d, q.t, q.countIndex(), q.where, q.args)
+			if err == nil && q.keyScan && total > int64(q.f.Offset) {
+				err = q.narrowToKeyHours(ctx, db, pool)
+			}
+			return total, err
 		}, readRequestLogs)
+}
+
+// narrowToKeyHours bounds the time of q, a key filter read without a key
+// index, to the hours that can hold the page, from the rollups' "key" buckets:
+// the key's first to last hour with stored rows and, in time order, only as
+// many hours from the page's end as hold offset + limit of its rows (counting
+// only hours wholly inside [From, To) and, with a model or text filter, none:
+// their counts may include rows the filter leaves out).
+func (q *logQuery) narrowToKeyHours(ctx context.Context, db querier, pool string) error {
+	qs := "SELECT hour, sum(live) FROM " + rollupTable + q.d.indexedBy(rollupNameIndex.name) +
+		" WHERE pool = ? AND dim = ? AND name = ? AND live > 0"
+	args := []any{pool, dimKey, q.f.KeyID}
+	if q.f.Status != 0 {
+		qs += " AND status = ?"
+		args = append(args, q.f.Status)
+	}
+	type bucket struct{ hour, n int64 }
+	buckets, err := readRows(ctx, db, qs+" GROUP BY hour ORDER BY hour", args, func(rs *sql.Rows) (bucket, error) {
+		var b bucket
+		return b, rs.Scan(&b.hour, &b.n)
+	})
+	if err != nil || len(buckets) == 0 {
+		return err
+	}
+	lo, hi := buckets[0].hour, buckets[len(buckets)-1].hour+hourSeconds
+	if q.field == "time" && q.f.Model == "" && q.f.Text == "" {
+		need := int64(q.f.Offset + q.f.Limit)
+		whole := func(h int64) bool {
+			return (q.f.From.IsZero() || !time.Unix(h, 0).Before(q.f.From)) &&
+				(q.f.To.IsZero() || !time.Unix(h+hourSeconds, 0).After(q.f.To))
+		}
+		var seen int64
+		for i := range buckets {
+			b := buckets[i]
+			if q.desc {
+				b = buckets[len(buckets)-1-i]
+			}
+			if whole(b.hour) {
+				seen += b.n
+			}
+			if seen >= need {
+				if q.desc {
+					lo = b.hour
+				} else {
+					hi = b.hour + hourSeconds
+				}
+				break
+			}
+		}
+	}
+	q.where += " AND time >= ? AND time < ?"
+	q.args = append(q.args, time.Unix(lo, 0).UTC(), time.Unix(hi, 0).UTC())
+	return nil
 }
 
 // QueryErrorLogs returns one page of the pool's error logs matching f and
@@ -371,9 +454,9 @@ func rawCount(ctx context.Context, db querier, d *dialect, t *logTable, index, w
 	return n, err
 }
 
-// liveTotal counts the request logs matching q (no key, no text) from the
-// rollups' live counters for the whole hours inside [From, To) and from the
-// rows themselves for the partial hours at its edges.
+// liveTotal counts the request logs matching q (no text; a key or a model,
+// not both) from the rollups' live counters for the whole hours inside
+// [From, To) and from the rows themselves for the partial hours at its edges.
 func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64, error) {
 	f := q.f
 	h1, h2 := int64(math.MinInt64), int64(math.MaxInt64) // whole hours: [h1, h2)
@@ -390,6 +473,13 @@ func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64
 	raw := func(lo, hi time.Time) (int64, error) {
 		conds := []string{"pool = ?"}
 		args := []any{pool}
+		if f.KeyID != "" {
+			conds = append(conds, "key_id = ?")
+			args = append(args, f.KeyID)
+			if q.filter == requestLogsFailedKeyIndex.name {
+				conds = append(conds, failedStatus)
+			}
+		}
 		if f.Model != "" {
 			conds = append(conds, "model = ?")
 			args = append(args, f.Model)
@@ -411,10 +501,15 @@ func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64
 	var total int64
 	qs := "SELECT coalesce(sum(live), 0) FROM gb_request_rollups WHERE pool = ? AND dim = ? AND hour >= ? AND hour < ?"
 	args := []any{pool, dimTotal, h1, h2}
-	if f.Model != "" {
-		args[1] = dimModel
-		qs += " AND name = ?"
-		args = append(args, f.Model)
+	// One name's buckets: through the name index (SQLite's planner prefers
+	// the primary key, which reads every name's).
+	byName := "SELECT coalesce(sum(live), 0) FROM gb_request_rollups" + q.d.indexedBy(rollupNameIndex.name) +
+		" WHERE pool = ? AND dim = ? AND name = ? AND hour >= ? AND hour < ?"
+	switch {
+	case f.KeyID != "":
+		qs, args = byName, []any{pool, dimKey, f.KeyID, h1, h2}
+	case f.Model != "":
+		qs, args = byName, []any{pool, dimModel, f.Model, h1, h2}
 	}
 	if f.Status != 0 {
 		qs += " AND status = ?"

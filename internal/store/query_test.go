@@ -323,6 +323,14 @@ func TestQueryRequestLogsAgainstReference(t *testing.T) {
 			{From: testNow.Add(-70 * time.Minute), To: testNow.Add(-65 * time.Minute)},
 			{From: to1, To: from1}, // empty
 			{From: from1, To: to1, KeyID: "k1", Text: "gemini"},
+			// A key without a key index: read within the key's hours.
+			{KeyID: "k3", Status: 200},
+			{KeyID: "k5", From: from1, To: to1},
+			{KeyID: "k2", Model: "gemini-2.5-pro"},
+			{KeyID: "k4", From: from1},
+			{KeyID: "k6", To: to1, Status: 429},
+			{KeyID: "k7", From: testNow.Add(-5 * time.Hour), To: testNow.Add(-2 * time.Hour)},
+			{KeyID: "nobody"},
 		}
 		sorts := []string{"", "time", "-time", "status", "-status", "model", "-model", "latency", "-latency"}
 		pages := []struct{ off, lim int }{{0, 0}, {0, 7}, {13, 20}, {590, 50}, {-5, 1000}}
@@ -443,7 +451,8 @@ func assertRollupsMatchRows(t *testing.T, s *Store) {
 	q := `SELECT pool, dim, hour, name, status, n FROM (
  SELECT pool, '' AS dim, ` + hourExprSQL + ` AS hour, '' AS name, status, count(*) AS n FROM gb_request_logs GROUP BY 1, 2, 3, 4, 5
  UNION ALL SELECT pool, 'model', ` + hourExprSQL + `, model, status, count(*) FROM gb_request_logs GROUP BY 1, 2, 3, 4, 5
- UNION ALL SELECT pool, 'token', ` + hourExprSQL + `, client_token, status, count(*) FROM gb_request_logs GROUP BY 1, 2, 3, 4, 5) AS u
+ UNION ALL SELECT pool, 'token', ` + hourExprSQL + `, client_token, status, count(*) FROM gb_request_logs GROUP BY 1, 2, 3, 4, 5
+ UNION ALL SELECT pool, 'key', ` + hourExprSQL + `, key_id, status, count(*) FROM gb_request_logs GROUP BY 1, 2, 3, 4, 5) AS u
  ORDER BY 1, 2, 3, 4, 5`
 	read := func(q string) []string {
 		rows, err := s.conn().QueryContext(context.Background(), q)
@@ -764,4 +773,57 @@ func TestOpenDropsTheLatencyIndex(t *testing.T) {
 			t.Errorf("%+v: %v (total %d, %v), want %v", c.f, got, total, err, c.want)
 		}
 	}
+}
+
+// TestUpgradeToKeyRollups opens a database as an earlier version left it: the
+// request logs' full key index, no "key" rollup buckets. The migration drops
+// the index (kept on MySQL, which has no partial indexes), adds the failed
+// rows' key index, and fills the key buckets from the rows.
+func TestUpgradeToKeyRollups(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		ctx := ctxT(t)
+		dsn := testDSN(t, engine)
+		s, err := OpenWithOptions(dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reqs []RequestLog
+		for i := 0; i < 200; i++ {
+			reqs = append(reqs, req(time.Duration(i)*17*time.Minute, "m", fmt.Sprintf("k%d", i%5), []int{200, 429}[i%2], "t", "r", 1))
+		}
+		logAll(t, s, reqs, nil)
+		old := []string{"DELETE FROM gb_request_rollups WHERE dim = 'key'"}
+		if !s.d.mysql() {
+			old = append(old, "DROP INDEX IF EXISTS idx_gb_request_logs_key_failed",
+				"CREATE INDEX idx_gb_request_logs_pool_key_time ON gb_request_logs (pool, key_id, time)")
+		}
+		for _, q := range old {
+			if _, err := s.sqlDB.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err = OpenWithOptions(dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		assertRollupsMatchRows(t, s)
+		calls, err := s.KeyCalls(ctx, "p", time.Time{})
+		if err != nil || fmt.Sprint(calls) != "map[k0:40 k1:40 k2:40 k3:40 k4:40]" {
+			t.Fatalf("key calls after the upgrade: %v %v", calls, err)
+		}
+		want := map[string]bool{"idx_gb_request_logs_pool_key_time": s.d.mysql(), "idx_gb_request_logs_key_failed": !s.d.mysql()}
+		for name, present := range want {
+			if got := s.db.Migrator().HasIndex("gb_request_logs", name); got != present {
+				t.Errorf("index %s present = %v, want %v", name, got, present)
+			}
+		}
+		rows, total, err := s.QueryRequestLogs(ctx, "p", LogFilter{KeyID: "k2", Status: 429, Limit: 5})
+		if err != nil || total != 20 || len(rows) != 5 || rows[0].KeyID != "k2" || rows[0].Status != 429 {
+			t.Fatalf("key+status after the upgrade: %d %d %v", total, len(rows), err)
+		}
+	})
 }

@@ -36,6 +36,32 @@ type indexDef struct {
 	name   string
 	unique bool
 	cols   string
+	// where makes the index partial; MySQL has no partial indexes and
+	// skips such an index.
+	where string
+	// mysqlOnly is an index only MySQL gets (in place of a partial one).
+	mysqlOnly bool
+}
+
+// on reports whether d's engine has the index.
+func (ix indexDef) on(d *dialect) bool {
+	if d.mysql() {
+		return ix.where == ""
+	}
+	return !ix.mysqlOnly
+}
+
+// createSQL is the index's CREATE statement on a PostgreSQL or SQLite table.
+func (ix indexDef) createSQL(table string) string {
+	kind := "INDEX "
+	if ix.unique {
+		kind = "UNIQUE INDEX "
+	}
+	stmt := "CREATE " + kind + "IF NOT EXISTS " + ix.name + " ON " + table + " (" + ix.cols + ")"
+	if ix.where != "" {
+		stmt += " WHERE " + ix.where
+	}
+	return stmt
 }
 
 var serverTables = []tableDef{
@@ -56,7 +82,7 @@ var serverTables = []tableDef{
 		"source {str 64} NOT NULL DEFAULT ''",
 		"created_at {time} NOT NULL",
 		"updated_at {time} NOT NULL",
-	}, indexes: []indexDef{{"ux_gb_keys_pool_key_id", true, "pool, key_id"}}},
+	}, indexes: []indexDef{{name: "ux_gb_keys_pool_key_id", unique: true, cols: "pool, key_id"}}},
 	{name: "gb_settings", cols: []string{
 		"pool {str 128} NOT NULL",
 		"name {str 128} NOT NULL",
@@ -80,10 +106,11 @@ var serverTables = []tableDef{
 		"completion_tokens INTEGER NOT NULL DEFAULT 0",
 		"total_tokens INTEGER NOT NULL DEFAULT 0",
 	}, indexes: []indexDef{
-		{"idx_gb_request_logs_pool_time", false, "pool, time"},
-		{"idx_gb_request_logs_pool_key_time", false, "pool, key_id, time"},
-		{"idx_gb_request_logs_pool_status_time", false, "pool, status, time"},
-		{"idx_gb_request_logs_pool_model_time", false, "pool, model, time"},
+		{name: "idx_gb_request_logs_pool_time", cols: "pool, time"},
+		{name: "idx_gb_request_logs_pool_status_time", cols: "pool, status, time"},
+		{name: "idx_gb_request_logs_pool_model_time", cols: "pool, model, time"},
+		requestLogsFailedKeyIndex,
+		requestLogsMySQLKeyIndex,
 	}},
 	{name: "gb_error_logs", cols: []string{
 		"id {id}",
@@ -98,10 +125,10 @@ var serverTables = []tableDef{
 		"body {long} NOT NULL",
 		"request_body {long} NOT NULL",
 	}, indexes: []indexDef{
-		{"idx_gb_error_logs_pool_time", false, "pool, time"},
-		{"idx_gb_error_logs_pool_key_time", false, "pool, key_id, time"},
-		{"idx_gb_error_logs_pool_status_time", false, "pool, status, time"},
-		{"idx_gb_error_logs_pool_model_time", false, "pool, model, time"},
+		{name: "idx_gb_error_logs_pool_time", cols: "pool, time"},
+		{name: "idx_gb_error_logs_pool_key_time", cols: "pool, key_id, time"},
+		{name: "idx_gb_error_logs_pool_status_time", cols: "pool, status, time"},
+		{name: "idx_gb_error_logs_pool_model_time", cols: "pool, model, time"},
 	}},
 	{name: "gb_resources", cols: []string{
 		"pool {str 128} NOT NULL",
@@ -110,7 +137,7 @@ var serverTables = []tableDef{
 		"token_hash {str 128} NOT NULL DEFAULT ''",
 		"expires_at {time} NOT NULL",
 		"created_at {time} NOT NULL",
-	}, pk: "pool, name", indexes: []indexDef{{"idx_gb_resources_expires", false, "expires_at"}}},
+	}, pk: "pool, name", indexes: []indexDef{{name: "idx_gb_resources_expires", cols: "expires_at"}}},
 	// Rollups (rollups.go); on SQLite they are WITHOUT ROWID tables.
 	{name: rollupTable, cols: []string{
 		"pool {str 128} NOT NULL",
@@ -120,7 +147,7 @@ var serverTables = []tableDef{
 		"status INTEGER NOT NULL",
 		"count BIGINT NOT NULL DEFAULT 0",
 		"live BIGINT NOT NULL DEFAULT 0",
-	}, pk: "pool, dim, hour, name, status"},
+	}, pk: "pool, dim, hour, name, status", indexes: []indexDef{rollupNameIndex}},
 	{name: keyRollupTable, cols: []string{
 		"pool {str 128} NOT NULL",
 		"status INTEGER NOT NULL",
@@ -184,6 +211,9 @@ func (d *dialect) createStatements(t tableDef) []string {
 		// MySQL has no CREATE INDEX IF NOT EXISTS: the indexes are part of
 		// the table.
 		for _, ix := range t.indexes {
+			if !ix.on(d) {
+				continue
+			}
 			kind := "INDEX "
 			if ix.unique {
 				kind = "UNIQUE INDEX "
@@ -196,11 +226,9 @@ func (d *dialect) createStatements(t tableDef) []string {
 	}
 	out = append(out, "CREATE TABLE IF NOT EXISTS "+t.name+" (\n "+strings.Join(parts, ",\n ")+"\n)")
 	for _, ix := range t.indexes {
-		kind := "INDEX "
-		if ix.unique {
-			kind = "UNIQUE INDEX "
+		if ix.on(d) {
+			out = append(out, ix.createSQL(t.name))
 		}
-		out = append(out, "CREATE "+kind+"IF NOT EXISTS "+ix.name+" ON "+t.name+" ("+ix.cols+")")
 	}
 	return out
 }
@@ -239,5 +267,67 @@ func migrateServer(ctx context.Context, db *sql.DB, d *dialect, more func() erro
 			}
 		}
 	}
+	if err := reconcileServerIndexes(ctx, conn, d); err != nil {
+		return err
+	}
+	if err := backfillKeyRollups(ctx, conn, d); err != nil {
+		return err
+	}
 	return more()
+}
+
+// reconcileServerIndexes drops the indexes of earlier versions and, on MySQL
+// (whose indexes are created only with their table), adds the indexes a table
+// of an earlier version lacks.
+func reconcileServerIndexes(ctx context.Context, conn *sql.Conn, d *dialect) error {
+	has := func(table, index string) (bool, error) {
+		var n int
+		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.statistics
+ WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?`, table, index).Scan(&n)
+		return n > 0, err
+	}
+	for _, ix := range droppedIndexes {
+		if d.mysql() && ix.keptOnMySQL {
+			continue
+		}
+		stmt := "DROP INDEX IF EXISTS " + ix.name
+		if d.mysql() {
+			found, err := has(ix.table, ix.name)
+			if err != nil || !found {
+				if err != nil {
+					return fmt.Errorf("drop index %s: %w", ix.name, err)
+				}
+				continue
+			}
+			stmt = "DROP INDEX " + ix.name + " ON " + ix.table
+		}
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("drop index %s: %w", ix.name, err)
+		}
+	}
+	if !d.mysql() {
+		return nil
+	}
+	for _, t := range serverTables {
+		for _, ix := range t.indexes {
+			if !ix.on(d) {
+				continue
+			}
+			found, err := has(t.name, ix.name)
+			if err != nil {
+				return fmt.Errorf("index %s: %w", ix.name, err)
+			}
+			if found {
+				continue
+			}
+			kind := "INDEX "
+			if ix.unique {
+				kind = "UNIQUE INDEX "
+			}
+			if _, err := conn.ExecContext(ctx, "CREATE "+kind+ix.name+" ON "+t.name+" ("+ix.cols+")"); err != nil {
+				return fmt.Errorf("create index %s: %w", ix.name, err)
+			}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -279,15 +282,33 @@ func (s *Store) topNames(ctx context.Context, pool, dim string, from, to int64) 
 	return out, rows.Err()
 }
 
-// maskedKeys fills ids (key id -> masked) from each key's newest request
-// log: one seek in the (pool, key_id, time) index per key (a handful).
+// maskedKeys fills ids (key id -> masked) from each key's newest failed
+// request log (the top keys are keys with failed answers): one seek in the
+// key index per key (a handful). A key whose failed rows are gone is looked up
+// in its newest hour with rows (rollups), read through (pool, time).
 func (s *Store) maskedKeys(ctx context.Context, pool string, ids map[string]string) (map[string]string, error) {
-	q := `SELECT key_masked FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_key_time") +
-		` WHERE pool = ? AND key_id = ? ORDER BY time DESC LIMIT 1`
+	keyIdx, _ := requestLogTable.keyIndex(s.d, http.StatusTooManyRequests)
+	failed := `SELECT key_masked FROM gb_request_logs` + s.d.indexedBy(keyIdx) +
+		` WHERE pool = ? AND key_id = ? AND ` + failedStatus + ` ORDER BY time DESC LIMIT 1`
+	newestHour := `SELECT max(hour) FROM ` + rollupTable + s.d.indexedBy(rollupNameIndex.name) +
+		` WHERE pool = ? AND dim = ? AND name = ? AND live > 0`
+	inHour := `SELECT key_masked FROM gb_request_logs` + s.d.indexedBy(requestLogTable.idxTime) +
+		` WHERE pool = ? AND time >= ? AND time < ? AND key_id = ? ORDER BY time DESC LIMIT 1`
 	db := s.conn()
 	for id := range ids {
 		var masked string
-		err := db.QueryRowContext(ctx, q, pool, id).Scan(&masked)
+		err := db.QueryRowContext(ctx, failed, pool, id).Scan(&masked)
+		if errors.Is(err, sql.ErrNoRows) {
+			var h sql.NullInt64
+			if err = db.QueryRowContext(ctx, newestHour, pool, dimKey, id).Scan(&h); err != nil || !h.Valid {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			err = db.QueryRowContext(ctx, inHour, pool, time.Unix(h.Int64, 0).UTC(),
+				time.Unix(h.Int64+hourSeconds, 0).UTC(), id).Scan(&masked)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -300,101 +321,85 @@ func (s *Store) maskedKeys(ctx context.Context, pool string, ids map[string]stri
 }
 
 // KeyCalls returns the number of request logs per key id of the pool at or
-// after since (zero = all rows). Keys without calls are absent.
-//
-// It reads the (pool, key_id, time) index when the range holds a large part
-// of the pool's rows, else the time range of (pool, time); the split is
-// decided from the rollups' live counters.
+// after since (zero = all rows). Keys without calls are absent. See keyCalls.
 func (s *Store) KeyCalls(ctx context.Context, pool string, since time.Time) (map[string]int64, error) {
-	if s.isClosed() {
-		return nil, ErrClosed
-	}
-	since = since.UTC()
-	useKeyIndex := since.IsZero()
-	if !useKeyIndex {
-		var recent, all int64
-		err := s.conn().QueryRowContext(ctx, `SELECT coalesce(sum(CASE WHEN hour >= ? THEN live ELSE 0 END), 0),
- coalesce(sum(live), 0) FROM gb_request_rollups WHERE pool = ? AND dim = ''`, hourOf(since), pool).Scan(&recent, &all)
+	return s.keyCalls(ctx, pool, since, nil)
+}
+
+// KeyCallsFor returns the number of request logs at or after since (zero =
+// all rows) for each of keyIDs that has any (use it for a page of keys: it
+// reads only their buckets).
+func (s *Store) KeyCallsFor(ctx context.Context, pool string, since time.Time, keyIDs []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(keyIDs))
+	for start := 0; start < len(keyIDs); start += keyBatchSize {
+		m, err := s.keyCalls(ctx, pool, since, keyIDs[start:min(start+keyBatchSize, len(keyIDs))])
 		if err != nil {
-			return nil, fmt.Errorf("store: key calls: %w", err)
+			return nil, err
 		}
-		// A lookup per row of the range costs about 5 index entries read.
-		useKeyIndex = recent*5 > all
-	}
-	var q string
-	var args []any
-	if useKeyIndex {
-		q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_key_time") + `
- WHERE pool = ? AND time >= ? GROUP BY key_id`
-		args = []any{pool, since}
-		if since.IsZero() {
-			q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_key_time") + `
- WHERE pool = ? GROUP BY key_id`
-			args = []any{pool}
-		}
-	} else {
-		q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy("idx_gb_request_logs_pool_time") + `
- WHERE pool = ? AND time >= ? GROUP BY key_id`
-		args = []any{pool, since}
-	}
-	rows, err := s.conn().QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: key calls: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]int64)
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, fmt.Errorf("store: key calls: %w", err)
-		}
-		out[id] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: key calls: %w", err)
+		maps.Copy(out, m)
 	}
 	return out, nil
 }
 
-// KeyCallsFor returns the number of request logs at or after since (zero =
-// all rows) for each of keyIDs that has any: one range of the
-// (pool, key_id, time) index per key, so its cost does not depend on the
-// size of the pool (use it for a page of keys; KeyCalls reads every row of
-// the range).
-func (s *Store) KeyCallsFor(ctx context.Context, pool string, since time.Time, keyIDs []string) (map[string]int64, error) {
+// keyCalls counts the request logs per key at or after since, of the keys
+// keyIDs (nil = all), in one snapshot: the whole hours from the rollups'
+// "key" buckets (live counters), the partial hour at since from the rows of
+// that hour, read through (pool, time).
+func (s *Store) keyCalls(ctx context.Context, pool string, since time.Time, keyIDs []string) (map[string]int64, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	out := make(map[string]int64, len(keyIDs))
-	for start := 0; start < len(keyIDs); start += keyBatchSize {
-		chunk := keyIDs[start:min(start+keyBatchSize, len(keyIDs))]
-		args := make([]any, 0, len(chunk)+2)
-		args = append(args, pool)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		args = append(args, since.UTC())
-		rows, err := s.conn().QueryContext(ctx, `SELECT key_id, count(*) FROM gb_request_logs`+
-			s.d.indexedBy("idx_gb_request_logs_pool_key_time")+` WHERE pool = ? AND key_id IN (`+placeholders(len(chunk))+`)
- AND time >= ? GROUP BY key_id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store: key calls: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var n int64
-			if err := rows.Scan(&id, &n); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: key calls: %w", err)
-			}
-			out[id] = n
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("store: key calls: %w", err)
+	since = since.UTC()
+	h1 := int64(math.MinInt64) // first whole hour
+	if !since.IsZero() {
+		h1 = hourOf(since)
+		if !since.Equal(time.Unix(h1, 0)) {
+			h1 += hourSeconds
 		}
 	}
+	in, inArgs := "", []any{}
+	if keyIDs != nil {
+		if len(keyIDs) == 0 {
+			return map[string]int64{}, nil
+		}
+		in = " IN (" + placeholders(len(keyIDs)) + ")"
+		for _, id := range keyIDs {
+			inArgs = append(inArgs, id)
+		}
+	}
+	out := make(map[string]int64)
+	add := func(db querier, q string, args []any) error {
+		counts, err := readRows(ctx, db, q, args, func(rs *sql.Rows) (NamedCount, error) {
+			var nc NamedCount
+			return nc, rs.Scan(&nc.Name, &nc.Total)
+		})
+		for _, nc := range counts {
+			out[nc.Name] += nc.Total
+		}
+		return err
+	}
+	err := s.readSnapshot(ctx, func(db querier) error {
+		q := `SELECT name, sum(live) FROM ` + rollupTable + ` WHERE pool = ? AND dim = ? AND hour >= ?`
+		if in != "" {
+			q = `SELECT name, sum(live) FROM ` + rollupTable + s.d.indexedBy(rollupNameIndex.name) +
+				` WHERE pool = ? AND dim = ? AND hour >= ? AND name` + in
+		}
+		if err := add(db, q+` GROUP BY name`, append([]any{pool, dimKey, h1}, inArgs...)); err != nil {
+			return err
+		}
+		if since.IsZero() || !since.Before(time.Unix(h1, 0)) {
+			return nil
+		}
+		q = `SELECT key_id, count(*) FROM gb_request_logs` + s.d.indexedBy(requestLogTable.idxTime) +
+			` WHERE pool = ? AND time >= ? AND time < ?`
+		if in != "" {
+			q += ` AND key_id` + in
+		}
+		return add(db, q+` GROUP BY key_id`, append([]any{pool, since, time.Unix(h1, 0).UTC()}, inArgs...))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: key calls: %w", err)
+	}
+	maps.DeleteFunc(out, func(_ string, n int64) bool { return n <= 0 })
 	return out, nil
 }

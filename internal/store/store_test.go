@@ -120,7 +120,8 @@ func TestOpenWALAndPragmas(t *testing.T) {
 	for _, idx := range []struct{ table, name string }{
 		{"gb_keys", "ux_gb_keys_pool_key_id"},
 		{"gb_request_logs", "idx_gb_request_logs_pool_time"},
-		{"gb_request_logs", "idx_gb_request_logs_pool_key_time"},
+		{"gb_request_logs", "idx_gb_request_logs_key_failed"},
+		{"gb_request_rollups", "idx_gb_request_rollups_name"},
 		{"gb_request_logs", "idx_gb_request_logs_pool_status_time"},
 		{"gb_error_logs", "idx_gb_error_logs_pool_time"},
 	} {
