@@ -153,9 +153,6 @@ func migrate(db *gorm.DB, sqlDB *sql.DB, d *dialect) error {
 			return err
 		}
 	}
-	if err := db.Exec(requestLogsFailedKeyIndex.createSQL("gb_request_logs")).Error; err != nil {
-		return err
-	}
 	if err := migrateRollups(db); err != nil {
 		return err
 	}
@@ -187,5 +184,13 @@ func migrateRollups(db *gorm.DB) error {
 			return fmt.Errorf("create %s: %w", t.name, err)
 		}
 	}
-	return db.Exec(rollupNameIndex.createSQL(rollupTable)).Error
+	// In a write transaction, like the tables: an instance opening the same
+	// file at once waits for it (busy_timeout) instead of failing on a stale
+	// read.
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(requestLogsFailedKeyIndex.createSQL("gb_request_logs")).Error; err != nil {
+			return err
+		}
+		return tx.Exec(rollupNameIndex.createSQL(rollupTable)).Error
+	})
 }

@@ -94,23 +94,21 @@ var rollupNameIndex = indexDef{name: "idx_gb_request_rollups_name", cols: "pool,
 // It runs once, at migration; instances of an earlier version must not write
 // to the database afterwards, or their rows are missing from the key counts.
 func backfillKeyRollups(ctx context.Context, conn *sql.Conn, d *dialect) error {
-	var keyBuckets, logs int
-	err := conn.QueryRowContext(ctx, `SELECT
- (SELECT count(*) FROM (SELECT 1 AS one FROM gb_request_rollups WHERE dim = 'key' LIMIT 1) AS k),
- (SELECT count(*) FROM (SELECT 1 AS one FROM gb_request_logs LIMIT 1) AS l)`).Scan(&keyBuckets, &logs)
-	if err != nil || keyBuckets > 0 || logs == 0 {
-		if err != nil {
-			return fmt.Errorf("backfill key rollups: %w", err)
-		}
-		return nil
-	}
+	// The check runs in the write transaction: an instance opening the same
+	// SQLite file at once waits for it instead of failing on a stale read.
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("backfill key rollups: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live)
+	var keyBuckets, logs int
+	err = tx.QueryRowContext(ctx, `SELECT
+ (SELECT count(*) FROM (SELECT 1 AS one FROM gb_request_rollups WHERE dim = 'key' LIMIT 1) AS k),
+ (SELECT count(*) FROM (SELECT 1 AS one FROM gb_request_logs LIMIT 1) AS l)`).Scan(&keyBuckets, &logs)
+	if err == nil && keyBuckets == 0 && logs > 0 {
+		_, err = tx.ExecContext(ctx, `INSERT INTO gb_request_rollups (pool, dim, hour, name, status, count, live)
 SELECT pool, 'key', `+d.hourExpr("time")+`, key_id, status, count(*), count(*) FROM gb_request_logs GROUP BY 1, 3, 4, 5`)
+	}
 	if err == nil {
 		err = tx.Commit()
 	}

@@ -227,12 +227,26 @@ func openDB(path string, opts *Options) (*gorm.DB, *sql.DB, *location, string, e
 	}
 
 	dsn := abs + "?" + dsnParams(opts.BusyTimeout)
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
-		Logger:                 gormlogger.Discard,
-		SkipDefaultTransaction: true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-		CreateBatchSize:        keyBatchSize,
-	})
+	// Two processes opening a new file at once race to switch it to WAL, and
+	// SQLite answers the loser SQLITE_BUSY at once, without its busy timeout:
+	// try again for as long as that timeout.
+	var db *gorm.DB
+	for deadline := time.Now().Add(opts.BusyTimeout); ; time.Sleep(20 * time.Millisecond) {
+		db, err = gorm.Open(sqlite.Open(dsn), &gorm.Config{
+			Logger:                 gormlogger.Discard,
+			SkipDefaultTransaction: true,
+			NowFunc:                func() time.Time { return time.Now().UTC() },
+			CreateBatchSize:        keyBatchSize,
+		})
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			break
+		}
+		if db != nil { // gorm keeps the pool it could not ping
+			if failed, derr := db.DB(); derr == nil {
+				_ = failed.Close()
+			}
+		}
+	}
 	if err != nil {
 		return nil, nil, nil, "", fmt.Errorf("store: open %s: %w", abs, err)
 	}
