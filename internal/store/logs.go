@@ -505,16 +505,16 @@ func (s *Store) writeBatch(ctx context.Context, batch []logItem) (err error) {
 		rollups.add(&reqs[i])
 	}
 	rowsPerStmt := s.d.rowsPerStmt(insertRowsPerStmt)
-	var reqJSON []string
-	if s.d.sqlite() && sqliteJSONInsert {
-		for i := 0; i < len(reqs); i += jsonRowsPerStmt {
-			reqJSON = append(reqJSON, requestLogsJSON(reqs[i:min(i+jsonRowsPerStmt, len(reqs))]))
+	var reqInserts []string // SQLite's: the rows as literals (see requestLogsLiteral)
+	if s.d.sqlite() && sqliteLiteralInsert {
+		for i := 0; i < len(reqs); i += literalRowsPerStmt {
+			reqInserts = append(reqInserts, requestLogsLiteral(reqs[i:min(i+literalRowsPerStmt, len(reqs))]))
 		}
 	}
 	return s.inTx(ctx, func(tx dbConn) error {
-		if reqJSON != nil {
-			for _, js := range reqJSON {
-				if _, err := tx.ExecContext(ctx, insertRequestLogsJSON, js); err != nil {
+		if reqInserts != nil {
+			for _, stmt := range reqInserts {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return err
 				}
 			}

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-func openTest(t *testing.T, opts Options) *Store {
+func openTest(t testing.TB, opts Options) *Store {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "gb.db")
 	s, err := OpenWithOptions(path, opts)

@@ -1,19 +1,20 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestRequestLogsJSON checks that SQLite's JSON insert stores every column
-// exactly as the bound-parameter insert does (same type, same bytes), for
-// awkward text and times, and keeps the batch's order.
-func TestRequestLogsJSON(t *testing.T) {
+// TestRequestLogsLiteral checks that SQLite's literal insert stores every
+// column exactly as the bound-parameter insert does (same type, same bytes),
+// for awkward text and times, and keeps the batch's order.
+func TestRequestLogsLiteral(t *testing.T) {
 	s := openTest(t, Options{})
 	ctx := ctxT(t)
-	odd := []string{"", "plain", `quo"te`, `back\slash`, "ctl\x01\x1f\n\t\r", "nul\x00byte", "bad\xff\xfeutf8",
+	odd := []string{"", "plain", `quo"te`, `back\slash`, "it's", "''", "'); DROP TABLE gb_request_logs; --", "ctl\x01\x1f\n\t\r", "nul\x00byte", "bad\xff\xfeutf8",
 		"…é😀", strings.Repeat("x", maxNameLen), "</script>\u2028"}
 	times := []time.Time{
 		time.Date(2026, 12, 3, 7, 12, 3, 123456789, time.UTC),
@@ -32,7 +33,7 @@ func TestRequestLogsJSON(t *testing.T) {
 	if err := s.inTx(ctx, func(tx dbConn) error { return insertRequestLogsBound(ctx, tx, 3, rows) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.sqlDB.ExecContext(ctx, insertRequestLogsJSON, requestLogsJSON(rows)); err != nil {
+	if _, err := s.sqlDB.ExecContext(ctx, requestLogsLiteral(rows)); err != nil {
 		t.Fatal(err)
 	}
 	cols := []string{"time", "pool", "model", "key_id", "key_masked", "status", "latency_ms", "attempt", "stream",
@@ -55,10 +56,10 @@ func TestRequestLogsJSON(t *testing.T) {
 	}
 	n := len(rows)
 	for i := 1; i <= n; i++ {
-		bound, js := read(i), read(n+i)
+		bound, lit := read(i), read(n+i)
 		for c := range cols {
-			if bound[c] != js[c] {
-				t.Errorf("row %d %s: bound %s, JSON %s", i, cols[c], bound[c], js[c])
+			if bound[c] != lit[c] {
+				t.Errorf("row %d %s: bound %s, literal %s", i, cols[c], bound[c], lit[c])
 			}
 		}
 	}
@@ -84,9 +85,9 @@ func TestRequestLogsJSON(t *testing.T) {
 	}
 }
 
-// BenchmarkRequestLogsJSON is the Go side of SQLite's insert: encoding a
-// batch.
-func BenchmarkRequestLogsJSON(b *testing.B) {
+// BenchmarkRequestLogsLiteral is the Go side of SQLite's insert: writing a
+// batch's statement.
+func BenchmarkRequestLogsLiteral(b *testing.B) {
 	rows := make([]requestLogRow, DefaultBatchSize)
 	for i := range rows {
 		rows[i] = requestLogRow{Time: time.Now().UTC(), Pool: "default", Model: "gemini-2.5-flash",
@@ -95,17 +96,17 @@ func BenchmarkRequestLogsJSON(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = requestLogsJSON(rows)
+		_ = requestLogsLiteral(rows)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
 
-// TestWriteBatchJSONChunks writes a batch of several JSON statements and
-// checks that every row lands once, in the batch's order.
-func TestWriteBatchJSONChunks(t *testing.T) {
+// TestWriteBatchLiteralChunks writes a batch of several literal statements
+// and checks that every row lands once, in the batch's order.
+func TestWriteBatchLiteralChunks(t *testing.T) {
 	s := openTest(t, Options{})
 	ctx := ctxT(t)
-	n := 3*jsonRowsPerStmt + 7
+	n := 3*literalRowsPerStmt + 7
 	batch := make([]logItem, n)
 	now := time.Now().UTC()
 	for i := range batch {
@@ -138,4 +139,31 @@ func TestWriteBatchJSONChunks(t *testing.T) {
 	if err != nil || total != int64(n) || success != int64((n+1)/2) {
 		t.Fatalf("count: %d %d %v, want %d %d", total, success, err, n, (n+1)/2)
 	}
+}
+
+// FuzzRequestLogsLiteral writes any text through the literal insert: it must
+// come back unchanged, as one row, and the statement must never be more than
+// that insert.
+func FuzzRequestLogsLiteral(f *testing.F) {
+	for _, seed := range []string{"", "'", "''", "'); DELETE FROM gb_request_logs; --", "a\x00'b", "\xff'\n", "--", "/*"} {
+		f.Add(seed, "route")
+	}
+	s := openTest(f, Options{})
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, model, route string) {
+		if _, err := s.sqlDB.ExecContext(ctx, "DELETE FROM gb_request_logs"); err != nil {
+			t.Fatal(err)
+		}
+		rows := []requestLogRow{{Time: time.Unix(1, 0).UTC(), Pool: "p", Model: model, Route: route, KeyID: model + route}}
+		if _, err := s.sqlDB.ExecContext(ctx, requestLogsLiteral(rows)); err != nil {
+			t.Fatalf("insert %q %q: %v", model, route, err)
+		}
+		var n int
+		var gotModel, gotRoute, gotKey string
+		err := s.sqlDB.QueryRowContext(ctx, "SELECT count(*), max(model), max(route), max(key_id) FROM gb_request_logs").
+			Scan(&n, &gotModel, &gotRoute, &gotKey)
+		if err != nil || n != 1 || gotModel != model || gotRoute != route || gotKey != model+route {
+			t.Fatalf("wrote %q %q, read %d rows %q %q %q (%v)", model, route, n, gotModel, gotRoute, gotKey, err)
+		}
+	})
 }
