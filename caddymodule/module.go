@@ -272,9 +272,9 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP answers the module's routes and passes every other path on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	sw := statusWriters.Get().(*statusWriter)
-	sw.ResponseWriter, sw.code = w, 0
+	*sw = statusWriter{ResponseWriter: w, r: r}
 	defer func() {
-		sw.ResponseWriter = nil
+		*sw = statusWriter{}
 		statusWriters.Put(sw)
 	}()
 	var route string
@@ -286,6 +286,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	default:
 		return next.ServeHTTP(w, r)
 	}
+	sw.logServed()
 	servedBy, _ := caddyhttp.GetVar(r.Context(), varServedBy).(string)
 	h.metrics.Request(route, sw.status(), servedBy)
 	return nil

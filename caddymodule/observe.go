@@ -29,12 +29,19 @@ const varServedBy = "gemini_balance.served_by"
 // fields (Caddy's log directive shows them) and remembers the serving pool
 // for the request metric.
 func observe(r *http.Request, s httpapi.Served) {
+	caddyhttp.SetVar(r.Context(), varServedBy, s.Pool)
+	addLogFields(r, s)
+}
+
+// addLogFields adds s to the request's access-log fields when the server
+// writes access logs.
+func addLogFields(r *http.Request, s httpapi.Served) {
 	ctx := r.Context()
-	// Without access logs on the server the fields would only cost memory
-	// (a stream holds them for its life).
 	srv, _ := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
-	logged := srv == nil || srv.Logs != nil
-	if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok && logged {
+	if srv != nil && srv.Logs == nil {
+		return // nobody reads them
+	}
+	if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.String("gemini_balance.pool", s.Pool))
 		if s.Provider != "" {
 			extra.Add(zap.String("gemini_balance.provider", s.Provider))
@@ -46,14 +53,33 @@ func observe(r *http.Request, s httpapi.Served) {
 		extra.Add(zap.Int("gemini_balance.attempts", s.Attempts))
 		extra.Add(zap.Int("gemini_balance.upstream_status", s.UpstreamStatus))
 	}
-	caddyhttp.SetVar(ctx, varServedBy, s.Pool)
 }
 
 // statusWriter notes the status written to the client, for the request
-// metric; Unwrap lets http.ResponseController reach Caddy's writer.
+// metric, and keeps where the answer came from until it has ended (see
+// httpapi.ServedRecorder): added at once, the access-log fields would be held
+// by a stream for its life. Unwrap lets http.ResponseController reach Caddy's
+// writer.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	r         *http.Request
+	code      int
+	served    httpapi.Served
+	hasServed bool
+}
+
+// RecordServed sets the serving pool's variable now (a response header may
+// name it) and keeps s for the access log (logServed).
+func (s *statusWriter) RecordServed(served httpapi.Served) {
+	caddyhttp.SetVar(s.r.Context(), varServedBy, served.Pool)
+	s.served, s.hasServed = served, true
+}
+
+// logServed adds the recorded Served to the access-log fields.
+func (s *statusWriter) logServed() {
+	if s.hasServed {
+		addLogFields(s.r, s.served)
+	}
 }
 
 var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}

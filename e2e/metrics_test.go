@@ -144,9 +144,14 @@ func TestAccessLogFields(t *testing.T) {
 			t.Fatalf("%d %s", status, body)
 		}
 	}
+	// A stream: its fields are added when it has ended (the stream holds
+	// none while it runs), and still reach the log.
+	if status, _, body := e.do("POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", helloBody, authed...); status != 200 {
+		t.Fatalf("stream: %d %s", status, body)
+	}
 	var lines []map[string]any
 	deadline := time.Now().Add(5 * time.Second)
-	for len(lines) < 2 && time.Now().Before(deadline) {
+	for len(lines) < 3 && time.Now().Before(deadline) {
 		lines = nil
 		raw, _ := os.ReadFile(access)
 		for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
@@ -157,11 +162,15 @@ func TestAccessLogFields(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(lines) < 2 {
+	if len(lines) < 3 {
 		t.Fatalf("access log lines with gemini_balance fields: %v", lines)
 	}
+	if m := lines[2]; m["gemini_balance.model"] != "gemini-2.5-pro" || m["gemini_balance.upstream_status"] != 200.0 ||
+		m["gemini_balance.attempts"] != 1.0 || m["gemini_balance.key"] != e.key(good).Masked() {
+		t.Errorf("stream's access log fields %v", m)
+	}
 	attempts := 0.0
-	for _, m := range lines {
+	for _, m := range lines[:2] {
 		if m["gemini_balance.pool"] != e.pool || m["gemini_balance.model"] != "gemini-2.5-flash" ||
 			m["gemini_balance.upstream_status"] != 200.0 || m["gemini_balance.key"] != e.key(good).Masked() ||
 			m["gemini_balance.provider"] != "gemini" {

@@ -142,7 +142,7 @@ func (h *Handler) anthropicMessages(w http.ResponseWriter, r *http.Request, body
 	if h.Balancer.Settings().Models.RetryEmpty {
 		call.Accept = gemini.HasContent
 	}
-	out, _, fail := h.do(r, call, nil)
+	out, _, fail := h.do(w, r, call, nil)
 	if fail != nil {
 		anthropicDialect.writeFailure(w, fail)
 		return

@@ -68,7 +68,7 @@ func (e *notServed) Error() string { return e.msg }
 // handler's pool and returns the first answer, or the failure to give the
 // client: the last pool's, its message naming what the earlier pools
 // answered.
-func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*balancer.Outcome, served, *balancer.Failure) {
+func (h *Handler) do(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm) (*balancer.Outcome, served, *balancer.Failure) {
 	chain := h.Balancer.Chain()
 	if call.FixedKey != nil || call.OwnerKey != nil || call.Request.BodyReader != nil || bindsResource(call) {
 		chain = chain[:1]
@@ -92,10 +92,8 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 		}
 		out, fail := p.Do(r.Context(), c)
 		if fail == nil {
-			if h.Observe != nil {
-				h.Observe(r, Served{Pool: p.Name(), Provider: string(p.Provider()), Key: out.Key.Masked(), Model: c.Model,
-					Attempts: attempts + out.Attempt, UpstreamStatus: out.Resp.StatusCode})
-			}
+			h.observe(w, r, Served{Pool: p.Name(), Provider: string(p.Provider()), Key: out.Key.Masked(), Model: c.Model,
+				Attempts: attempts + out.Attempt, UpstreamStatus: out.Resp.StatusCode})
 			if i > 0 && h.Logger != nil {
 				h.Logger.Info("request served by a fallback pool", zap.String("pool", h.Balancer.Name()),
 					zap.String("served_by", p.Name()), zap.String("provider", string(p.Provider())), zap.String("route", call.Route))
@@ -105,7 +103,7 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 		attempts += fail.Attempts
 		if fail.ClientGone || !fail.FallsBack {
 			fail.Attempts = attempts
-			h.observeFailure(r, fail, c.Model)
+			h.observeFailure(w, r, fail, c.Model)
 			return nil, served{}, fail
 		}
 		if last != nil {
@@ -122,14 +120,14 @@ func (h *Handler) do(r *http.Request, call *balancer.Call, oa *openaiForm) (*bal
 		last.Note = "earlier: " + strings.Join(notes, "; ")
 	}
 	last.Attempts = attempts
-	h.observeFailure(r, last, call.Model)
+	h.observeFailure(w, r, last, call.Model)
 	return nil, served{}, last
 }
 
 // observeFailure tells Observe about a request no pool answered.
-func (h *Handler) observeFailure(r *http.Request, f *balancer.Failure, model string) {
-	if h.Observe != nil && !f.ClientGone {
-		h.Observe(r, Served{Pool: f.Pool, Model: model, Attempts: f.Attempts, UpstreamStatus: f.Status})
+func (h *Handler) observeFailure(w http.ResponseWriter, r *http.Request, f *balancer.Failure, model string) {
+	if !f.ClientGone {
+		h.observe(w, r, Served{Pool: f.Pool, Model: model, Attempts: f.Attempts, UpstreamStatus: f.Status})
 	}
 }
 

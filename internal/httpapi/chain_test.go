@@ -297,7 +297,7 @@ func TestDoFixedKeyNeverFallsBack(t *testing.T) {
 		}(),
 		"owner": func() *balancer.Call { c := geminiCall("generateContent"); c.OwnerKey = a.Ring().Keys()[0]; return c }(),
 	} {
-		out, _, fail := h.do(httptest.NewRequest(http.MethodPost, "/", nil), call, nil)
+		out, _, fail := h.do(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil), call, nil)
 		if out != nil {
 			out.Finish(nil, nil, gemini.Usage{})
 			t.Fatalf("%s: served", name)
@@ -320,7 +320,7 @@ func TestDoAllPoolsFail(t *testing.T) {
 	a.SetFallbacks([]*balancer.Balancer{o})
 	h := &Handler{Balancer: a}
 
-	out, _, fail := h.do(httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("generateContent"), nil)
+	out, _, fail := h.do(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("generateContent"), nil)
 	if out != nil {
 		out.Finish(nil, nil, gemini.Usage{})
 		t.Fatal("served")
@@ -375,7 +375,7 @@ func TestDoCountTokensSkipsOpenAIPool(t *testing.T) {
 	o := chainPool(t, "o", provider.OpenAI, oaUp.URL, []string{chainOAKey}, nil)
 	a.SetFallbacks([]*balancer.Balancer{o})
 	h := &Handler{Balancer: a}
-	out, _, fail := h.do(httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("countTokens"), nil)
+	out, _, fail := h.do(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("countTokens"), nil)
 	if out != nil {
 		out.Finish(nil, nil, gemini.Usage{})
 		t.Fatal("served")
@@ -470,7 +470,7 @@ func TestDoSkippedPoolNamedOnce(t *testing.T) {
 	o.SetFallbacks([]*balancer.Balancer{g})
 	h := &Handler{Balancer: o}
 	// countTokens has no OpenAI form: the OpenAI pool is skipped.
-	_, _, fail := h.do(httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("countTokens"), nil)
+	_, _, fail := h.do(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("countTokens"), nil)
 	if fail == nil || fail.Pool != "gemini-second" || strings.Count(fail.Note, "oa-first") != 1 || !strings.Contains(fail.Note, "pool oa-first (openai) skipped") {
 		t.Fatalf("failure %+v note %q", fail, fail.Note)
 	}
@@ -478,7 +478,7 @@ func TestDoSkippedPoolNamedOnce(t *testing.T) {
 	v := chainPool(t, "vertex-second", provider.VertexExpress, down.URL, []string{chainGKey}, nil)
 	o.SetFallbacks([]*balancer.Balancer{v})
 	// embedContent: neither an OpenAI nor a Vertex express pool takes it.
-	_, _, fail = h.do(httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("embedContent"), nil)
+	_, _, fail = h.do(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil), geminiCall("embedContent"), nil)
 	if fail == nil || fail.Pool != "oa-first" || fail.Status != http.StatusNotFound || strings.Contains(fail.Note, "oa-first") ||
 		!strings.Contains(fail.Note, "pool vertex-second (vertex_express) skipped") {
 		t.Fatalf("every pool skipped: %+v note %q", fail, fail.Note)

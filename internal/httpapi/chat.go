@@ -198,7 +198,7 @@ func (h *Handler) chatFakeStream(w http.ResponseWriter, r *http.Request, call *b
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, via, fail := h.do(r, call, oa)
+		out, via, fail := h.do(w, r, call, oa)
 		switch {
 		case fail != nil:
 			done <- result{fail: fail}

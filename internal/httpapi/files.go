@@ -458,7 +458,7 @@ func (h *Handler) listOwned(w http.ResponseWriter, r *http.Request, kind, token 
 			call := &balancer.Call{Route: "gemini." + kind + ".list", ClientToken: base.ClientToken, OwnerKey: k,
 				Resource: kind + " of this client token",
 				Request:  upstream.Request{Method: http.MethodGet, Path: "/" + kind, Query: q, Header: base.Request.Header}}
-			out, _, fail := h.do(r, call, nil)
+			out, _, fail := h.do(w, r, call, nil)
 			if fail != nil {
 				if fail.ClientGone {
 					return
@@ -675,7 +675,7 @@ func (h *Handler) uploadLeg(w http.ResponseWriter, r *http.Request, call *balanc
 // forwardUploaded sends an upload leg and records the file a final answer
 // names; session, when set, is forgotten once the upload is final.
 func (h *Handler) forwardUploaded(w http.ResponseWriter, r *http.Request, call *balancer.Call, token, session string) {
-	out, _, fail := h.do(r, call, nil)
+	out, _, fail := h.do(w, r, call, nil)
 	if fail != nil {
 		nativeDialect.writeFailure(w, fail)
 		return

@@ -39,7 +39,8 @@ type Handler struct {
 	// messages (tests use it to reach a local server).
 	ImageFetchClient *http.Client
 	// Observe, when set, is told where each request that went upstream was
-	// answered from (for access-log fields and metrics).
+	// answered from (for access-log fields and metrics), at once unless the
+	// ResponseWriter is a ServedRecorder.
 	Observe func(r *http.Request, s Served)
 	// ImagePath is where the pool's image store is served ("" does not
 	// serve it); it starts and ends with "/".
@@ -57,6 +58,22 @@ type Served struct {
 	Model          string
 	Attempts       int
 	UpstreamStatus int
+}
+
+// ServedRecorder is a ResponseWriter that keeps the request's Served record
+// for its owner to report when the answer has ended, in place of Observe: a
+// stream then holds no access-log fields for its life.
+type ServedRecorder interface {
+	RecordServed(Served)
+}
+
+// observe reports s: to w when it records it, else to Observe.
+func (h *Handler) observe(w http.ResponseWriter, r *http.Request, s Served) {
+	if rec, ok := w.(ServedRecorder); ok {
+		rec.RecordServed(s)
+	} else if h.Observe != nil {
+		h.Observe(r, s)
+	}
 }
 
 // Serve answers r if its path belongs to the module and reports whether it

@@ -162,7 +162,7 @@ func upstreamQuery(q url.Values) url.Values {
 
 // forwardAs runs call and relays the answer, or the failure in dialect d.
 func (h *Handler) forwardAs(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect) {
-	out, _, fail := h.do(r, call, nil)
+	out, _, fail := h.do(w, r, call, nil)
 	if fail != nil {
 		d.writeFailure(w, fail)
 		return

@@ -180,7 +180,7 @@ func (h *Handler) forwardOpenAI(w http.ResponseWriter, r *http.Request, call *ba
 	if call.Request.Path == "" {
 		oa.geminiErr = errNoGeminiForm
 	}
-	out, _, fail := h.do(r, call, oa)
+	out, _, fail := h.do(w, r, call, oa)
 	if fail != nil {
 		openaiDialect.writeFailure(w, fail)
 		return
@@ -201,7 +201,7 @@ func (h *Handler) doTranslated(w http.ResponseWriter, r *http.Request, call *bal
 // small: lists, resources, translations); on failure the client has its
 // answer in dialect d and ok is false.
 func (h *Handler) doWhole(w http.ResponseWriter, r *http.Request, call *balancer.Call, d dialect) (*balancer.Outcome, []byte, bool) {
-	out, _, fail := h.do(r, call, nil)
+	out, _, fail := h.do(w, r, call, nil)
 	if fail != nil {
 		d.writeFailure(w, fail)
 		return nil, nil, false
@@ -226,7 +226,7 @@ func readWhole(w http.ResponseWriter, r *http.Request, out *balancer.Outcome, d 
 // is. Otherwise the Gemini answer is returned, to be translated; nil when
 // the client has its answer already.
 func (h *Handler) doForOpenAI(w http.ResponseWriter, r *http.Request, call *balancer.Call, oa *openaiForm) *balancer.Outcome {
-	out, via, fail := h.do(r, call, oa)
+	out, via, fail := h.do(w, r, call, oa)
 	switch {
 	case fail != nil:
 		openaiDialect.writeFailure(w, fail)
