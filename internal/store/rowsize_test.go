@@ -57,7 +57,7 @@ func TestBytesPerRow(t *testing.T) {
 		// The rollups' buckets per request-log row: in this test nearly every
 		// row is its key's only one in its hour (4,000 keys, a row a second),
 		// the most the "key" dimension can add.
-		for _, table := range []string{"gb_request_logs", "gb_error_logs", rollupTable} {
+		for _, table := range []string{"gb_request_logs", "gb_error_logs", rollupTable, keyRollupTable} {
 			size, how, err := tableBytes(ctx, s, table)
 			if err != nil {
 				t.Fatal(err)
