@@ -44,26 +44,32 @@ func (settingRow) TableName() string { return "gb_settings" }
 // requestLogRow is a row of gb_request_logs: one upstream attempt.
 //
 // Indexes (all lead with pool; see query.go for which query uses which):
-//   - (pool, time): time windows, newest-first pages, counts; a key's rows.
-//   - (pool, status, time): status filters and windows.
+//   - (pool, time): time windows, newest-first pages, counts; the rows of a
+//     key or of a 2xx status, within their hours.
 //   - (pool, model, time): model filters and the model sort.
+//   - (pool, key_id, time) and (pool, status, time) of the failed (non-2xx)
+//     rows only: key and status filters with an error status (on MySQL, which
+//     has no partial indexes, both hold every row).
 //
-// Every index costs the log writer time on every row, most where rows land at
-// scattered places (BenchmarkWriteRequestLogsWithout): a (pool, latency_ms)
-// index cost 9 of its 30 µs per row, so the latency sort, a rare one in the
-// console, reads the rows and sorts them instead (like a text search); a
-// (pool, key_id, time) index cost two thirds of the writer's CPU with key ids
-// as the pool makes them (hashes: every row on a page of its own), so calls
-// per key and a key's hours come from the rollups' "key" dimension
-// (rollups.go).
+// Every index costs the log writer time on every row it holds, most where
+// rows land at scattered places (BenchmarkWriteRequestLogsWithout): a
+// (pool, latency_ms) index cost 9 of its 30 µs per row, so the latency sort,
+// a rare one in the console, reads the rows and sorts them instead (like a
+// text search); a full (pool, key_id, time) index cost two thirds of the
+// writer's CPU with key ids as the pool makes them (hashes: every row on a
+// page of its own), so calls per key and a key's hours come from the rollups'
+// "key" dimension (rollups.go); a full (pool, status, time) index cost a
+// fifth of it even with 4 keys (the 2xx rows append in the middle of the
+// index, where SQLite splits pages half full), so the status sort reads and
+// sorts the rows too.
 type requestLogRow struct {
 	ID               int64     `gorm:"column:id;primaryKey;autoIncrement"`
-	Time             time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_request_logs_pool_time,priority:2;index:idx_gb_request_logs_pool_status_time,priority:3;index:idx_gb_request_logs_pool_model_time,priority:3"`
-	Pool             string    `gorm:"column:pool;type:text;not null;index:idx_gb_request_logs_pool_time,priority:1;index:idx_gb_request_logs_pool_status_time,priority:1;index:idx_gb_request_logs_pool_model_time,priority:1"`
+	Time             time.Time `gorm:"column:time;type:datetime;not null;index:idx_gb_request_logs_pool_time,priority:2;index:idx_gb_request_logs_pool_model_time,priority:3"`
+	Pool             string    `gorm:"column:pool;type:text;not null;index:idx_gb_request_logs_pool_time,priority:1;index:idx_gb_request_logs_pool_model_time,priority:1"`
 	Model            string    `gorm:"column:model;type:text;not null;default:'';index:idx_gb_request_logs_pool_model_time,priority:2"`
 	KeyID            string    `gorm:"column:key_id;type:text;not null;default:''"`
 	KeyMasked        string    `gorm:"column:key_masked;type:text;not null;default:''"`
-	Status           int       `gorm:"column:status;type:integer;not null;default:0;index:idx_gb_request_logs_pool_status_time,priority:2"`
+	Status           int       `gorm:"column:status;type:integer;not null;default:0"`
 	LatencyMs        int64     `gorm:"column:latency_ms;type:integer;not null;default:0"`
 	Attempt          int       `gorm:"column:attempt;type:integer;not null;default:0"`
 	Stream           bool      `gorm:"column:stream;type:boolean;not null;default:false"`
@@ -109,6 +115,7 @@ func portableModels() []any {
 var droppedIndexes = []droppedIndex{
 	{"gb_request_logs", "idx_gb_request_logs_pool_latency", false},
 	{"gb_request_logs", "idx_gb_request_logs_pool_key_time", true},
+	{"gb_request_logs", "idx_gb_request_logs_pool_status_time", true},
 }
 
 type droppedIndex struct {
@@ -116,14 +123,19 @@ type droppedIndex struct {
 	keptOnMySQL bool
 }
 
-// The request logs' key index: on SQLite and PostgreSQL it holds the failed
-// rows only (a small part of the rows, so the writer seldom pays for it), which
-// serves a key filter with an error status; on MySQL, which has no partial
-// indexes, it is the full index of earlier versions.
+// The request logs' key and status indexes: on SQLite and PostgreSQL they
+// hold the failed rows only (a small part of the rows, so the writer seldom
+// pays for them) and serve a key or status filter with an error status; on
+// MySQL, which has no partial indexes, they are the full indexes of earlier
+// versions.
 var (
 	requestLogsFailedKeyIndex = indexDef{name: "idx_gb_request_logs_key_failed", cols: "pool, key_id, time",
 		where: failedStatus}
+	requestLogsFailedStatusIndex = indexDef{name: "idx_gb_request_logs_status_failed", cols: "pool, status, time",
+		where: failedStatus}
 	requestLogsMySQLKeyIndex = indexDef{name: "idx_gb_request_logs_pool_key_time", cols: "pool, key_id, time",
+		mysqlOnly: true}
+	requestLogsMySQLStatusIndex = indexDef{name: "idx_gb_request_logs_pool_status_time", cols: "pool, status, time",
 		mysqlOnly: true}
 )
 
@@ -188,8 +200,10 @@ func migrateRollups(db *gorm.DB) error {
 	// file at once waits for it (busy_timeout) instead of failing on a stale
 	// read.
 	return db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(requestLogsFailedKeyIndex.createSQL("gb_request_logs")).Error; err != nil {
-			return err
+		for _, ix := range []indexDef{requestLogsFailedKeyIndex, requestLogsFailedStatusIndex} {
+			if err := tx.Exec(ix.createSQL("gb_request_logs")).Error; err != nil {
+				return err
+			}
 		}
 		return tx.Exec(rollupNameIndex.createSQL(rollupTable)).Error
 	})

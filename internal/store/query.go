@@ -56,34 +56,59 @@ var sortThreshold int64 = 20000 // a variable for the tests
 
 // logTable describes one log table for the query builder.
 type logTable struct {
-	name       string
-	what       string // for error messages
-	cols       string // select list; {time} is the time column (dialect.timeCol)
-	textCols   []string
-	idxTime    string
-	idxKey     string // "" on SQLite and PostgreSQL for the request logs: see keyIndex
-	idxStatus  string
-	idxModel   string
-	sortIdx    map[string]string // sort field -> index giving that order
-	sortColumn map[string]string // sort field -> ORDER BY column
+	name      string
+	what      string // for error messages
+	cols      string // select list; {time} is the time column (dialect.timeCol)
+	textCols  []string
+	idxTime   string
+	idxKey    string // "" = none for every row (see idxKeyFailed)
+	idxStatus string // "" = none for every row (see idxStatusFailed)
+	idxModel  string
+	// Partial indexes of the failed rows, for a filter with an error status
+	// (the query repeats failedStatus).
+	idxKeyFailed    string
+	idxStatusFailed string
+	sortIdx         map[string]string // sort field -> index giving that order
+	sortColumn      map[string]string // sort field -> ORDER BY column
 }
 
+// requestLogTable is the request logs on SQLite and PostgreSQL: key and status
+// indexes of the failed rows only (see requestLogRow); the rows of a key or
+// of a 2xx status are read through (pool, time) within their hours
+// (narrowToHours), and the status sort, like the latency sort, sorts the rows.
 var requestLogTable = logTable{
 	name: "gb_request_logs",
 	what: "request logs",
 	cols: `id, {time}, pool, model, key_id, key_masked, status, latency_ms, attempt, stream, route,
  client_token, prompt_tokens, completion_tokens, total_tokens`,
-	textCols:  []string{"route", "model"},
-	idxTime:   "idx_gb_request_logs_pool_time",
-	idxStatus: "idx_gb_request_logs_pool_status_time",
-	idxModel:  "idx_gb_request_logs_pool_model_time",
+	textCols:        []string{"route", "model"},
+	idxTime:         "idx_gb_request_logs_pool_time",
+	idxModel:        "idx_gb_request_logs_pool_model_time",
+	idxKeyFailed:    requestLogsFailedKeyIndex.name,
+	idxStatusFailed: requestLogsFailedStatusIndex.name,
 	sortIdx: map[string]string{
-		"time":   "idx_gb_request_logs_pool_time",
-		"status": "idx_gb_request_logs_pool_status_time",
-		"model":  "idx_gb_request_logs_pool_model_time",
-		// latency: no index (see requestLogRow); the rows are sorted.
+		"time":  "idx_gb_request_logs_pool_time",
+		"model": "idx_gb_request_logs_pool_model_time",
 	},
 	sortColumn: map[string]string{"time": "time", "status": "status", "model": "model", "latency": "latency_ms"},
+}
+
+// requestLogTableMySQL is the request logs on MySQL, which has no partial
+// indexes: full key and status indexes.
+var requestLogTableMySQL = func() logTable {
+	t := requestLogTable
+	t.idxKey, t.idxStatus = requestLogsMySQLKeyIndex.name, requestLogsMySQLStatusIndex.name
+	t.idxKeyFailed, t.idxStatusFailed = "", ""
+	t.sortIdx = map[string]string{"time": t.idxTime, "model": t.idxModel, "status": t.idxStatus}
+	return t
+}()
+
+// requestLogs is the request-log table as d's engine has it.
+func requestLogs(d *dialect) *logTable {
+	if d.mysql() {
+		return &requestLogTableMySQL
+	}
+	return &requestLogTable
 }
 
 var errorLogTable = logTable{
@@ -103,22 +128,20 @@ var errorLogTable = logTable{
 	sortColumn: map[string]string{"time": "time", "status": "status", "model": "model"},
 }
 
-// keyIndex returns the index that serves a key filter (with status filter
-// status, 0 = none) on d's engine and whether the query must repeat the
-// partial index's condition, or "" when there is none: the request logs'
-// key index holds only failed rows except on MySQL (requestLogsFailedKeyIndex).
-func (t *logTable) keyIndex(d *dialect, status int) (index string, partial bool) {
-	switch {
-	case t.idxKey != "":
-		return t.idxKey, false
-	case t != &requestLogTable:
-		return "", false
-	case d.mysql():
-		return requestLogsMySQLKeyIndex.name, false
-	case status != 0 && !is2xx(status):
-		return requestLogsFailedKeyIndex.name, true
+// filterIndexes returns the indexes that serve a key and a status filter
+// (status 0 = none; "" = no index) and whether the query must repeat the
+// partial indexes' condition.
+func (t *logTable) filterIndexes(status int) (key, stat string, partial bool) {
+	key, stat = t.idxKey, t.idxStatus
+	if status != 0 && !is2xx(status) {
+		if key == "" && t.idxKeyFailed != "" {
+			key, partial = t.idxKeyFailed, true
+		}
+		if stat == "" && t.idxStatusFailed != "" {
+			stat, partial = t.idxStatusFailed, true
+		}
 	}
-	return "", false
+	return key, stat, partial
 }
 
 // selectList is t's select list on d's engine.
@@ -136,9 +159,12 @@ type logQuery struct {
 	where  string // conditions, "pool = ?" first
 	args   []any
 	filter string // index serving the equality filters ("" = none)
-	// keyScan: a key filter without an index, read through another index
-	// within the hours that hold the key's rows (narrowToKeyHours).
-	keyScan bool
+	// scanDim and scanName: a key or status filter that no index serves is
+	// read through another index within the hours whose rollup buckets
+	// (dimension scanDim, name scanName) hold its rows (narrowToHours).
+	scanDim, scanName string
+	scan              bool
+	partial           bool // the conditions repeat failedStatus for a partial index
 }
 
 func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, error) {
@@ -170,14 +196,10 @@ func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, 
 
 	conds := []string{"pool = ?"}
 	q.args = []any{pool}
-	keyIdx, partial := t.keyIndex(d, f.Status)
+	keyIdx, statusIdx, partial := t.filterIndexes(f.Status)
 	if f.KeyID != "" {
 		conds = append(conds, "key_id = ?")
 		q.args = append(q.args, f.KeyID)
-		if partial {
-			conds = append(conds, failedStatus)
-		}
-		q.keyScan = keyIdx == ""
 	}
 	if f.Model != "" {
 		conds = append(conds, "model = ?")
@@ -186,6 +208,10 @@ func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, 
 	if f.Status != 0 {
 		conds = append(conds, "status = ?")
 		q.args = append(q.args, f.Status)
+		if partial {
+			conds = append(conds, failedStatus)
+			q.partial = true
+		}
 	}
 	if !q.f.From.IsZero() {
 		conds = append(conds, "time >= ?")
@@ -214,15 +240,21 @@ func newLogQuery(d *dialect, t *logTable, pool string, f LogFilter) (*logQuery, 
 	case f.KeyID != "" && keyIdx != "":
 		q.filter = keyIdx
 	case f.Model != "" && f.Status != 0:
-		if is2xx(f.Status) {
+		if is2xx(f.Status) || statusIdx == "" {
 			q.filter = t.idxModel
 		} else {
-			q.filter = t.idxStatus
+			q.filter = statusIdx
 		}
 	case f.Model != "":
 		q.filter = t.idxModel
 	case f.Status != 0:
-		q.filter = t.idxStatus
+		q.filter = statusIdx
+	}
+	switch {
+	case f.KeyID != "" && keyIdx == "":
+		q.scan, q.scanDim, q.scanName = true, dimKey, f.KeyID
+	case f.Status != 0 && q.filter == "":
+		q.scan, q.scanDim, q.scanName = true, dimTotal, ""
 	}
 	return q, nil
 }
@@ -331,30 +363,31 @@ func (s *Store) readSnapshot(ctx context.Context, fn func(q querier) error) erro
 // (whole hours) plus index counts of the partial hours at the edges of
 // [From, To), so it costs the same for 1,000 or 1,000,000 rows.
 func (s *Store) QueryRequestLogs(ctx context.Context, pool string, f LogFilter) (rows []RequestLog, total int64, err error) {
-	return queryLogs(ctx, s, &requestLogTable, pool, f, "request logs",
+	return queryLogs(ctx, s, requestLogs(s.d), pool, f, "request logs",
 		func(ctx context.Context, db querier, q *logQuery) (total int64, err error) {
 			if q.f.Text == "" && (q.f.KeyID == "" || q.f.Model == "") {
 				total, err = liveTotal(ctx, db, pool, q)
 			} else {
 				total, err = rawCount(ctx, db, q.d, q.t, q.countIndex(), q.where, q.args)
 			}
-			if err == nil && q.keyScan && total > int64(q.f.Offset) {
-				err = q.narrowToKeyHours(ctx, db, pool)
+			if err == nil && q.scan && total > int64(q.f.Offset) {
+				err = q.narrowToHours(ctx, db, pool)
 			}
 			return total, err
 		}, readRequestLogs)
 }
 
-// narrowToKeyHours bounds the time of q, a key filter read without a key
-// index, to the hours that can hold the page, from the rollups' "key" buckets:
-// the key's first to last hour with stored rows and, in time order, only as
-// many hours from the page's end as hold offset + limit of its rows (counting
-// only hours wholly inside [From, To) and, with a model or text filter, none:
-// their counts may include rows the filter leaves out).
-func (q *logQuery) narrowToKeyHours(ctx context.Context, db querier, pool string) error {
+// narrowToHours bounds the time of q, a key or status filter read without
+// its index, to the hours that can hold the page, from the rollups' buckets
+// (q.scanDim, q.scanName, and the status): the first to last hour with stored
+// rows and, in time order, only as many hours from the page's end as hold
+// offset + limit of its rows (counting only hours wholly inside [From, To)
+// and, with a filter the buckets do not count by, none: their counts may
+// include rows the filter leaves out).
+func (q *logQuery) narrowToHours(ctx context.Context, db querier, pool string) error {
 	qs := "SELECT hour, sum(live) FROM " + rollupTable + q.d.indexedBy(rollupNameIndex.name) +
 		" WHERE pool = ? AND dim = ? AND name = ? AND live > 0"
-	args := []any{pool, dimKey, q.f.KeyID}
+	args := []any{pool, q.scanDim, q.scanName}
 	if q.f.Status != 0 {
 		qs += " AND status = ?"
 		args = append(args, q.f.Status)
@@ -368,7 +401,7 @@ func (q *logQuery) narrowToKeyHours(ctx context.Context, db querier, pool string
 		return err
 	}
 	lo, hi := buckets[0].hour, buckets[len(buckets)-1].hour+hourSeconds
-	if q.field == "time" && q.f.Model == "" && q.f.Text == "" {
+	if q.field == "time" && q.f.Model == "" && q.f.Text == "" && (q.scanDim == dimKey || q.f.KeyID == "") {
 		need := int64(q.f.Offset + q.f.Limit)
 		whole := func(h int64) bool {
 			return (q.f.From.IsZero() || !time.Unix(h, 0).Before(q.f.From)) &&
@@ -476,9 +509,6 @@ func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64
 		if f.KeyID != "" {
 			conds = append(conds, "key_id = ?")
 			args = append(args, f.KeyID)
-			if q.filter == requestLogsFailedKeyIndex.name {
-				conds = append(conds, failedStatus)
-			}
 		}
 		if f.Model != "" {
 			conds = append(conds, "model = ?")
@@ -487,6 +517,9 @@ func liveTotal(ctx context.Context, db querier, pool string, q *logQuery) (int64
 		if f.Status != 0 {
 			conds = append(conds, "status = ?")
 			args = append(args, f.Status)
+			if q.partial {
+				conds = append(conds, failedStatus)
+			}
 		}
 		conds = append(conds, "time >= ?", "time < ?")
 		args = append(args, lo, hi)

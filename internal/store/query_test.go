@@ -331,6 +331,10 @@ func TestQueryRequestLogsAgainstReference(t *testing.T) {
 			{KeyID: "k6", To: to1, Status: 429},
 			{KeyID: "k7", From: testNow.Add(-5 * time.Hour), To: testNow.Add(-2 * time.Hour)},
 			{KeyID: "nobody"},
+			// A 2xx status without a status index: read within its hours.
+			{Status: 200, From: from1, To: to1},
+			{Status: 200, To: to1},
+			{Status: 204},
 		}
 		sorts := []string{"", "time", "-time", "status", "-status", "model", "-model", "latency", "-latency"}
 		pages := []struct{ off, lim int }{{0, 0}, {0, 7}, {13, 20}, {590, 50}, {-5, 1000}}
@@ -795,7 +799,9 @@ func TestUpgradeToKeyRollups(t *testing.T) {
 		old := []string{"DELETE FROM gb_request_rollups WHERE dim = 'key'"}
 		if !s.d.mysql() {
 			old = append(old, "DROP INDEX IF EXISTS idx_gb_request_logs_key_failed",
-				"CREATE INDEX idx_gb_request_logs_pool_key_time ON gb_request_logs (pool, key_id, time)")
+				"DROP INDEX IF EXISTS idx_gb_request_logs_status_failed",
+				"CREATE INDEX idx_gb_request_logs_pool_key_time ON gb_request_logs (pool, key_id, time)",
+				"CREATE INDEX idx_gb_request_logs_pool_status_time ON gb_request_logs (pool, status, time)")
 		}
 		for _, q := range old {
 			if _, err := s.sqlDB.ExecContext(ctx, q); err != nil {
@@ -815,7 +821,8 @@ func TestUpgradeToKeyRollups(t *testing.T) {
 		if err != nil || fmt.Sprint(calls) != "map[k0:40 k1:40 k2:40 k3:40 k4:40]" {
 			t.Fatalf("key calls after the upgrade: %v %v", calls, err)
 		}
-		want := map[string]bool{"idx_gb_request_logs_pool_key_time": s.d.mysql(), "idx_gb_request_logs_key_failed": !s.d.mysql()}
+		want := map[string]bool{"idx_gb_request_logs_pool_key_time": s.d.mysql(), "idx_gb_request_logs_key_failed": !s.d.mysql(),
+			"idx_gb_request_logs_pool_status_time": s.d.mysql(), "idx_gb_request_logs_status_failed": !s.d.mysql()}
 		for name, present := range want {
 			if got := s.db.Migrator().HasIndex("gb_request_logs", name); got != present {
 				t.Errorf("index %s present = %v, want %v", name, got, present)

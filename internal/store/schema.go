@@ -107,10 +107,11 @@ var serverTables = []tableDef{
 		"total_tokens INTEGER NOT NULL DEFAULT 0",
 	}, indexes: []indexDef{
 		{name: "idx_gb_request_logs_pool_time", cols: "pool, time"},
-		{name: "idx_gb_request_logs_pool_status_time", cols: "pool, status, time"},
 		{name: "idx_gb_request_logs_pool_model_time", cols: "pool, model, time"},
 		requestLogsFailedKeyIndex,
+		requestLogsFailedStatusIndex,
 		requestLogsMySQLKeyIndex,
+		requestLogsMySQLStatusIndex,
 	}},
 	{name: "gb_error_logs", cols: []string{
 		"id {id}",

@@ -139,9 +139,10 @@ func (s *Store) UsageStats(ctx context.Context, pool string, now time.Time) (Usa
 				args = append(args, v)
 			}
 			args = append(args, hourAgo, now)
+			_, statusIdx, _ := requestLogs(d).filterIndexes(statuses[0])
 			err = db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN time >= ? THEN 1 ELSE 0 END), 0)
- FROM gb_request_logs`+d.indexedBy("idx_gb_request_logs_pool_status_time")+`
- WHERE pool = ? AND status IN (`+placeholders(len(args)-4)+`) AND time >= ? AND time <= ?`,
+ FROM gb_request_logs`+d.indexedBy(statusIdx)+`
+ WHERE pool = ? AND status IN (`+placeholders(len(args)-4)+`) AND `+failedStatus+` AND time >= ? AND time <= ?`,
 				args...).Scan(&failed, &minuteFailed)
 			if err != nil {
 				return err
@@ -287,7 +288,7 @@ func (s *Store) topNames(ctx context.Context, pool, dim string, from, to int64) 
 // key index per key (a handful). A key whose failed rows are gone is looked up
 // in its newest hour with rows (rollups), read through (pool, time).
 func (s *Store) maskedKeys(ctx context.Context, pool string, ids map[string]string) (map[string]string, error) {
-	keyIdx, _ := requestLogTable.keyIndex(s.d, http.StatusTooManyRequests)
+	keyIdx, _, _ := requestLogs(s.d).filterIndexes(http.StatusTooManyRequests)
 	failed := `SELECT key_masked FROM gb_request_logs` + s.d.indexedBy(keyIdx) +
 		` WHERE pool = ? AND key_id = ? AND ` + failedStatus + ` ORDER BY time DESC LIMIT 1`
 	newestHour := `SELECT max(hour) FROM ` + rollupTable + s.d.indexedBy(rollupNameIndex.name) +

@@ -122,7 +122,7 @@ func TestOpenWALAndPragmas(t *testing.T) {
 		{"gb_request_logs", "idx_gb_request_logs_pool_time"},
 		{"gb_request_logs", "idx_gb_request_logs_key_failed"},
 		{"gb_request_rollups", "idx_gb_request_rollups_name"},
-		{"gb_request_logs", "idx_gb_request_logs_pool_status_time"},
+		{"gb_request_logs", "idx_gb_request_logs_status_failed"},
 		{"gb_error_logs", "idx_gb_error_logs_pool_time"},
 	} {
 		if !s.db.Migrator().HasIndex(idx.table, idx.name) {
