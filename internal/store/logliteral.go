@@ -37,42 +37,32 @@ const sqliteTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
 func requestLogsLiteral(rows []requestLogRow) string {
 	b := make([]byte, 0, len(insertRequestLogsHead)+len(rows)*176)
 	b = append(b, insertRequestLogsHead...)
+	text := func(s string) { b = append(appendSQLText(b, s), ',') }
+	num := func(n int64) { b = append(strconv.AppendInt(b, n, 10), ',') }
 	for i := range rows {
 		r := &rows[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '(', '\'')
-		b = r.Time.AppendFormat(b, sqliteTimeLayout)
-		b = append(b, '\'', ',')
-		b = appendSQLText(b, r.Pool)
-		b = append(b, ',')
-		b = appendSQLText(b, r.Model)
-		b = append(b, ',')
-		b = appendSQLText(b, r.KeyID)
-		b = append(b, ',')
-		b = appendSQLText(b, r.KeyMasked)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.Status), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, r.LatencyMs, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.Attempt), 10)
+		b = append(r.Time.AppendFormat(b, sqliteTimeLayout), '\'', ',')
+		text(r.Pool)
+		text(r.Model)
+		text(r.KeyID)
+		text(r.KeyMasked)
+		num(int64(r.Status))
+		num(r.LatencyMs)
+		num(int64(r.Attempt))
+		stream := int64(0)
 		if r.Stream {
-			b = append(b, ",1,"...)
-		} else {
-			b = append(b, ",0,"...)
+			stream = 1
 		}
-		b = appendSQLText(b, r.Route)
-		b = append(b, ',')
-		b = appendSQLText(b, r.ClientToken)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.PromptTokens), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.CompletionTokens), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.TotalTokens), 10)
-		b = append(b, ')')
+		num(stream)
+		text(r.Route)
+		text(r.ClientToken)
+		num(int64(r.PromptTokens))
+		num(int64(r.CompletionTokens))
+		b = append(strconv.AppendInt(b, int64(r.TotalTokens), 10), ')')
 	}
 	return string(b)
 }
