@@ -28,75 +28,14 @@ const skipSignature = "skip_thought_signature_validator"
 // Claude wrote, in a conversation that changed provider, would be refused.
 const sigPrefix = "gemini:"
 
-// Gemini request wire types.
-type (
-	geminiRequest struct {
-		Contents          []geminiContent   `json:"contents"`
-		SystemInstruction *geminiContent    `json:"systemInstruction,omitempty"`
-		Tools             []geminiTool      `json:"tools,omitempty"`
-		ToolConfig        *geminiToolConfig `json:"toolConfig,omitempty"`
-		GenerationConfig  *geminiGenConfig  `json:"generationConfig,omitempty"`
-	}
-	geminiCountRequest struct {
-		Model             string          `json:"model"`
-		Contents          []geminiContent `json:"contents"`
-		SystemInstruction *geminiContent  `json:"systemInstruction,omitempty"`
-		Tools             []geminiTool    `json:"tools,omitempty"`
-	}
-	geminiContent struct {
-		Role  string       `json:"role,omitempty"`
-		Parts []geminiPart `json:"parts"`
-	}
-	geminiPart struct {
-		Text             string              `json:"text,omitempty"`
-		InlineData       *geminiBlob         `json:"inlineData,omitempty"`
-		FunctionCall     *geminiFunctionCall `json:"functionCall,omitempty"`
-		FunctionResponse *geminiFunctionResp `json:"functionResponse,omitempty"`
-		ThoughtSignature string              `json:"thoughtSignature,omitempty"`
-	}
-	geminiBlob struct {
-		MimeType string `json:"mimeType"`
-		Data     string `json:"data"`
-	}
-	geminiFunctionCall struct {
-		ID   string          `json:"id,omitempty"`
-		Name string          `json:"name"`
-		Args json.RawMessage `json:"args"`
-	}
-	geminiFunctionResp struct {
-		ID       string          `json:"id,omitempty"`
-		Name     string          `json:"name"`
-		Response json.RawMessage `json:"response"`
-	}
-	geminiTool struct {
-		FunctionDeclarations []geminiFunctionDecl `json:"functionDeclarations"`
-	}
-	geminiFunctionDecl struct {
-		Name                 string          `json:"name"`
-		Description          string          `json:"description,omitempty"`
-		ParametersJSONSchema json.RawMessage `json:"parametersJsonSchema,omitempty"`
-	}
-	geminiToolConfig struct {
-		FunctionCallingConfig geminiFCConfig `json:"functionCallingConfig"`
-	}
-	geminiFCConfig struct {
-		Mode                 string   `json:"mode"`
-		AllowedFunctionNames []string `json:"allowedFunctionNames,omitempty"`
-	}
-	geminiGenConfig struct {
-		MaxOutputTokens int             `json:"maxOutputTokens,omitempty"`
-		Temperature     *float64        `json:"temperature,omitempty"`
-		TopP            *float64        `json:"topP,omitempty"`
-		TopK            *int            `json:"topK,omitempty"`
-		StopSequences   []string        `json:"stopSequences,omitempty"`
-		ThinkingConfig  *geminiThinking `json:"thinkingConfig,omitempty"`
-	}
-	geminiThinking struct {
-		IncludeThoughts bool   `json:"includeThoughts,omitempty"`
-		Budget          *int   `json:"thinkingBudget,omitempty"`
-		Level           string `json:"thinkingLevel,omitempty"`
-	}
-)
+// geminiCountRequest is countTokens' generateContentRequest: the request's
+// contents, system instruction and tools, with the model named.
+type geminiCountRequest struct {
+	Model             string                  `json:"model"`
+	Contents          []gemini.RequestContent `json:"contents"`
+	SystemInstruction *gemini.RequestContent  `json:"systemInstruction,omitempty"`
+	Tools             []gemini.RequestTool    `json:"tools,omitempty"`
+}
 
 // ToGemini builds the Gemini generateContent body for model (already
 // resolved, see MapModel; no "models/" prefix). Client errors are
@@ -108,7 +47,7 @@ func ToGemini(ctx context.Context, req *Request, model string, fetch Fetcher) ([
 	if err != nil {
 		return nil, err
 	}
-	gc := &geminiGenConfig{
+	gc := &gemini.GenConfig{
 		MaxOutputTokens: req.MaxTokens,
 		Temperature:     req.Temperature,
 		TopP:            req.TopP,
@@ -148,7 +87,7 @@ func CountTokensRequest(ctx context.Context, req *Request, model string, fetch F
 }
 
 // build translates everything but generationConfig.
-func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*geminiRequest, error) {
+func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*gemini.Request, error) {
 	c := converter{ctx: ctx, fetch: fetch, level: models.ThinksByLevel(model), names: req.toolNames}
 	if c.names == nil {
 		c.names = map[string]string{}
@@ -165,14 +104,14 @@ func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*gem
 			return nil, err
 		}
 	}
-	out := &geminiRequest{Contents: c.contents}
+	out := &gemini.Request{Contents: c.contents}
 	if len(out.Contents) == 0 {
 		return nil, reqErr("messages", "there is no content to send")
 	}
 	if len(req.System) > 0 {
-		sys := &geminiContent{}
+		sys := &gemini.RequestContent{}
 		for _, s := range req.System {
-			sys.Parts = append(sys.Parts, geminiPart{Text: s})
+			sys.Parts = append(sys.Parts, gemini.RequestPart{Text: s})
 		}
 		out.SystemInstruction = sys
 	}
@@ -187,7 +126,7 @@ func build(ctx context.Context, req *Request, model string, fetch Fetcher) (*gem
 // cannot turn thinking off (2.5 Pro 128, Gemini 3 Pro low, Gemini 3 Flash
 // minimal). adaptive asks for thoughts and leaves the amount to the model.
 // Models that cannot think get no thinkingConfig: they would refuse it.
-func thinkingConfig(t *Thinking, model string) *geminiThinking {
+func thinkingConfig(t *Thinking, model string) *gemini.ThinkingConfig {
 	if t == nil || !models.CanThink(model) {
 		return nil
 	}
@@ -198,7 +137,7 @@ func thinkingConfig(t *Thinking, model string) *geminiThinking {
 			if t.BudgetTokens <= 4096 {
 				level = "low"
 			}
-			return &geminiThinking{Level: level, IncludeThoughts: true}
+			return &gemini.ThinkingConfig{Level: level, IncludeThoughts: true}
 		}
 		lo, hi := 1, 24576
 		switch {
@@ -208,52 +147,52 @@ func thinkingConfig(t *Thinking, model string) *geminiThinking {
 			lo = 512
 		}
 		b := min(max(t.BudgetTokens, lo), hi)
-		return &geminiThinking{Budget: &b, IncludeThoughts: true}
+		return &gemini.ThinkingConfig{Budget: &b, IncludeThoughts: true}
 	case "disabled":
 		switch {
 		case models.ThinksByLevel(model) && models.IsPro(model):
-			return &geminiThinking{Level: "low"}
+			return &gemini.ThinkingConfig{Level: "low"}
 		case models.ThinksByLevel(model):
-			return &geminiThinking{Level: "minimal"}
+			return &gemini.ThinkingConfig{Level: "minimal"}
 		case models.IsPro(model):
 			b := 128
-			return &geminiThinking{Budget: &b}
+			return &gemini.ThinkingConfig{Budget: &b}
 		}
 		b := 0
-		return &geminiThinking{Budget: &b}
+		return &gemini.ThinkingConfig{Budget: &b}
 	case "adaptive":
 		if models.ThinksByLevel(model) {
-			return &geminiThinking{IncludeThoughts: true}
+			return &gemini.ThinkingConfig{IncludeThoughts: true}
 		}
 		b := -1
-		return &geminiThinking{Budget: &b, IncludeThoughts: true}
+		return &gemini.ThinkingConfig{Budget: &b, IncludeThoughts: true}
 	}
 	return nil
 }
 
 // tools builds one functionDeclarations tool and the toolConfig.
-func tools(req *Request) ([]geminiTool, *geminiToolConfig) {
+func tools(req *Request) ([]gemini.RequestTool, *gemini.ToolConfig) {
 	if len(req.Tools) == 0 {
 		return nil, nil
 	}
-	decls := make([]geminiFunctionDecl, 0, len(req.Tools))
+	decls := make([]gemini.FunctionDeclaration, 0, len(req.Tools))
 	for _, t := range req.Tools {
-		decls = append(decls, geminiFunctionDecl{Name: t.Name, Description: t.Description, ParametersJSONSchema: schema(t.InputSchema)})
+		decls = append(decls, gemini.FunctionDeclaration{Name: t.Name, Description: t.Description, ParametersJSONSchema: schema(t.InputSchema)})
 	}
-	var cfg *geminiToolConfig
+	var cfg *gemini.ToolConfig
 	if tc := req.ToolChoice; tc != nil {
 		switch tc.Type {
 		case "auto":
-			cfg = &geminiToolConfig{geminiFCConfig{Mode: "AUTO"}}
+			cfg = &gemini.ToolConfig{FunctionCallingConfig: gemini.FunctionCallingConfig{Mode: "AUTO"}}
 		case "any":
-			cfg = &geminiToolConfig{geminiFCConfig{Mode: "ANY"}}
+			cfg = &gemini.ToolConfig{FunctionCallingConfig: gemini.FunctionCallingConfig{Mode: "ANY"}}
 		case "tool":
-			cfg = &geminiToolConfig{geminiFCConfig{Mode: "ANY", AllowedFunctionNames: []string{tc.Name}}}
+			cfg = &gemini.ToolConfig{FunctionCallingConfig: gemini.FunctionCallingConfig{Mode: "ANY", AllowedFunctionNames: []string{tc.Name}}}
 		case "none":
-			cfg = &geminiToolConfig{geminiFCConfig{Mode: "NONE"}}
+			cfg = &gemini.ToolConfig{FunctionCallingConfig: gemini.FunctionCallingConfig{Mode: "NONE"}}
 		}
 	}
-	return []geminiTool{{FunctionDeclarations: decls}}, cfg
+	return []gemini.RequestTool{{FunctionDeclarations: decls}}, cfg
 }
 
 // schema is input_schema for parametersJsonSchema, without a top-level
@@ -284,12 +223,12 @@ type converter struct {
 	fetch    Fetcher
 	level    bool
 	names    map[string]string
-	contents []geminiContent
+	contents []gemini.RequestContent
 }
 
 // add appends parts as a turn of role, merged into the previous turn when it
 // has the same role (Gemini wants the roles to alternate).
-func (c *converter) add(role string, parts []geminiPart) {
+func (c *converter) add(role string, parts []gemini.RequestPart) {
 	if len(parts) == 0 {
 		return
 	}
@@ -297,11 +236,11 @@ func (c *converter) add(role string, parts []geminiPart) {
 		c.contents[n-1].Parts = append(c.contents[n-1].Parts, parts...)
 		return
 	}
-	c.contents = append(c.contents, geminiContent{Role: role, Parts: parts})
+	c.contents = append(c.contents, gemini.RequestContent{Role: role, Parts: parts})
 }
 
 func (c *converter) message(m *Message, at string) error {
-	var parts []geminiPart
+	var parts []gemini.RequestPart
 	pending := "" // a thinking block's signature, for the next part
 	for j := range m.Content {
 		b := &m.Content[j]
@@ -310,7 +249,7 @@ func (c *converter) message(m *Message, at string) error {
 		switch b.Type {
 		case "text":
 			if b.Text != "" {
-				parts = append(parts, geminiPart{Text: b.Text})
+				parts = append(parts, gemini.RequestPart{Text: b.Text})
 			}
 		case "image", "document":
 			p, err := c.media(b.Source, b.Type, bat+".source")
@@ -319,7 +258,7 @@ func (c *converter) message(m *Message, at string) error {
 			}
 			parts = append(parts, p)
 		case "tool_use":
-			parts = append(parts, geminiPart{FunctionCall: &geminiFunctionCall{
+			parts = append(parts, gemini.RequestPart{FunctionCall: &gemini.RequestFunctionCall{
 				ID: upstreamID(b.ID), Name: b.Name, Args: b.Input,
 			}})
 		case "tool_result":
@@ -366,9 +305,9 @@ func (c *converter) message(m *Message, at string) error {
 // the result text as {"result": text}, or the JSON object the text is;
 // is_error gives {"error": text}. Images and documents in the result
 // (Claude Code's Read tool returns them) follow as parts of their own.
-func (c *converter) toolResult(b *Block, at string) ([]geminiPart, error) {
+func (c *converter) toolResult(b *Block, at string) ([]gemini.RequestPart, error) {
 	var sb strings.Builder
-	var images []geminiPart
+	var images []gemini.RequestPart
 	for k := range b.Content {
 		cb := &b.Content[k]
 		switch cb.Type {
@@ -395,7 +334,7 @@ func (c *converter) toolResult(b *Block, at string) ([]geminiPart, error) {
 	default:
 		resp, _ = gemini.Marshal(map[string]string{"result": text})
 	}
-	parts := []geminiPart{{FunctionResponse: &geminiFunctionResp{
+	parts := []gemini.RequestPart{{FunctionResponse: &gemini.RequestFunctionResponse{
 		ID: upstreamID(b.ToolUseID), Name: c.names[b.ToolUseID], Response: resp,
 	}}}
 	return append(parts, images...), nil
@@ -403,37 +342,37 @@ func (c *converter) toolResult(b *Block, at string) ([]geminiPart, error) {
 
 // media is an image or document source as a part: base64 inline, a URL
 // through the Fetcher, a text document as text.
-func (c *converter) media(src *Source, kind, at string) (geminiPart, error) {
+func (c *converter) media(src *Source, kind, at string) (gemini.RequestPart, error) {
 	if src == nil {
-		return geminiPart{}, reqErr(at, "Field required")
+		return gemini.RequestPart{}, reqErr(at, "Field required")
 	}
 	switch src.Type {
 	case "base64":
-		return geminiPart{InlineData: &geminiBlob{MimeType: src.MediaType, Data: src.Data}}, nil
+		return gemini.RequestPart{InlineData: &gemini.RequestBlob{MimeType: src.MediaType, Data: src.Data}}, nil
 	case "text":
 		if src.Data == "" {
-			return geminiPart{}, reqErr(at+".data", "the document is empty")
+			return gemini.RequestPart{}, reqErr(at+".data", "the document is empty")
 		}
-		return geminiPart{Text: src.Data}, nil
+		return gemini.RequestPart{Text: src.Data}, nil
 	case "url":
 	default:
-		return geminiPart{}, reqErr(at+".type", "unsupported source type %q", src.Type)
+		return gemini.RequestPart{}, reqErr(at+".type", "unsupported source type %q", src.Type)
 	}
 	if c.fetch == nil {
-		return geminiPart{}, reqErr(at+".url", "URLs cannot be fetched here; send the %s as base64", kind)
+		return gemini.RequestPart{}, reqErr(at+".url", "URLs cannot be fetched here; send the %s as base64", kind)
 	}
 	if err := c.ctx.Err(); err != nil {
-		return geminiPart{}, err
+		return gemini.RequestPart{}, err
 	}
 	mime, data, err := c.fetch(c.ctx, src.URL)
 	if err != nil {
 		if c.ctx.Err() != nil {
-			return geminiPart{}, c.ctx.Err()
+			return gemini.RequestPart{}, c.ctx.Err()
 		}
-		return geminiPart{}, reqErr(at+".url", "could not fetch the %s: %v", kind, err)
+		return gemini.RequestPart{}, reqErr(at+".url", "could not fetch the %s: %v", kind, err)
 	}
 	if len(data) == 0 {
-		return geminiPart{}, reqErr(at+".url", "the URL returned no data")
+		return gemini.RequestPart{}, reqErr(at+".url", "the URL returned no data")
 	}
 	mime = normMIME(mime)
 	want := func(m string) bool { return imageTypes[m] || strings.HasPrefix(m, "image/") }
@@ -444,11 +383,11 @@ func (c *converter) media(src *Source, kind, at string) (geminiPart, error) {
 		// Missing, generic or wrong: look at the bytes.
 		sniffed := gemini.SniffType(data)
 		if !want(sniffed) {
-			return geminiPart{}, reqErr(at+".url", "the URL did not return a supported %s (%s)", kind, orUnknown(mime))
+			return gemini.RequestPart{}, reqErr(at+".url", "the URL did not return a supported %s (%s)", kind, orUnknown(mime))
 		}
 		mime = sniffed
 	}
-	return geminiPart{InlineData: &geminiBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, nil
+	return gemini.RequestPart{InlineData: &gemini.RequestBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, nil
 }
 
 func orUnknown(s string) string {

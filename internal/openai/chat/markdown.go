@@ -5,6 +5,8 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // Images in chat text. Clients show an image the proxy answered as markdown
@@ -27,12 +29,12 @@ var markdownImage = regexp.MustCompile(`!\[[^\]\n]*\]\(([^)\s]+)\)`)
 
 // textWithImages splits a message's text into text and image parts; ok is
 // false when there is no image to take out.
-func (b *converter) textWithImages(text, at string) ([]geminiPart, bool, error) {
+func (b *converter) textWithImages(text, at string) ([]gemini.RequestPart, bool, error) {
 	if !strings.Contains(text, "![") {
 		return nil, false, nil
 	}
 	matches := markdownImage.FindAllStringSubmatchIndex(text, -1)
-	var out []geminiPart
+	var out []gemini.RequestPart
 	last := 0
 	found := false
 	for _, m := range matches {
@@ -46,7 +48,7 @@ func (b *converter) textWithImages(text, at string) ([]geminiPart, bool, error) 
 		}
 		found = true
 		if t := strings.TrimSpace(text[last:m[0]]); t != "" {
-			out = append(out, geminiPart{Text: t})
+			out = append(out, gemini.RequestPart{Text: t})
 		}
 		out = append(out, part)
 		last = m[1]
@@ -55,30 +57,30 @@ func (b *converter) textWithImages(text, at string) ([]geminiPart, bool, error) 
 		return nil, false, nil
 	}
 	if t := strings.TrimSpace(text[last:]); t != "" {
-		out = append(out, geminiPart{Text: t})
+		out = append(out, gemini.RequestPart{Text: t})
 	}
 	return out, true, nil
 }
 
 // markdownImagePart is the inline image a markdown image's url stands for:
 // a base64 data: URL of an image, or an image of the store.
-func (b *converter) markdownImagePart(url, at string) (geminiPart, bool, error) {
+func (b *converter) markdownImagePart(url, at string) (gemini.RequestPart, bool, error) {
 	if hasPrefixFold(url, "data:image/") {
 		src, rerr := parseDataURL(url)
 		if rerr != nil {
-			return geminiPart{}, false, nil // not an image we can send: leave the text
+			return gemini.RequestPart{}, false, nil // not an image we can send: leave the text
 		}
-		return geminiPart{InlineData: &geminiBlob{MimeType: src.mime, Data: src.data}}, true, nil
+		return gemini.RequestPart{InlineData: &gemini.RequestBlob{MimeType: src.mime, Data: src.data}}, true, nil
 	}
 	if b.stored == nil {
-		return geminiPart{}, false, nil
+		return gemini.RequestPart{}, false, nil
 	}
 	mime, data, err := b.stored(url)
 	switch {
 	case errors.Is(err, ErrNotStored):
-		return geminiPart{}, false, nil
+		return gemini.RequestPart{}, false, nil
 	case err != nil:
-		return geminiPart{}, false, reqErr(at, "%v", err)
+		return gemini.RequestPart{}, false, reqErr(at, "%v", err)
 	}
-	return geminiPart{InlineData: &geminiBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, true, nil
+	return gemini.RequestPart{InlineData: &gemini.RequestBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, true, nil
 }

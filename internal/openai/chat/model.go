@@ -1,20 +1,23 @@
 package chat
 
-import "github.com/gemini-balance/gemini_balance/internal/models"
+import (
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
+	"github.com/gemini-balance/gemini_balance/internal/models"
+)
 
 // lowestThinking is the thinkingConfig that thinks least: off where the model
 // allows it, else its minimum.
-func lowestThinking(model string) *geminiThinking {
+func lowestThinking(model string) *gemini.ThinkingConfig {
 	if models.ThinksByLevel(model) {
 		if models.IsPro(model) {
-			return &geminiThinking{Level: "low"}
+			return &gemini.ThinkingConfig{Level: "low"}
 		}
-		return &geminiThinking{Level: "minimal"}
+		return &gemini.ThinkingConfig{Level: "minimal"}
 	}
 	if models.IsPro(model) {
-		return &geminiThinking{Budget: intPtr(128)}
+		return &gemini.ThinkingConfig{Budget: intPtr(128)}
 	}
-	return &geminiThinking{Budget: intPtr(0)}
+	return &gemini.ThinkingConfig{Budget: intPtr(0)}
 }
 
 func intPtr(v int) *int { return &v }
@@ -25,24 +28,24 @@ func intPtr(v int) *int { return &v }
 // Gemini 3 models get thinkingLevel low for minimal/low and high for
 // medium/high/xhigh (the levels every Gemini 3 model accepts), and none is the
 // lowest level the model has.
-func effortThinking(effort, model string) *geminiThinking {
+func effortThinking(effort, model string) *gemini.ThinkingConfig {
 	if effort == "none" {
 		return lowestThinking(model)
 	}
 	if models.ThinksByLevel(model) {
 		switch effort {
 		case "minimal", "low":
-			return &geminiThinking{Level: "low"}
+			return &gemini.ThinkingConfig{Level: "low"}
 		default:
-			return &geminiThinking{Level: "high"}
+			return &gemini.ThinkingConfig{Level: "high"}
 		}
 	}
 	switch effort {
 	case "minimal", "low":
-		return &geminiThinking{Budget: intPtr(1024)}
+		return &gemini.ThinkingConfig{Budget: intPtr(1024)}
 	case "medium":
-		return &geminiThinking{Budget: intPtr(8192)}
+		return &gemini.ThinkingConfig{Budget: intPtr(8192)}
 	default:
-		return &geminiThinking{Budget: intPtr(24576)}
+		return &gemini.ThinkingConfig{Budget: intPtr(24576)}
 	}
 }

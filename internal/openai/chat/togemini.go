@@ -23,86 +23,6 @@ type Fetcher func(ctx context.Context, url string) (mimeType string, data []byte
 // of answering 400.
 const skipSignature = "skip_thought_signature_validator"
 
-// Gemini request wire types.
-type (
-	geminiRequest struct {
-		Contents          []geminiContent   `json:"contents"`
-		SystemInstruction *geminiContent    `json:"systemInstruction,omitempty"`
-		Tools             []geminiTool      `json:"tools,omitempty"`
-		ToolConfig        *geminiToolConfig `json:"toolConfig,omitempty"`
-		SafetySettings    json.RawMessage   `json:"safetySettings,omitempty"`
-		GenerationConfig  *geminiGenConfig  `json:"generationConfig,omitempty"`
-	}
-	geminiContent struct {
-		Role  string       `json:"role,omitempty"`
-		Parts []geminiPart `json:"parts"`
-	}
-	geminiPart struct {
-		Text             string              `json:"text,omitempty"`
-		InlineData       *geminiBlob         `json:"inlineData,omitempty"`
-		FileData         *geminiFileData     `json:"fileData,omitempty"`
-		FunctionCall     *geminiFunctionCall `json:"functionCall,omitempty"`
-		FunctionResponse *geminiFunctionResp `json:"functionResponse,omitempty"`
-		ThoughtSignature string              `json:"thoughtSignature,omitempty"`
-	}
-	geminiBlob struct {
-		MimeType string `json:"mimeType"`
-		Data     string `json:"data"`
-	}
-	geminiFileData struct {
-		MimeType string `json:"mimeType,omitempty"`
-		FileURI  string `json:"fileUri"`
-	}
-	geminiFunctionCall struct {
-		ID   string          `json:"id,omitempty"`
-		Name string          `json:"name"`
-		Args json.RawMessage `json:"args"`
-	}
-	geminiFunctionResp struct {
-		ID       string          `json:"id,omitempty"`
-		Name     string          `json:"name"`
-		Response json.RawMessage `json:"response"`
-	}
-	geminiTool struct {
-		FunctionDeclarations []geminiFunctionDecl `json:"functionDeclarations,omitempty"`
-		GoogleSearch         *struct{}            `json:"googleSearch,omitempty"`
-		CodeExecution        *struct{}            `json:"codeExecution,omitempty"`
-		URLContext           *struct{}            `json:"urlContext,omitempty"`
-	}
-	geminiFunctionDecl struct {
-		Name                 string          `json:"name"`
-		Description          string          `json:"description,omitempty"`
-		ParametersJSONSchema json.RawMessage `json:"parametersJsonSchema,omitempty"`
-	}
-	geminiToolConfig struct {
-		FunctionCallingConfig geminiFCConfig `json:"functionCallingConfig"`
-	}
-	geminiFCConfig struct {
-		Mode                 string   `json:"mode"`
-		AllowedFunctionNames []string `json:"allowedFunctionNames,omitempty"`
-	}
-	geminiGenConfig struct {
-		StopSequences      []string        `json:"stopSequences,omitempty"`
-		ResponseMimeType   string          `json:"responseMimeType,omitempty"`
-		ResponseJSONSchema json.RawMessage `json:"responseJsonSchema,omitempty"`
-		ResponseModalities []string        `json:"responseModalities,omitempty"`
-		CandidateCount     int             `json:"candidateCount,omitempty"`
-		MaxOutputTokens    int             `json:"maxOutputTokens,omitempty"`
-		Temperature        *float64        `json:"temperature,omitempty"`
-		TopP               *float64        `json:"topP,omitempty"`
-		TopK               *int            `json:"topK,omitempty"`
-		Seed               *int32          `json:"seed,omitempty"`
-		PresencePenalty    *float64        `json:"presencePenalty,omitempty"`
-		FrequencyPenalty   *float64        `json:"frequencyPenalty,omitempty"`
-		ThinkingConfig     *geminiThinking `json:"thinkingConfig,omitempty"`
-	}
-	geminiThinking struct {
-		IncludeThoughts bool   `json:"includeThoughts,omitempty"`
-		Budget          *int   `json:"thinkingBudget,omitempty"`
-		Level           string `json:"thinkingLevel,omitempty"`
-	}
-)
-
 // ToGemini builds the Gemini generateContent request body (JSON) for model
 // (already resolved, no "models/" prefix). req is validated first if it did
 // not come from DecodeRequest; client errors are *RequestError, also when an
@@ -130,7 +50,7 @@ func ToGeminiWith(ctx context.Context, req *Request, model string, f gemini.Feat
 			return nil, err
 		}
 	}
-	var out geminiRequest
+	var out gemini.Request
 	switch {
 	case len(b.contents) == 0:
 		// Only system text: send it as the prompt rather than an empty conversation.
@@ -140,14 +60,14 @@ func ToGeminiWith(ctx context.Context, req *Request, model string, f gemini.Feat
 		// into the first user turn.
 		b.prependToFirstUser(b.system)
 	case len(b.system) > 0:
-		out.SystemInstruction = &geminiContent{Parts: b.system}
+		out.SystemInstruction = &gemini.RequestContent{Parts: b.system}
 	}
 	out.Contents = b.contents
 	if len(out.Contents) == 0 {
 		return nil, reqErr("messages", "has no content to send")
 	}
 
-	gc := &geminiGenConfig{
+	gc := &gemini.GenConfig{
 		StopSequences:    req.stops,
 		Temperature:      req.Temperature,
 		TopP:             req.TopP,
@@ -181,7 +101,7 @@ func ToGeminiWith(ctx context.Context, req *Request, model string, f gemini.Feat
 		gc.ResponseModalities = []string{"TEXT", "IMAGE"}
 	}
 	gc.ThinkingConfig = thinking(req, model, f)
-	if !gc.empty() {
+	if !gc.IsZero() {
 		out.GenerationConfig = gc
 	}
 
@@ -201,13 +121,6 @@ func versionAtLeast(model string, major, minor int) bool {
 	return !ok || ma > major || ma == major && mi >= minor
 }
 
-func (g *geminiGenConfig) empty() bool {
-	return len(g.StopSequences) == 0 && g.ResponseMimeType == "" && g.ResponseJSONSchema == nil &&
-		g.ResponseModalities == nil && g.CandidateCount == 0 && g.MaxOutputTokens == 0 &&
-		g.Temperature == nil && g.TopP == nil && g.TopK == nil && g.Seed == nil &&
-		g.PresencePenalty == nil && g.FrequencyPenalty == nil && g.ThinkingConfig == nil
-}
-
 // thinking resolves thinkingConfig. The client's own fields win
 // (reasoning_effort, extra_body.google.thinking_config), then the
 // -non-thinking alias, then the settings' default budget. reasoning_effort
@@ -215,18 +128,18 @@ func (g *geminiGenConfig) empty() bool {
 // generic OpenAI clients send reasoning_effort to any model, and
 // thinkingConfig on a model without thinking is refused. Google's own
 // thinking_config is sent as the client wrote it.
-func thinking(req *Request, model string, f gemini.Features) *geminiThinking {
+func thinking(req *Request, model string, f gemini.Features) *gemini.ThinkingConfig {
 	tc := req.thinkingConfig()
 	capable := models.CanThink(model)
-	var t *geminiThinking
+	var t *gemini.ThinkingConfig
 	explicit := false
 	switch {
 	case req.ReasoningEffort != "" && capable:
 		t = effortThinking(req.ReasoningEffort, model)
 	case tc != nil && tc.ThinkingBudget != nil:
-		t, explicit = &geminiThinking{Budget: intPtr(*tc.ThinkingBudget)}, true
+		t, explicit = &gemini.ThinkingConfig{Budget: intPtr(*tc.ThinkingBudget)}, true
 	case tc != nil && tc.ThinkingLevel != "":
-		t, explicit = &geminiThinking{Level: strings.ToLower(tc.ThinkingLevel)}, true
+		t, explicit = &gemini.ThinkingConfig{Level: strings.ToLower(tc.ThinkingLevel)}, true
 	}
 	if t == nil && capable {
 		switch {
@@ -237,7 +150,7 @@ func thinking(req *Request, model string, f gemini.Features) *geminiThinking {
 			if budget == 0 && models.IsPro(model) {
 				budget = 128
 			}
-			t = &geminiThinking{Budget: &budget}
+			t = &gemini.ThinkingConfig{Budget: &budget}
 		}
 	}
 	include := f.IncludeThoughts && capable
@@ -250,7 +163,7 @@ func thinking(req *Request, model string, f gemini.Features) *geminiThinking {
 	}
 	if include && !(t != nil && t.Budget != nil && *t.Budget == 0) {
 		if t == nil {
-			t = &geminiThinking{}
+			t = &gemini.ThinkingConfig{}
 		}
 		t.IncludeThoughts = true
 	}
@@ -265,13 +178,13 @@ type converter struct {
 	fetch    Fetcher
 	stored   StoredImage
 	level    bool
-	contents []geminiContent
-	system   []geminiPart
+	contents []gemini.RequestContent
+	system   []gemini.RequestPart
 }
 
 // add appends parts as a turn of role, merged into the previous turn when it
 // has the same role.
-func (b *converter) add(role string, parts []geminiPart) {
+func (b *converter) add(role string, parts []gemini.RequestPart) {
 	if len(parts) == 0 {
 		return
 	}
@@ -279,17 +192,17 @@ func (b *converter) add(role string, parts []geminiPart) {
 		b.contents[n-1].Parts = append(b.contents[n-1].Parts, parts...)
 		return
 	}
-	b.contents = append(b.contents, geminiContent{Role: role, Parts: parts})
+	b.contents = append(b.contents, gemini.RequestContent{Role: role, Parts: parts})
 }
 
-func (b *converter) prependToFirstUser(parts []geminiPart) {
+func (b *converter) prependToFirstUser(parts []gemini.RequestPart) {
 	for i := range b.contents {
 		if b.contents[i].Role == "user" {
-			b.contents[i].Parts = append(append([]geminiPart(nil), parts...), b.contents[i].Parts...)
+			b.contents[i].Parts = append(append([]gemini.RequestPart(nil), parts...), b.contents[i].Parts...)
 			return
 		}
 	}
-	b.contents = append([]geminiContent{{Role: "user", Parts: parts}}, b.contents...)
+	b.contents = append([]gemini.RequestContent{{Role: "user", Parts: parts}}, b.contents...)
 }
 
 func (b *converter) message(i int) error {
@@ -319,8 +232,8 @@ func (b *converter) message(i int) error {
 		}
 		for j := range m.ToolCalls {
 			tc := &m.ToolCalls[j]
-			p := geminiPart{
-				FunctionCall:     &geminiFunctionCall{ID: upstreamCallID(tc.ID), Name: tc.Function.Name, Args: tc.args},
+			p := gemini.RequestPart{
+				FunctionCall:     &gemini.RequestFunctionCall{ID: upstreamCallID(tc.ID), Name: tc.Function.Name, Args: tc.args},
 				ThoughtSignature: tc.ExtraContent.signature(),
 			}
 			if j == 0 && p.ThoughtSignature == "" && b.level {
@@ -330,7 +243,7 @@ func (b *converter) message(i int) error {
 		}
 		b.add("model", parts)
 	case "tool":
-		b.add("user", []geminiPart{{FunctionResponse: &geminiFunctionResp{
+		b.add("user", []gemini.RequestPart{{FunctionResponse: &gemini.RequestFunctionResponse{
 			ID:       upstreamCallID(m.ToolCallID),
 			Name:     b.req.toolNameOf[m.ToolCallID],
 			Response: toolResult(joinText(m.Content)),
@@ -387,23 +300,23 @@ func joinText(c Content) string {
 	return sb.String()
 }
 
-func textParts(c Content) []geminiPart {
+func textParts(c Content) []gemini.RequestPart {
 	if c.Parts == nil {
 		if c.Text == "" {
 			return nil
 		}
-		return []geminiPart{{Text: c.Text}}
+		return []gemini.RequestPart{{Text: c.Text}}
 	}
-	var out []geminiPart
+	var out []gemini.RequestPart
 	for _, p := range c.Parts {
 		if p.Text != "" {
-			out = append(out, geminiPart{Text: p.Text})
+			out = append(out, gemini.RequestPart{Text: p.Text})
 		}
 	}
 	return out
 }
 
-func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
+func (b *converter) parts(c Content, at string) ([]gemini.RequestPart, error) {
 	if c.Parts == nil {
 		if c.Text == "" {
 			return nil, nil
@@ -411,9 +324,9 @@ func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
 		if parts, ok, err := b.textWithImages(c.Text, at); ok || err != nil {
 			return parts, err
 		}
-		return []geminiPart{{Text: c.Text}}, nil
+		return []gemini.RequestPart{{Text: c.Text}}, nil
 	}
-	out := make([]geminiPart, 0, len(c.Parts))
+	out := make([]gemini.RequestPart, 0, len(c.Parts))
 	for j := range c.Parts {
 		p := &c.Parts[j]
 		switch p.Type {
@@ -423,7 +336,7 @@ func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
 			} else if ok {
 				out = append(out, parts...)
 			} else if p.Text != "" {
-				out = append(out, geminiPart{Text: p.Text})
+				out = append(out, gemini.RequestPart{Text: p.Text})
 			}
 		case "refusal":
 			// An earlier refusal is not something to send back as the model's words.
@@ -438,31 +351,31 @@ func (b *converter) parts(c Content, at string) ([]geminiPart, error) {
 	return out, nil
 }
 
-func (b *converter) media(p *ContentPart, at string) (geminiPart, error) {
+func (b *converter) media(p *ContentPart, at string) (gemini.RequestPart, error) {
 	src := p.media
 	if src == nil {
-		return geminiPart{}, reqErr(at, "invalid %s part", p.Type)
+		return gemini.RequestPart{}, reqErr(at, "invalid %s part", p.Type)
 	}
 	switch {
 	case src.fileURI != "":
-		return geminiPart{FileData: &geminiFileData{FileURI: src.fileURI}}, nil
+		return gemini.RequestPart{FileData: &gemini.FileData{FileURI: src.fileURI}}, nil
 	case src.url != "":
 		param := at + ".image_url.url"
 		if b.fetch == nil {
-			return geminiPart{}, reqErr(param, "image URLs cannot be fetched here; send a data: URL")
+			return gemini.RequestPart{}, reqErr(param, "image URLs cannot be fetched here; send a data: URL")
 		}
 		if err := b.ctx.Err(); err != nil {
-			return geminiPart{}, err
+			return gemini.RequestPart{}, err
 		}
 		mime, data, err := b.fetch(b.ctx, src.url)
 		if err != nil {
 			if b.ctx.Err() != nil {
-				return geminiPart{}, b.ctx.Err()
+				return gemini.RequestPart{}, b.ctx.Err()
 			}
-			return geminiPart{}, reqErr(param, "could not fetch the image: %v", err)
+			return gemini.RequestPart{}, reqErr(param, "could not fetch the image: %v", err)
 		}
 		if len(data) == 0 {
-			return geminiPart{}, reqErr(param, "the image URL returned no data")
+			return gemini.RequestPart{}, reqErr(param, "the image URL returned no data")
 		}
 		mime = normMIME(mime)
 		if !strings.HasPrefix(mime, "image/") && mime != "application/pdf" {
@@ -470,15 +383,15 @@ func (b *converter) media(p *ContentPart, at string) (geminiPart, error) {
 			sniffed := gemini.SniffType(data)
 			if sniffed == "" {
 				if mime == "" || strings.HasSuffix(mime, "octet-stream") {
-					return geminiPart{}, reqErr(param, "could not tell the image type")
+					return gemini.RequestPart{}, reqErr(param, "could not tell the image type")
 				}
-				return geminiPart{}, reqErr(param, "the URL did not return an image (%s)", mime)
+				return gemini.RequestPart{}, reqErr(param, "the URL did not return an image (%s)", mime)
 			}
 			mime = sniffed
 		}
-		return geminiPart{InlineData: &geminiBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, nil
+		return gemini.RequestPart{InlineData: &gemini.RequestBlob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}}, nil
 	}
-	return geminiPart{InlineData: &geminiBlob{MimeType: src.mime, Data: src.data}}, nil
+	return gemini.RequestPart{InlineData: &gemini.RequestBlob{MimeType: src.mime, Data: src.data}}, nil
 }
 
 // tools builds tools and toolConfig. Client functions become one
@@ -489,9 +402,9 @@ func (b *converter) media(p *ContentPart, at string) (geminiPart, error) {
 // response format ("Tool use with a response mime type ... is unsupported");
 // code execution is also left out for image output and, before Gemini 3,
 // for requests carrying media.
-func (b *converter) tools(f gemini.Features, jsonOut bool) ([]geminiTool, *geminiToolConfig) {
+func (b *converter) tools(f gemini.Features, jsonOut bool) ([]gemini.RequestTool, *gemini.ToolConfig) {
 	req := b.req
-	var decls []geminiFunctionDecl
+	var decls []gemini.FunctionDeclaration
 	seen := make(map[string]bool, len(req.Tools))
 	var allowed map[string]bool
 	if req.toolFilter != nil {
@@ -506,18 +419,18 @@ func (b *converter) tools(f gemini.Features, jsonOut bool) ([]geminiTool, *gemin
 			continue
 		}
 		seen[name] = true
-		d := geminiFunctionDecl{Name: name, Description: t.Function.Description}
+		d := gemini.FunctionDeclaration{Name: name, Description: t.Function.Description}
 		if !isNull(t.Function.Parameters) {
 			d.ParametersJSONSchema = t.Function.Parameters
 		}
 		decls = append(decls, d)
 	}
-	var tools []geminiTool
-	var cfg *geminiToolConfig
+	var tools []gemini.RequestTool
+	var cfg *gemini.ToolConfig
 	if len(decls) > 0 {
-		tools = append(tools, geminiTool{FunctionDeclarations: decls})
+		tools = append(tools, gemini.RequestTool{FunctionDeclarations: decls})
 		if req.toolMode != "" {
-			cfg = &geminiToolConfig{geminiFCConfig{Mode: req.toolMode, AllowedFunctionNames: req.toolNames}}
+			cfg = &gemini.ToolConfig{FunctionCallingConfig: gemini.FunctionCallingConfig{Mode: req.toolMode, AllowedFunctionNames: req.toolNames}}
 		}
 		return tools, cfg
 	}
@@ -525,13 +438,13 @@ func (b *converter) tools(f gemini.Features, jsonOut bool) ([]geminiTool, *gemin
 		return nil, nil
 	}
 	if f.Search {
-		tools = append(tools, geminiTool{GoogleSearch: &struct{}{}})
+		tools = append(tools, gemini.RequestTool{GoogleSearch: &struct{}{}})
 	}
 	if f.CodeExecution && !f.ImageOutput && (b.level || !b.hasMedia()) {
-		tools = append(tools, geminiTool{CodeExecution: &struct{}{}})
+		tools = append(tools, gemini.RequestTool{CodeExecution: &struct{}{}})
 	}
 	if f.URLContext && !f.ImageOutput {
-		tools = append(tools, geminiTool{URLContext: &struct{}{}})
+		tools = append(tools, gemini.RequestTool{URLContext: &struct{}{}})
 	}
 	return tools, nil
 }
