@@ -298,12 +298,9 @@ func decodeSystem(raw json.RawMessage) ([]string, *RequestError) {
 }
 
 func (r *Request) decodeMessage(raw json.RawMessage, m *Message) *RequestError {
-	if !isObject(raw) {
-		return reqErr("", "must be a message object")
-	}
 	var w wireMessage
-	if err := gemini.Unmarshal(raw, &w); err != nil {
-		return jsonErr(err)
+	if err := decodeObject(raw, "must be a message object", &w); err != nil {
+		return err
 	}
 	if w.Role != "user" && w.Role != "assistant" {
 		return reqErr("role", "must be user or assistant, not %q", w.Role)
@@ -349,12 +346,9 @@ func (r *Request) decodeMessage(raw json.RawMessage, m *Message) *RequestError {
 // tool_result, where text, image and document blocks go).
 func decodeBlock(raw json.RawMessage, role string, nested bool) (Block, *RequestError) {
 	var b Block
-	if !isObject(raw) {
-		return b, reqErr("", "must be a content block object")
-	}
 	var w wireBlock
-	if err := gemini.Unmarshal(raw, &w); err != nil {
-		return b, jsonErr(err)
+	if err := decodeObject(raw, "must be a content block object", &w); err != nil {
+		return b, err
 	}
 	b.Type = w.Type
 	if nested && w.Type != "text" && w.Type != "image" && w.Type != "document" {
@@ -465,12 +459,9 @@ func decodeResultContent(raw json.RawMessage, role string) ([]Block, *RequestErr
 var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
 func decodeSource(raw json.RawMessage, blockType string) (*Source, *RequestError) {
-	if !isObject(raw) {
-		return nil, reqErr("", "Field required")
-	}
 	var w wireSource
-	if err := gemini.Unmarshal(raw, &w); err != nil {
-		return nil, jsonErr(err)
+	if err := decodeObject(raw, "Field required", &w); err != nil {
+		return nil, err
 	}
 	switch w.Type {
 	case "base64":
@@ -570,12 +561,9 @@ func (r *Request) checkToolResults() *RequestError {
 // cannot run them and has no declaration for them, so they are left out.
 func decodeTool(raw json.RawMessage) (Tool, bool, *RequestError) {
 	var t Tool
-	if !isObject(raw) {
-		return t, false, reqErr("", "must be a tool object")
-	}
 	var w wireTool
-	if err := gemini.Unmarshal(raw, &w); err != nil {
-		return t, false, jsonErr(err)
+	if err := decodeObject(raw, "must be a tool object", &w); err != nil {
+		return t, false, err
 	}
 	if w.Type != "" && w.Type != "custom" {
 		return t, false, nil
@@ -595,16 +583,25 @@ func decodeTool(raw json.RawMessage) (Tool, bool, *RequestError) {
 	return Tool{Name: w.Name, Description: w.Description, InputSchema: compactJSON(w.InputSchema)}, true, nil
 }
 
+// decodeObject decodes raw into w when it is a JSON object; notObject is the
+// client's error otherwise.
+func decodeObject(raw json.RawMessage, notObject string, w any) *RequestError {
+	if !isObject(raw) {
+		return reqErr("", "%s", notObject)
+	}
+	if err := gemini.Unmarshal(raw, w); err != nil {
+		return jsonErr(err)
+	}
+	return nil
+}
+
 func decodeToolChoice(raw json.RawMessage, names map[string]bool) (*ToolChoice, *RequestError) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	if !isObject(raw) {
-		return nil, reqErr("", "must be an object")
-	}
 	var w wireToolChoice
-	if err := gemini.Unmarshal(raw, &w); err != nil {
-		return nil, jsonErr(err)
+	if err := decodeObject(raw, "must be an object", &w); err != nil {
+		return nil, err
 	}
 	switch w.Type {
 	case "auto", "any", "none":
@@ -627,12 +624,9 @@ func decodeThinking(raw json.RawMessage) (*Thinking, *RequestError) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	if !isObject(raw) {
-		return nil, reqErr("", "must be an object")
-	}
 	var w wireThinking
-	if err := gemini.Unmarshal(raw, &w); err != nil {
-		return nil, jsonErr(err)
+	if err := decodeObject(raw, "must be an object", &w); err != nil {
+		return nil, err
 	}
 	switch w.Type {
 	case "enabled":
