@@ -108,7 +108,7 @@ func FromGemini(geminiJSON []byte, opts ResponseOptions) ([]byte, error) {
 		}
 		finish, finishMsg = c.FinishReason, c.FinishMessage
 	}
-	stop := a.end(finish, finishMsg, blockMessage(r))
+	stop := a.end(finish, finishMsg, r.BlockMessage())
 	content := a.blocks
 	if content == nil {
 		content = []contentBlock{}
@@ -124,18 +124,6 @@ func baseID(responseID, id string) string {
 		return responseID
 	}
 	return id
-}
-
-func blockMessage(r *geminiResponse) string {
-	pf := r.PromptFeedback
-	if pf == nil || pf.BlockReason == "" {
-		return ""
-	}
-	msg := "The prompt was blocked by Gemini (" + pf.BlockReason + ")"
-	if pf.BlockReasonMessage != "" {
-		msg += ": " + pf.BlockReasonMessage
-	}
-	return msg
 }
 
 // refusalReasons are Gemini's finish reasons for content it would not

@@ -48,7 +48,7 @@ func (s *Stream) Event(geminiEventJSON []byte) ([][]byte, error) {
 	if r.UsageMetadata != nil {
 		s.usage = r.UsageMetadata
 	}
-	if msg := blockMessage(r); msg != "" {
+	if msg := r.BlockMessage(); msg != "" {
 		s.blockMsg = msg
 	}
 	if c := candidate(r); c != nil {

@@ -374,7 +374,7 @@ func (c *converter) media(src *Source, kind, at string) (gemini.RequestPart, err
 	if len(data) == 0 {
 		return gemini.RequestPart{}, reqErr(at+".url", "the URL returned no data")
 	}
-	mime = normMIME(mime)
+	mime = gemini.NormMIME(mime)
 	want := func(m string) bool { return imageTypes[m] || strings.HasPrefix(m, "image/") }
 	if kind == "document" {
 		want = func(m string) bool { return m == "application/pdf" }
@@ -395,19 +395,6 @@ func orUnknown(s string) string {
 		return "unknown type"
 	}
 	return s
-}
-
-// normMIME lower-cases a media type, drops parameters and fixes the common
-// image/jpg misspelling.
-func normMIME(m string) string {
-	if i := strings.IndexByte(m, ';'); i >= 0 {
-		m = m[:i]
-	}
-	m = strings.ToLower(strings.TrimSpace(m))
-	if m == "image/jpg" {
-		return "image/jpeg"
-	}
-	return m
 }
 
 // upstreamID is the functionCall / functionResponse id sent to Gemini for a

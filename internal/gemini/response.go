@@ -119,3 +119,17 @@ type ModalityTokenCount struct {
 	Modality   string `json:"modality"`
 	TokenCount int    `json:"tokenCount"`
 }
+
+// BlockMessage says why the prompt was blocked, for the client; "" when it
+// was not.
+func (r *Response) BlockMessage() string {
+	pf := r.PromptFeedback
+	if pf == nil || pf.BlockReason == "" {
+		return ""
+	}
+	msg := "The prompt was blocked by Gemini (" + pf.BlockReason + ")"
+	if pf.BlockReasonMessage != "" {
+		msg += ": " + pf.BlockReasonMessage
+	}
+	return msg
+}

@@ -1,6 +1,9 @@
 package gemini
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // SniffType is the media type of inline data Gemini takes, by its first
 // bytes: PNG, JPEG, GIF, WebP, HEIC/HEIF images and PDF; "" when unknown.
@@ -24,4 +27,17 @@ func SniffType(b []byte) string {
 		return "application/pdf"
 	}
 	return ""
+}
+
+// NormMIME lower-cases a MIME type, drops its parameters and fixes the common
+// image/jpg misspelling.
+func NormMIME(m string) string {
+	if i := strings.IndexByte(m, ';'); i >= 0 {
+		m = m[:i]
+	}
+	m = strings.ToLower(strings.TrimSpace(m))
+	if m == "image/jpg" {
+		return "image/jpeg"
+	}
+	return m
 }

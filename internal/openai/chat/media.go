@@ -2,6 +2,8 @@ package chat
 
 import (
 	"strings"
+
+	"github.com/gemini-balance/gemini_balance/internal/gemini"
 )
 
 // mediaSource is where a media part's bytes come from: inline base64 with a
@@ -35,19 +37,6 @@ var (
 	}
 )
 
-// normMIME lower-cases a MIME type, drops parameters and fixes the common
-// image/jpg misspelling.
-func normMIME(m string) string {
-	if i := strings.IndexByte(m, ';'); i >= 0 {
-		m = m[:i]
-	}
-	m = strings.ToLower(strings.TrimSpace(m))
-	if m == "image/jpg" {
-		return "image/jpeg"
-	}
-	return m
-}
-
 // parseDataURL splits "data:<mime>[;params];base64,<data>". Only base64 data
 // URLs are accepted: Gemini takes inline data as base64.
 func parseDataURL(u string) (*mediaSource, *RequestError) {
@@ -64,7 +53,7 @@ func parseDataURL(u string) (*mediaSource, *RequestError) {
 	if !isB64 {
 		return nil, reqErr("", "data: URL must be base64-encoded (data:<type>;base64,...)")
 	}
-	mime := normMIME(base)
+	mime := gemini.NormMIME(base)
 	if mime == "" || !strings.Contains(mime, "/") {
 		return nil, reqErr("", "data: URL needs a media type (data:<type>;base64,...)")
 	}

@@ -176,7 +176,7 @@ func (a *Answer) Translate(o ResponseOptions) ([]byte, error) {
 	}
 	if len(out.Choices) == 0 {
 		ch := choice{Index: 0, FinishReason: "stop", Message: responseMessage{Role: "assistant", Content: new(string)}}
-		if msg := blockMessage(r); msg != "" {
+		if msg := r.BlockMessage(); msg != "" {
 			ch.FinishReason = "content_filter"
 			ch.Message.Refusal = &msg
 		}
@@ -207,18 +207,6 @@ func candidateOrder(cs []gemini.Candidate) []candidateIndex {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].index < out[b].index })
 	return out
-}
-
-func blockMessage(r *geminiResponse) string {
-	pf := r.PromptFeedback
-	if pf == nil || pf.BlockReason == "" {
-		return ""
-	}
-	msg := "The prompt was blocked by Gemini (" + pf.BlockReason + ")"
-	if pf.BlockReasonMessage != "" {
-		msg += ": " + pf.BlockReasonMessage
-	}
-	return msg
 }
 
 // rendered is what one candidate's parts say, as OpenAI fields.
@@ -453,7 +441,7 @@ func EmptyResponse(body []byte) bool {
 	if err != nil {
 		return false
 	}
-	if blockMessage(r) != "" {
+	if r.BlockMessage() != "" {
 		return false
 	}
 	for i := range r.Candidates {

@@ -106,7 +106,7 @@ func (s *Stream) Event(geminiJSON []byte) ([][]byte, error) {
 	}
 	var out [][]byte
 	if len(r.Candidates) == 0 {
-		if msg := blockMessage(r); msg != "" {
+		if msg := r.BlockMessage(); msg != "" {
 			s.blocked = true
 			if ch := s.choice(0); !ch.finished {
 				out = append(out, s.chunk(ch, delta{Refusal: msg}, "content_filter"))

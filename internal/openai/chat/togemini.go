@@ -377,7 +377,7 @@ func (b *converter) media(p *ContentPart, at string) (gemini.RequestPart, error)
 		if len(data) == 0 {
 			return gemini.RequestPart{}, reqErr(param, "the image URL returned no data")
 		}
-		mime = normMIME(mime)
+		mime = gemini.NormMIME(mime)
 		if !strings.HasPrefix(mime, "image/") && mime != "application/pdf" {
 			// Missing, generic or sniffed as text: look at the bytes.
 			sniffed := gemini.SniffType(data)
