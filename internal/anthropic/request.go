@@ -472,7 +472,7 @@ func decodeSource(raw json.RawMessage, blockType string) (*Source, *RequestError
 		if blockType == "document" && mt != "application/pdf" {
 			return nil, reqErr("media_type", "must be application/pdf, not %q", w.MediaType)
 		}
-		if !validBase64(w.Data) {
+		if !gemini.ValidBase64(w.Data) {
 			return nil, reqErr("data", "must be base64")
 		}
 		return &Source{Type: "base64", MediaType: mt, Data: w.Data}, nil
@@ -516,28 +516,6 @@ func decodeSource(raw json.RawMessage, blockType string) (*Source, *RequestError
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
-// validBase64 accepts standard or URL-safe base64, padded or not, and nothing
-// else; it does not allocate.
-func validBase64(s string) bool {
-	if s == "" {
-		return false
-	}
-	n := len(s)
-	for n > 0 && s[n-1] == '=' {
-		n--
-	}
-	if len(s)-n > 2 || (len(s) != n && len(s)%4 != 0) || n%4 == 1 {
-		return false
-	}
-	for i := 0; i < n; i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkToolResults makes sure every tool_result answers a tool_use of the

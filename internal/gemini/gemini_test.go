@@ -117,3 +117,14 @@ func TestDropModels(t *testing.T) {
 		}
 	}
 }
+
+func TestValidBase64(t *testing.T) {
+	for s, want := range map[string]bool{
+		"": false, "QQ==": true, "QQ": true, "QUI=": true, "QUJD": true, "-_-_": true, "+/+/": true,
+		"Q": false, "QQ===": false, "Q=Q=": false, "QU JD": false, "QUJD\n": false, "QQ=": false, "é": false,
+	} {
+		if got := ValidBase64(s); got != want {
+			t.Errorf("ValidBase64(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

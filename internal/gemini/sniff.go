@@ -41,3 +41,26 @@ func NormMIME(m string) string {
 	}
 	return m
 }
+
+// ValidBase64 reports whether s is inline data Gemini takes: standard or
+// URL-safe base64, padded or not, and nothing else (no whitespace). It does
+// not allocate.
+func ValidBase64(s string) bool {
+	if s == "" {
+		return false
+	}
+	n := len(s)
+	for n > 0 && s[n-1] == '=' {
+		n--
+	}
+	if len(s)-n > 2 || (len(s) != n && len(s)%4 != 0) || n%4 == 1 {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -57,7 +57,7 @@ func parseDataURL(u string) (*mediaSource, *RequestError) {
 	if mime == "" || !strings.Contains(mime, "/") {
 		return nil, reqErr("", "data: URL needs a media type (data:<type>;base64,...)")
 	}
-	if !validBase64(data) {
+	if !gemini.ValidBase64(data) {
 		return nil, reqErr("", "data: URL payload is not valid base64")
 	}
 	return &mediaSource{mime: mime, data: data}, nil
@@ -75,37 +75,6 @@ func cutSuffixFold(s, suffix string) (string, bool) {
 		return s[:len(s)-len(suffix)], true
 	}
 	return s, false
-}
-
-// validBase64 accepts standard or URL-safe base64, padded or not, and nothing
-// else (no whitespace). It does not allocate.
-func validBase64(s string) bool {
-	if s == "" {
-		return false
-	}
-	n := len(s)
-	for n > 0 && s[n-1] == '=' {
-		n--
-	}
-	if len(s)-n > 2 {
-		return false
-	}
-	if len(s) != n && len(s)%4 != 0 {
-		return false
-	}
-	if n%4 == 1 {
-		return false
-	}
-	for i := 0; i < n; i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
-			c == '+', c == '/', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // isGeminiFileURI reports a Gemini Files API URI: it cannot be fetched without
@@ -153,7 +122,7 @@ func mediaFromData(d *MediaData, formats map[string]string, list, field string) 
 	if !ok {
 		return nil, reqErr(field+".format", "unsupported format %q (expected %s)", d.Format, list)
 	}
-	if !validBase64(d.Data) {
+	if !gemini.ValidBase64(d.Data) {
 		return nil, reqErr(field+".data", "must be base64")
 	}
 	return &mediaSource{mime: mime, data: d.Data}, nil
@@ -184,7 +153,7 @@ func fileSource(f *File) (*mediaSource, *RequestError) {
 	if !ok {
 		return nil, reqErr("file_data", "send a data: URL (data:<type>;base64,...) or a filename whose extension tells the type")
 	}
-	if !validBase64(f.FileData) {
+	if !gemini.ValidBase64(f.FileData) {
 		return nil, reqErr("file_data", "must be base64")
 	}
 	return &mediaSource{mime: mime, data: f.FileData}, nil
